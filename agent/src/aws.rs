@@ -1,0 +1,265 @@
+//! Access to the customer's AWS account: the one list of actions the agent may call, the SDK
+//! clients, and the wrapper every call goes through.
+//!
+//! **Architecture invariant.** The agent is read-only in the customer account. [`Action`] is the
+//! single source of truth for the AWS operations it may call; it is exactly the read action list
+//! of the security page (`shared/seeds/000_…`), and a unit test pins it. Every SDK call is made
+//! through [`call`], which names its [`Action`], meters bytes read and calls made, and classifies
+//! failures (throttled, access denied, other) so a source can report itself *partial* instead of
+//! aborting an investigation. Credentials come from the SDK's default chain and live only in the
+//! SDK's in-memory cache: nothing here writes them anywhere.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Every AWS operation the agent may call. Adding a variant here is the only way to call a new
+/// operation, and the test below keeps this list within the published read-only IAM actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    CloudWatchGetMetricData,
+    CloudWatchDescribeAlarms,
+    CloudWatchGetMetricStatistics,
+    LogsFilterLogEvents,
+    LogsGetLogEvents,
+    LogsDescribeLogGroups,
+    LogsDescribeLogStreams,
+    CloudTrailLookupEvents,
+    EcsDescribeServices,
+    EcsDescribeTasks,
+    EcsListTasks,
+    RdsDescribeDbInstances,
+    Ec2DescribeInstances,
+}
+
+impl Action {
+    pub const ALL: [Action; 13] = [
+        Action::CloudWatchGetMetricData,
+        Action::CloudWatchDescribeAlarms,
+        Action::CloudWatchGetMetricStatistics,
+        Action::LogsFilterLogEvents,
+        Action::LogsGetLogEvents,
+        Action::LogsDescribeLogGroups,
+        Action::LogsDescribeLogStreams,
+        Action::CloudTrailLookupEvents,
+        Action::EcsDescribeServices,
+        Action::EcsDescribeTasks,
+        Action::EcsListTasks,
+        Action::RdsDescribeDbInstances,
+        Action::Ec2DescribeInstances,
+    ];
+
+    /// The IAM action name, as in an IAM policy.
+    pub const fn iam_name(self) -> &'static str {
+        match self {
+            Action::CloudWatchGetMetricData => "cloudwatch:GetMetricData",
+            Action::CloudWatchDescribeAlarms => "cloudwatch:DescribeAlarms",
+            Action::CloudWatchGetMetricStatistics => "cloudwatch:GetMetricStatistics",
+            Action::LogsFilterLogEvents => "logs:FilterLogEvents",
+            Action::LogsGetLogEvents => "logs:GetLogEvents",
+            Action::LogsDescribeLogGroups => "logs:DescribeLogGroups",
+            Action::LogsDescribeLogStreams => "logs:DescribeLogStreams",
+            Action::CloudTrailLookupEvents => "cloudtrail:LookupEvents",
+            Action::EcsDescribeServices => "ecs:DescribeServices",
+            Action::EcsDescribeTasks => "ecs:DescribeTasks",
+            Action::EcsListTasks => "ecs:ListTasks",
+            Action::RdsDescribeDbInstances => "rds:DescribeDBInstances",
+            Action::Ec2DescribeInstances => "ec2:DescribeInstances",
+        }
+    }
+}
+
+/// Bytes read and calls made, for one investigation or one source within it.
+#[derive(Debug, Default)]
+pub struct Meter {
+    raw_bytes: AtomicU64,
+    calls: AtomicU32,
+}
+
+impl Meter {
+    pub fn raw_bytes(&self) -> u64 {
+        self.raw_bytes.load(Ordering::Relaxed)
+    }
+    pub fn calls(&self) -> u32 {
+        self.calls.load(Ordering::Relaxed)
+    }
+}
+
+tokio::task_local! {
+    /// The meter of the source currently calling AWS (set by [`metered`]).
+    static METER: Arc<Meter>;
+}
+
+/// Run `fut` with every AWS call inside it counted on `meter`.
+pub async fn metered<F: Future>(meter: Arc<Meter>, fut: F) -> F::Output {
+    METER.scope(meter, fut).await
+}
+
+/// Counts response bytes of every SDK call onto the current task's [`Meter`].
+#[derive(Debug, Clone, Copy)]
+pub struct ByteCounter;
+
+impl Intercept for ByteCounter {
+    fn name(&self) -> &'static str {
+        "convops-byte-counter"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        let len = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.parse::<u64>().ok())
+            .or_else(|| response.body().bytes().map(|b| b.len() as u64))
+            .unwrap_or(0);
+        let _ = METER.try_with(|m| m.raw_bytes.fetch_add(len, Ordering::Relaxed));
+        Ok(())
+    }
+}
+
+/// How an AWS call failed, in the terms a source report needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    Throttled,
+    AccessDenied,
+    Other,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{action} failed: {message}", action = action.iam_name())]
+pub struct CallError {
+    pub action: Action,
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "LimitExceededException",
+    "SlowDown",
+];
+
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "AuthFailure",
+];
+
+/// Classify an error code from AWS.
+pub fn classify(code: Option<&str>) -> FailureKind {
+    match code {
+        Some(c) if THROTTLING_CODES.contains(&c) => FailureKind::Throttled,
+        Some(c) if DENIED_CODES.contains(&c) => FailureKind::AccessDenied,
+        _ => FailureKind::Other,
+    }
+}
+
+/// Make one AWS call. Every SDK `send()` in the agent goes through here.
+pub async fn call<T, E, R>(
+    action: Action,
+    fut: impl Future<Output = Result<T, SdkError<E, R>>>,
+) -> Result<T, CallError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let _ = METER.try_with(|m| m.calls.fetch_add(1, Ordering::Relaxed));
+    tracing::debug!(action = action.iam_name(), "aws call");
+    fut.await.map_err(|err| {
+        let code = err.code().map(str::to_owned);
+        let kind = classify(code.as_deref());
+        let message = match (&code, err.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.clone(),
+            _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        };
+        CallError {
+            action,
+            kind,
+            message,
+        }
+    })
+}
+
+/// The SDK clients the agent uses, built once from the default chain.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl Clients {
+    pub async fn from_env(region: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region.to_owned()));
+        }
+        let shared = loader.load().await;
+        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
+            aws_sdk_cloudwatch::config::Builder::from(&shared)
+                .interceptor(ByteCounter)
+                .build(),
+        );
+        Clients { cloudwatch }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The read actions published on the security page, verbatim.
+    const SECURITY_PAGE: &str = "CloudWatch:GetMetricData, CloudWatch:DescribeAlarms, \
+        CloudWatch:GetMetricStatistics; Logs:FilterLogEvents, Logs:GetLogEvents, \
+        Logs:DescribeLogGroups, Logs:DescribeLogStreams; CloudTrail:LookupEvents; \
+        ECS:DescribeServices, ECS:DescribeTasks, ECS:ListTasks; RDS:DescribeDBInstances; \
+        EC2:DescribeInstances";
+
+    #[test]
+    fn action_list_is_exactly_the_security_page() {
+        let page: std::collections::BTreeSet<String> = SECURITY_PAGE
+            .split([',', ';'])
+            .map(|s| s.trim().to_ascii_lowercase())
+            .collect();
+        let ours: std::collections::BTreeSet<String> = Action::ALL
+            .iter()
+            .map(|a| a.iam_name().to_ascii_lowercase())
+            .collect();
+        assert_eq!(ours, page);
+        for a in Action::ALL {
+            let op = a.iam_name().split(':').nth(1).unwrap_or_default();
+            assert!(
+                ["Get", "Describe", "List", "Filter", "Lookup"].iter().any(|p| op.starts_with(p)),
+                "{op} is not a read action"
+            );
+        }
+    }
+
+    #[test]
+    fn classifies_throttling_and_denial() {
+        assert_eq!(classify(Some("ThrottlingException")), FailureKind::Throttled);
+        assert_eq!(classify(Some("AccessDeniedException")), FailureKind::AccessDenied);
+        assert_eq!(classify(Some("InternalFailure")), FailureKind::Other);
+        assert_eq!(classify(None), FailureKind::Other);
+    }
+}

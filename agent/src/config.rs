@@ -1,0 +1,293 @@
+//! Agent configuration: a TOML file (`--config FILE`) overlaid with `CONVOPS_AGENT__…`
+//! environment variables (`__` separates nesting: `CONVOPS_AGENT__CONTROL_PLANE__URL`), parsed
+//! into a raw struct that rejects unknown keys, then validated into [`Settings`].
+//!
+//! Every error is one line naming the key or file and what is wrong with it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use convops_shared::secret::SecretString;
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+pub const ENV_PREFIX: &str = "CONVOPS_AGENT__";
+pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 30;
+pub const DEFAULT_MAX_AGE_ON_START_SECS: u64 = 3600;
+pub const DEFAULT_LOOKBACK_SECS: u64 = 3 * 3600;
+pub const DEFAULT_DEADLINE_SECS: u64 = 60;
+pub const DEFAULT_SPOOL_DIR: &str = "/var/lib/convops-agent";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    control_plane: RawControlPlane,
+    #[serde(default)]
+    aws: RawAws,
+    #[serde(default)]
+    alarms: RawAlarms,
+    #[serde(default)]
+    investigation: RawInvestigation,
+    #[serde(default)]
+    spool: RawSpool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawControlPlane {
+    url: Option<String>,
+    token: Option<SecretString>,
+    ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAws {
+    region: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlarms {
+    poll_interval_secs: Option<u64>,
+    name_prefix: Option<String>,
+    max_age_on_start_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInvestigation {
+    lookback_secs: Option<u64>,
+    deadline_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpool {
+    dir: Option<PathBuf>,
+}
+
+/// Validated agent settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub control_plane: ControlPlaneSettings,
+    /// AWS region override; the default credential/region chain applies when `None`.
+    pub region: Option<String>,
+    pub poll_interval: Duration,
+    /// Only alarms whose name starts with this are watched (empty: all).
+    pub alarm_name_prefix: String,
+    /// On first sight (nothing remembered), an alarm already in `ALARM` is investigated only if
+    /// it entered that state at most this long ago; older ones are remembered as handled.
+    pub max_age_on_start: Duration,
+    pub lookback: Duration,
+    pub deadline: Duration,
+    pub spool_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ControlPlaneSettings {
+    /// `wss://host:port/v1/agent/connect`.
+    pub url: url::Url,
+    pub token: SecretString,
+    /// PEM file of CA certificates to trust instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A configuration problem, one line naming the key or file.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn key(key: &str, what: impl std::fmt::Display) -> Self {
+        ConfigError(format!("{key}: {what}"))
+    }
+}
+
+/// Load settings from an optional TOML file and the process environment.
+pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+    load_from(file, Env::prefixed(ENV_PREFIX).split("__"))
+}
+
+/// Like [`load`], with the environment provider injected (tests pass a fixed map).
+pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError> {
+    let mut figment = Figment::new();
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(ConfigError(format!(
+                "config file {}: not found or not a regular file",
+                path.display()
+            )));
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let raw: RawConfig = figment
+        .merge(env)
+        .extract()
+        .map_err(|e| ConfigError(one_line(&e)))?;
+    validate(raw)
+}
+
+fn one_line(e: &figment::Error) -> String {
+    let mut parts = Vec::new();
+    for err in e.clone() {
+        let mut s = String::new();
+        if !err.path.is_empty() {
+            s.push_str(&err.path.join("."));
+            s.push_str(": ");
+        }
+        s.push_str(&err.kind.to_string());
+        if let Some(meta) = &err.metadata {
+            match &meta.source {
+                Some(src) => s.push_str(&format!(" (in {src})")),
+                None => s.push_str(&format!(" (in {})", meta.name)),
+            }
+        }
+        parts.push(s.replace('\n', " "));
+    }
+    parts.join("; ")
+}
+
+fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
+    let RawConfig {
+        control_plane,
+        aws,
+        alarms,
+        investigation,
+        spool,
+    } = raw;
+    let RawControlPlane { url, token, ca_file } = control_plane;
+    let url = url.ok_or_else(|| {
+        ConfigError::key(
+            "control_plane.url",
+            format!("missing (set it in the config file or {ENV_PREFIX}CONTROL_PLANE__URL)"),
+        )
+    })?;
+    let url = url::Url::parse(&url)
+        .map_err(|e| ConfigError::key("control_plane.url", format!("{url:?} is not a URL: {e}")))?;
+    if url.scheme() != "wss" {
+        return Err(ConfigError::key(
+            "control_plane.url",
+            format!("scheme must be wss (TLS is required), got {:?}", url.scheme()),
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(ConfigError::key("control_plane.url", "has no host"));
+    }
+    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
+        ConfigError::key(
+            "control_plane.token",
+            format!("missing (set {ENV_PREFIX}CONTROL_PLANE__TOKEN)"),
+        )
+    })?;
+    if let Some(path) = &ca_file {
+        crate::tls::read_ca_file(path).map_err(|e| ConfigError::key("control_plane.ca_file", e))?;
+    }
+    let RawAws { region } = aws;
+    let RawAlarms {
+        poll_interval_secs,
+        name_prefix,
+        max_age_on_start_secs,
+    } = alarms;
+    let poll = poll_interval_secs.unwrap_or(DEFAULT_POLL_INTERVAL_SECS);
+    if poll == 0 {
+        return Err(ConfigError::key("alarms.poll_interval_secs", "must be at least 1"));
+    }
+    let RawInvestigation {
+        lookback_secs,
+        deadline_secs,
+    } = investigation;
+    let lookback = lookback_secs.unwrap_or(DEFAULT_LOOKBACK_SECS);
+    if !(60..=14 * 24 * 3600).contains(&lookback) {
+        return Err(ConfigError::key(
+            "investigation.lookback_secs",
+            format!("{lookback} is out of range (60 to 1209600)"),
+        ));
+    }
+    let deadline = deadline_secs.unwrap_or(DEFAULT_DEADLINE_SECS);
+    if deadline == 0 {
+        return Err(ConfigError::key("investigation.deadline_secs", "must be at least 1"));
+    }
+    let RawSpool { dir } = spool;
+    Ok(Settings {
+        control_plane: ControlPlaneSettings { url, token, ca_file },
+        region: region.filter(|r| !r.is_empty()),
+        poll_interval: Duration::from_secs(poll),
+        alarm_name_prefix: name_prefix.unwrap_or_default(),
+        max_age_on_start: Duration::from_secs(
+            max_age_on_start_secs.unwrap_or(DEFAULT_MAX_AGE_ON_START_SECS),
+        ),
+        lookback: Duration::from_secs(lookback),
+        deadline: Duration::from_secs(deadline),
+        spool_dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL_DIR)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_none() -> Env {
+        Env::prefixed("CONVOPS_AGENT_TEST_UNSET_PREFIX__").split("__")
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+        let p = dir.path().join("agent.toml");
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    fn err(text: &str) -> String {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(&dir, text);
+        load_from(Some(&p), env_none()).expect_err("must fail").to_string()
+    }
+
+    #[test]
+    fn full_file_is_accepted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(
+            &dir,
+            r#"
+            [control_plane]
+            url = "wss://cp.example.com/v1/agent/connect"
+            token = "cvo_agt_secret"
+            [alarms]
+            poll_interval_secs = 5
+            [spool]
+            dir = "/tmp/x"
+            "#,
+        );
+        let s = load_from(Some(&p), env_none()).expect("valid");
+        assert_eq!(s.poll_interval, Duration::from_secs(5));
+        assert_eq!(s.control_plane.token.expose(), "cvo_agt_secret");
+        assert!(!format!("{s:?}").contains("cvo_agt_secret"), "token must not print");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = err("[control_plane]\ntoken = \"t\"\n");
+        assert!(e.contains("control_plane.url") && e.contains("missing"), "{e}");
+        let e = err("[control_plane]\nurl = \"https://x\"\ntoken = \"t\"\n");
+        assert!(e.contains("control_plane.url") && e.contains("wss"), "{e}");
+        let e = err("[control_plane]\nurl = \"wss://x/\"\ntoken = \"t\"\nbogus = 1\n");
+        assert!(e.contains("bogus") && e.contains("control_plane"), "{e}");
+        let e = err("[control_plane\nurl=");
+        assert!(e.contains("agent.toml"), "{e}");
+        let e = err("[control_plane]\nurl = \"wss://x/\"\ntoken = \"t\"\nca_file = \"/nonexistent/ca.pem\"\n");
+        assert!(e.contains("control_plane.ca_file") && e.contains("/nonexistent/ca.pem"), "{e}");
+        for e in [e] {
+            assert_eq!(e.lines().count(), 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let e = load_from(Some(Path::new("/nonexistent/agent.toml")), env_none())
+            .expect_err("must fail")
+            .to_string();
+        assert!(e.contains("/nonexistent/agent.toml"), "{e}");
+    }
+}

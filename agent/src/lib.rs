@@ -1,0 +1,162 @@
+//! The ConvOps agent: runs in the customer's AWS account with a read-only role, watches CloudWatch
+//! alarms, gathers and reduces evidence when one fires, spools it on disk and streams it to the
+//! control plane over an outbound TLS 1.3 websocket.
+//!
+//! Modules, in data-flow order:
+//! - [`config`]: figment loading and validation into [`config::Settings`].
+//! - [`aws`]: the one list of AWS read actions, SDK clients, the metered call wrapper.
+//! - [`alarms`]: `DescribeAlarms` polling and the transition decision.
+//! - [`investigate`]: runs the evidence sources ([`collect`]) under a deadline.
+//! - [`reduce`]: summaries of raw data (metric baselines, onsets, downsampling).
+//! - [`spool`]: the sled outbox and alarm memory.
+//! - [`uplink`]: the websocket to the control plane.
+//! - [`tls`]: rustls client configuration (TLS 1.3 only).
+
+pub mod alarms;
+pub mod aws;
+pub mod collect;
+pub mod config;
+pub mod investigate;
+pub mod reduce;
+pub mod spool;
+pub mod tls;
+pub mod uplink;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use convops_shared::protocol::{Command, Trigger};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::alarms::Decision;
+use crate::aws::Clients;
+use crate::config::Settings;
+use crate::investigate::Limits;
+use crate::spool::{AlarmMemo, Spool};
+
+/// Run the agent until `cancel` fires or a critical task fails.
+pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Result<()> {
+    let spool = Spool::open(&settings.spool_dir)?;
+    let tls = tls::client_config(settings.control_plane.ca_file.as_deref())?;
+    let clients = Clients::from_env(settings.region.as_deref()).await;
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    tracing::info!(
+        agent_id = %spool.agent_id()?,
+        control_plane = %settings.control_plane.url.host_str().unwrap_or_default(),
+        pending = spool.pending_count(),
+        "agent starting"
+    );
+
+    let uplink = uplink::Uplink {
+        settings: settings.control_plane.clone(),
+        spool: spool.clone(),
+        tls,
+        commands: cmd_tx,
+    };
+    let watcher = Watcher {
+        clients,
+        spool,
+        settings,
+    };
+    let mut uplink_task = tokio::spawn(uplink.run(cancel.clone()));
+    let mut watch_task = tokio::spawn(watcher.run(cmd_rx, cancel.clone()));
+    // A critical task that ends ends the agent (and the other task with it).
+    let result = tokio::select! {
+        r = &mut uplink_task => r.context("uplink task panicked")?.context("uplink"),
+        r = &mut watch_task => r.context("alarm watcher panicked")?.context("alarm watcher"),
+    };
+    cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = uplink_task.await;
+        let _ = watch_task.await;
+    })
+    .await;
+    result
+}
+
+struct Watcher {
+    clients: Clients,
+    spool: Spool,
+    settings: Settings,
+}
+
+impl Watcher {
+    fn limits(&self) -> Limits {
+        Limits {
+            lookback: self.settings.lookback,
+            deadline: self.settings.deadline,
+        }
+    }
+
+    async fn run(self, mut commands: mpsc::Receiver<uplink::Incoming>, cancel: CancellationToken) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(self.settings.poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tick.tick() => self.poll().await?,
+                Some(cmd) = commands.recv() => self.command(cmd).await?,
+            }
+        }
+    }
+
+    /// One poll of every alarm. AWS failures are logged and retried next poll; spool failures are
+    /// fatal (the agent cannot keep its promises without its disk).
+    async fn poll(&self) -> anyhow::Result<()> {
+        let alarms = match alarms::describe_all(&self.clients, &self.settings.alarm_name_prefix).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list alarms; retrying next poll");
+                return Ok(());
+            }
+        };
+        let now = investigate::now_ms();
+        for alarm in alarms {
+            let memo = self.spool.alarm_memo(&alarm.name)?;
+            match alarms::decide(
+                memo.as_ref(),
+                &alarm.state,
+                alarm.transitioned_at,
+                now,
+                self.settings.max_age_on_start.as_millis() as i64,
+            ) {
+                Decision::Investigate => {
+                    tracing::info!(alarm = %alarm.name, reason = %alarm.state_reason, "alarm fired; investigating");
+                    let frame = investigate::gather(&self.clients, &alarm, Trigger::Alarm, self.limits()).await;
+                    let memo = AlarmMemo {
+                        state: alarm.state.clone(),
+                        handled_transition: Some(alarm.transitioned_at),
+                    };
+                    let seq = self
+                        .spool
+                        .push(Some((&alarm.name, &memo)), investigate::encoder(frame))
+                        .await?;
+                    tracing::info!(alarm = %alarm.name, seq, "evidence spooled");
+                }
+                Decision::Skip => alarms::track(&self.spool, &alarm, memo.as_ref(), true).await?,
+                Decision::Track => alarms::track(&self.spool, &alarm, memo.as_ref(), false).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn command(&self, cmd: uplink::Incoming) -> anyhow::Result<()> {
+        let Command::Investigate { target, .. } = &cmd.command;
+        let alarms = match alarms::describe_all(&self.clients, "").await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(command_id = %cmd.id, error = %e, "cannot list alarms for command");
+                return Ok(());
+            }
+        };
+        let Some(alarm) = alarms.into_iter().find(|a| a.name == *target) else {
+            tracing::warn!(command_id = %cmd.id, %target, "investigate: no alarm of that name");
+            return Ok(());
+        };
+        let trigger = Trigger::Command { command_id: cmd.id.clone() };
+        let frame = investigate::gather(&self.clients, &alarm, trigger, self.limits()).await;
+        self.spool.push(None, investigate::encoder(frame)).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,312 @@
+//! The agent's on-disk spool (sled): evidence waiting for the control plane, and what the agent
+//! remembers about alarms.
+//!
+//! # Guarantees
+//!
+//! - **Ordering.** Frames get consecutive sequence numbers from one counter; the outbox is keyed
+//!   by the big-endian sequence number, so iteration order is send order.
+//! - **Durability.** [`Spool::push`] returns only after the frame, the advanced counter and the
+//!   alarm memo are written in one sled transaction and flushed to disk. A crash before that
+//!   loses nothing that was acknowledged to anyone; a crash after it re-sends the frame.
+//! - **Delivery.** A frame leaves the outbox only through [`Spool::ack`], called when the control
+//!   plane acknowledges that it stored the frame. Until then it is re-sent after every reconnect,
+//!   so delivery is at-least-once; the control plane makes it exactly-once by storing on
+//!   `(agent, seq)`.
+//! - **Poison frames.** A frame the control plane rejects as invalid is moved (not deleted) to the
+//!   `dead` tree with the reason, so the stream is not blocked and nothing is silently lost.
+//! - **Secrets.** Only redacted evidence and alarm memos are written here; credentials never are
+//!   (they live in the SDK's memory only).
+//! - **Corruption.** sled checksums its log; an unreadable spool fails [`Spool::open`] with an
+//!   error naming the directory, and the agent exits instead of discarding it.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+const NEXT_SEQ: &[u8] = b"next_seq";
+const AGENT_ID: &[u8] = b"agent_id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    #[error("cannot open spool at {dir}: {source}")]
+    Open { dir: String, source: sled::Error },
+    #[error("spool i/o: {0}")]
+    Io(#[from] sled::Error),
+    #[error("spool entry is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<TransactionError<SpoolError>> for SpoolError {
+    fn from(e: TransactionError<SpoolError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => SpoolError::Io(e),
+        }
+    }
+}
+
+/// What the agent remembers about one alarm, so a restart neither re-investigates a transition it
+/// handled nor misses one that happened while it was down.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmMemo {
+    pub state: String,
+    /// The transition into `ALARM` (epoch ms) that was last investigated or deliberately skipped.
+    pub handled_transition: Option<i64>,
+}
+
+#[derive(Clone)]
+pub struct Spool {
+    db: sled::Db,
+    outbox: sled::Tree,
+    meta: sled::Tree,
+    alarms: sled::Tree,
+    dead: sled::Tree,
+    notify: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool").field("pending", &self.outbox.len()).finish()
+    }
+}
+
+impl Spool {
+    pub fn open(dir: &Path) -> Result<Self, SpoolError> {
+        let open_err = |source| SpoolError::Open {
+            dir: dir.display().to_string(),
+            source,
+        };
+        let db = sled::Config::new()
+            .path(dir)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(open_err)?;
+        let spool = Spool {
+            outbox: db.open_tree("outbox").map_err(open_err)?,
+            meta: db.open_tree("meta").map_err(open_err)?,
+            alarms: db.open_tree("alarms").map_err(open_err)?,
+            dead: db.open_tree("dead").map_err(open_err)?,
+            db,
+            notify: Default::default(),
+        };
+        if spool.meta.get(AGENT_ID)?.is_none() {
+            let id = format!("agt-{:016x}", rand::random::<u64>());
+            spool
+                .meta
+                .compare_and_swap(AGENT_ID, None as Option<&[u8]>, Some(id.as_bytes()))?
+                .ok();
+            spool.db.flush()?;
+        }
+        Ok(spool)
+    }
+
+    /// Stable identity of this installation, created with the spool.
+    pub fn agent_id(&self) -> Result<String, SpoolError> {
+        let v = self
+            .meta
+            .get(AGENT_ID)?
+            .ok_or_else(|| SpoolError::Corrupt("agent id missing".into()))?;
+        String::from_utf8(v.to_vec()).map_err(|e| SpoolError::Corrupt(e.to_string()))
+    }
+
+    /// Append a frame built for the next sequence number and, in the same transaction, remember
+    /// the alarm memo (when given). Returns the sequence number once the write is on disk.
+    pub async fn push(
+        &self,
+        memo: Option<(&str, &AlarmMemo)>,
+        build: impl Fn(u64) -> Vec<u8>,
+    ) -> Result<u64, SpoolError> {
+        let memo_bytes = memo
+            .map(|(name, m)| serde_json::to_vec(m).map(|b| (name.as_bytes().to_vec(), b)))
+            .transpose()
+            .map_err(|e| SpoolError::Corrupt(e.to_string()))?;
+        let seq = (&self.meta, &self.outbox, &self.alarms).transaction(
+            |(meta, outbox, alarms)| {
+                let seq = match meta.get(NEXT_SEQ)? {
+                    Some(v) => decode_seq(&v).map_err(ConflictableTransactionError::Abort)?,
+                    None => 1,
+                };
+                meta.insert(NEXT_SEQ, &(seq + 1).to_be_bytes())?;
+                outbox.insert(&seq.to_be_bytes(), build(seq))?;
+                if let Some((name, bytes)) = &memo_bytes {
+                    alarms.insert(name.as_slice(), bytes.as_slice())?;
+                }
+                Ok(seq)
+            },
+        )?;
+        self.db.flush_async().await?;
+        self.notify.notify_waiters();
+        Ok(seq)
+    }
+
+    /// Frames waiting for an ack with a sequence number greater than `after`, in order.
+    pub fn pending_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, SpoolError> {
+        let start = after.saturating_add(1).to_be_bytes();
+        self.outbox
+            .range(start..)
+            .take(limit)
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((decode_seq(&k)?, v.to_vec()))
+            })
+            .collect()
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// The control plane stored `seq`: forget it.
+    pub async fn ack(&self, seq: u64) -> Result<(), SpoolError> {
+        self.outbox.remove(seq.to_be_bytes())?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// The control plane refused `seq` as invalid: keep it aside with the reason.
+    pub async fn bury(&self, seq: u64, reason: &str) -> Result<(), SpoolError> {
+        if let Some(frame) = self.outbox.get(seq.to_be_bytes())? {
+            let entry = serde_json::json!({
+                "reason": reason,
+                "frame": String::from_utf8_lossy(&frame),
+            });
+            self.dead.insert(seq.to_be_bytes(), entry.to_string().as_bytes())?;
+            self.outbox.remove(seq.to_be_bytes())?;
+            self.db.flush_async().await?;
+        }
+        Ok(())
+    }
+
+    pub fn dead_count(&self) -> usize {
+        self.dead.len()
+    }
+
+    pub fn alarm_memo(&self, name: &str) -> Result<Option<AlarmMemo>, SpoolError> {
+        self.alarms
+            .get(name.as_bytes())?
+            .map(|v| serde_json::from_slice(&v).map_err(|e| SpoolError::Corrupt(e.to_string())))
+            .transpose()
+    }
+
+    pub async fn set_alarm_memo(&self, name: &str, memo: &AlarmMemo) -> Result<(), SpoolError> {
+        let bytes = serde_json::to_vec(memo).map_err(|e| SpoolError::Corrupt(e.to_string()))?;
+        self.alarms.insert(name.as_bytes(), bytes)?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Resolves when a frame is pushed after this call.
+    pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.notify.notified()
+    }
+}
+
+fn decode_seq(bytes: &[u8]) -> Result<u64, SpoolError> {
+    let arr: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| SpoolError::Corrupt(format!("sequence key of {} bytes", bytes.len())))?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn survives_reopen_in_order_until_acked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let id;
+        {
+            let spool = Spool::open(dir.path()).expect("open");
+            id = spool.agent_id().expect("id");
+            for i in 0..5u8 {
+                let seq = spool.push(None, |s| vec![i, s as u8]).await.expect("push");
+                assert_eq!(seq, u64::from(i) + 1);
+            }
+            spool.ack(2).await.expect("ack");
+        }
+        let spool = Spool::open(dir.path()).expect("reopen");
+        assert_eq!(spool.agent_id().expect("id"), id, "identity is stable");
+        let seqs: Vec<u64> = spool.pending_after(0, 100).expect("pending").into_iter().map(|p| p.0).collect();
+        assert_eq!(seqs, vec![1, 3, 4, 5]);
+        assert_eq!(spool.pending_after(3, 1).expect("pending")[0].0, 4);
+        // Sequence numbers continue after a restart, never reused.
+        assert_eq!(spool.push(None, |_| vec![]).await.expect("push"), 6);
+    }
+
+    #[tokio::test]
+    async fn memo_is_written_with_the_frame() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path()).expect("open");
+        let memo = AlarmMemo { state: "ALARM".into(), handled_transition: Some(42) };
+        spool.push(Some(("a", &memo)), |_| b"x".to_vec()).await.expect("push");
+        assert_eq!(spool.alarm_memo("a").expect("memo"), Some(memo));
+        spool.bury(1, "invalid").await.expect("bury");
+        assert_eq!(spool.pending_count(), 0);
+        assert_eq!(spool.dead_count(), 1);
+    }
+}
+
+#[cfg(test)]
+mod model {
+    //! The spool against an in-memory model: any sequence of pushes, acks and reopens leaves
+    //! exactly the un-acked frames, in order.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(u8),
+        Ack(usize),
+        Reopen,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => any::<u8>().prop_map(Op::Push),
+            2 => any::<usize>().prop_map(Op::Ack),
+            1 => Just(Op::Reopen),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn matches_model(ops in proptest::collection::vec(op(), 1..40)) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().expect("rt");
+            rt.block_on(async {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let mut spool = Spool::open(dir.path()).expect("open");
+                let mut model: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+                let mut next = 1u64;
+                for op in ops {
+                    match op {
+                        Op::Push(b) => {
+                            let seq = spool.push(None, |_| vec![b]).await.expect("push");
+                            prop_assert_eq!(seq, next);
+                            model.insert(seq, vec![b]);
+                            next += 1;
+                        }
+                        Op::Ack(i) => {
+                            if let Some(&seq) = model.keys().nth(i % model.len().max(1)) {
+                                spool.ack(seq).await.expect("ack");
+                                model.remove(&seq);
+                            }
+                        }
+                        Op::Reopen => {
+                            drop(spool);
+                            spool = Spool::open(dir.path()).expect("reopen");
+                        }
+                    }
+                    let got: Vec<(u64, Vec<u8>)> = spool.pending_after(0, usize::MAX).expect("pending");
+                    let want: Vec<(u64, Vec<u8>)> = model.iter().map(|(k, v)| (*k, v.clone())).collect();
+                    prop_assert_eq!(got, want);
+                }
+                Ok(())
+            })?;
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The uplink: one outbound websocket to the control plane (TLS 1.3 via rustls, bearer agent
+//! token in the handshake), streaming the spool.
+//!
+//! # Guarantees
+//!
+//! - Frames are sent in sequence order; up to [`WINDOW`] may be unacknowledged at once.
+//! - A frame is deleted from the spool only when its `Ack` arrives (see [`crate::spool`]).
+//! - On any disconnect the uplink reconnects with capped exponential backoff and jitter, and
+//!   re-sends every unacknowledged frame from the oldest.
+//! - A frame the control plane rejects as `invalid_evidence` is moved to the spool's dead tree.
+//! - `unsupported_protocol_version` is logged as an error with the server's message and retried
+//!   slowly (an operator must upgrade one side); the spool keeps everything meanwhile.
+//! - The token is sent only in the handshake header and never logged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use convops_shared::protocol::{AgentFrame, Command, ErrorCode, ServerFrame, PROTOCOL_VERSION};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::Connector;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ControlPlaneSettings;
+use crate::spool::Spool;
+
+/// Unacknowledged frames allowed in flight.
+pub const WINDOW: usize = 32;
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A command from the control plane, handed to the investigator.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub id: String,
+    pub command: Command,
+}
+
+pub struct Uplink {
+    pub settings: ControlPlaneSettings,
+    pub spool: Spool,
+    pub tls: Arc<rustls::ClientConfig>,
+    pub commands: mpsc::Sender<Incoming>,
+}
+
+enum SessionEnd {
+    Cancelled,
+    Disconnected(anyhow::Error),
+    VersionRefused(String),
+}
+
+impl Uplink {
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            let end = tokio::select! {
+                _ = cancel.cancelled() => SessionEnd::Cancelled,
+                end = self.session() => end,
+            };
+            let delay = match end {
+                SessionEnd::Cancelled => return Ok(()),
+                SessionEnd::Disconnected(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), pending = self.spool.pending_count(), "uplink disconnected; reconnecting");
+                    backoff
+                }
+                SessionEnd::VersionRefused(msg) => {
+                    tracing::error!(server_message = %msg, "control plane refused protocol version {PROTOCOL_VERSION}; upgrade the agent or the control plane");
+                    MAX_BACKOFF
+                }
+            };
+            let jitter = Duration::from_millis(rand::random::<u64>() % (delay.as_millis() as u64 / 2 + 1));
+            tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(delay + jitter) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    async fn session(&self) -> SessionEnd {
+        match self.session_inner().await {
+            Ok(end) => end,
+            Err(e) => SessionEnd::Disconnected(e),
+        }
+    }
+
+    async fn session_inner(&self) -> anyhow::Result<SessionEnd> {
+        let mut request = self
+            .settings
+            .url
+            .as_str()
+            .into_client_request()
+            .context("building the websocket request")?;
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", self.settings.token.expose()))
+            .context("the agent token holds characters not allowed in an HTTP header")?;
+        request.headers_mut().insert("authorization", bearer);
+        let mut ws_config = WebSocketConfig::default();
+        ws_config.max_message_size = Some(convops_shared::protocol::MAX_FRAME_BYTES * 2);
+        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(ws_config),
+            true,
+            Some(Connector::Rustls(self.tls.clone())),
+        )
+        .await
+        .with_context(|| format!("connecting to {}", redacted_url(&self.settings.url)))?;
+        let (mut tx, mut rx) = ws.split();
+
+        let agent_id = self.spool.agent_id()?;
+        let hello = AgentFrame::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            agent_id: agent_id.clone(),
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        tx.send(Message::text(hello.encode())).await.context("sending hello")?;
+        let welcome = tokio::time::timeout(HELLO_TIMEOUT, rx.next())
+            .await
+            .context("no welcome from the control plane")?;
+        let heartbeat_secs = match welcome {
+            Some(Ok(Message::Text(t))) => match ServerFrame::decode(&t) {
+                Ok(ServerFrame::Welcome { heartbeat_secs, workspace_id, .. }) => {
+                    tracing::info!(%agent_id, %workspace_id, pending = self.spool.pending_count(), "connected to control plane");
+                    heartbeat_secs.max(1)
+                }
+                Ok(ServerFrame::Error { code: ErrorCode::UnsupportedProtocolVersion, message, .. }) => {
+                    return Ok(SessionEnd::VersionRefused(message));
+                }
+                Ok(other) => anyhow::bail!("expected welcome, got {other:?}"),
+                Err(e) => anyhow::bail!("undecodable welcome: {e}"),
+            },
+            Some(Ok(other)) => anyhow::bail!("expected a text welcome frame, got {other:?}"),
+            Some(Err(e)) => return Err(e).context("reading welcome"),
+            None => anyhow::bail!("connection closed before welcome"),
+        };
+
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(u64::from(heartbeat_secs)));
+        let mut last_sent: u64 = 0;
+        let mut in_flight: usize = 0;
+        loop {
+            // Register for wake-ups before reading the spool, so a push in between is not missed.
+            let notified = self.spool.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            // Send what the window allows.
+            if in_flight < WINDOW {
+                let batch = self.spool.pending_after(last_sent, WINDOW - in_flight)?;
+                for (seq, bytes) in batch {
+                    let text = String::from_utf8(bytes).context("spooled frame is not UTF-8")?;
+                    tx.send(Message::text(text)).await.context("sending evidence")?;
+                    tracing::debug!(seq, "evidence sent");
+                    last_sent = seq;
+                    in_flight += 1;
+                }
+            }
+            tokio::select! {
+                _ = notified, if in_flight < WINDOW => {}
+                _ = heartbeat.tick() => {
+                    let hb = AgentFrame::Heartbeat { at: crate::investigate::now_ms(), spooled: self.spool.pending_count() as u64 };
+                    tx.send(Message::text(hb.encode())).await.context("sending heartbeat")?;
+                }
+                msg = rx.next() => {
+                    let text = match msg {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Close(frame))) => anyhow::bail!("control plane closed the connection: {frame:?}"),
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => return Err(e).context("reading from control plane"),
+                        None => anyhow::bail!("connection closed"),
+                    };
+                    match ServerFrame::decode(&text) {
+                        Ok(ServerFrame::Ack { seq }) => {
+                            self.spool.ack(seq).await?;
+                            in_flight = in_flight.saturating_sub(1);
+                            tracing::debug!(seq, "evidence acknowledged");
+                        }
+                        Ok(ServerFrame::Error { code: ErrorCode::InvalidEvidence | ErrorCode::FrameTooLarge, message, seq: Some(seq) }) => {
+                            tracing::error!(seq, %message, "control plane rejected evidence; kept in the spool's dead tree");
+                            self.spool.bury(seq, &message).await?;
+                            in_flight = in_flight.saturating_sub(1);
+                        }
+                        Ok(ServerFrame::Error { code, message, .. }) => {
+                            anyhow::bail!("control plane error {code:?}: {message}");
+                        }
+                        Ok(ServerFrame::Command { id, command }) => {
+                            tracing::info!(command_id = %id, ?command, "command received");
+                            if self.commands.try_send(Incoming { id: id.clone(), command }).is_err() {
+                                tracing::warn!(command_id = %id, "investigation queue full; command dropped");
+                            }
+                        }
+                        Ok(ServerFrame::Welcome { .. }) => tracing::warn!("unexpected second welcome"),
+                        Err(e) => tracing::warn!(error = %e, "undecodable frame from control plane ignored"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The URL without user info or query (which could carry credentials), for logs.
+fn redacted_url(url: &url::Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    ) + url.path()
+}

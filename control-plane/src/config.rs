@@ -1,0 +1,240 @@
+//! Control-plane configuration: a TOML file (`--config FILE`) overlaid with `CONVOPS_CP__…`
+//! environment variables (`__` separates nesting: `CONVOPS_CP__TLS__CERT_FILE`), parsed into a raw
+//! struct that rejects unknown keys, then validated into [`Settings`]. Errors are one line naming
+//! the key or file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+pub const ENV_PREFIX: &str = "CONVOPS_CP__";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+pub const DEFAULT_DATA_DIR: &str = "./convops-data";
+pub const DEFAULT_HEARTBEAT_SECS: u32 = 30;
+pub const DEFAULT_DELIVERY_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_DELIVERY_MAX_ATTEMPTS: u32 = 8;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    #[serde(default)]
+    tls: RawTls,
+    #[serde(default)]
+    secrets: RawSecrets,
+    #[serde(default)]
+    delivery: RawDelivery,
+    #[serde(default)]
+    agents: RawAgents,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecrets {
+    key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    timeout_secs: Option<u64>,
+    max_attempts: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgents {
+    heartbeat_secs: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Base URL of the web UI, for links in chat messages.
+    pub public_url: url::Url,
+    pub tls: TlsSettings,
+    pub secrets_key_file: PathBuf,
+    pub delivery_timeout: Duration,
+    pub delivery_max_attempts: u32,
+    pub heartbeat_secs: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+fn key_err(key: &str, what: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("{key}: {what}"))
+}
+
+pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+    load_from(file, Env::prefixed(ENV_PREFIX).split("__"))
+}
+
+pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError> {
+    let mut figment = Figment::new();
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(ConfigError(format!(
+                "config file {}: not found or not a regular file",
+                path.display()
+            )));
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let raw: RawConfig = figment.merge(env).extract().map_err(|e| {
+        let parts: Vec<String> = e
+            .into_iter()
+            .map(|err| {
+                let mut s = String::new();
+                if !err.path.is_empty() {
+                    s.push_str(&err.path.join("."));
+                    s.push_str(": ");
+                }
+                s.push_str(&err.kind.to_string());
+                if let Some(meta) = &err.metadata {
+                    match &meta.source {
+                        Some(src) => s.push_str(&format!(" (in {src})")),
+                        None => s.push_str(&format!(" (in {})", meta.name)),
+                    }
+                }
+                s.replace('\n', " ")
+            })
+            .collect();
+        ConfigError(parts.join("; "))
+    })?;
+    validate(raw)
+}
+
+fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
+    let RawConfig {
+        listen,
+        data_dir,
+        public_url,
+        tls,
+        secrets,
+        delivery,
+        agents,
+    } = raw;
+    let listen_text = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen: SocketAddr = listen_text
+        .parse()
+        .map_err(|e| key_err("listen", format!("{listen_text:?} is not an address:port: {e}")))?;
+    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let RawTls { cert_file, key_file } = tls;
+    let tls = match (cert_file, key_file) {
+        (Some(cert_file), Some(key_file)) => {
+            for (k, p) in [("tls.cert_file", &cert_file), ("tls.key_file", &key_file)] {
+                if !p.is_file() {
+                    return Err(key_err(k, format!("{} does not exist", p.display())));
+                }
+            }
+            TlsSettings { cert_file, key_file }
+        }
+        (None, None) => {
+            return Err(key_err(
+                "tls.cert_file",
+                "missing: TLS is required (run `convops-control-plane cert --out-dir DIR` for a local certificate)",
+            ))
+        }
+        (Some(_), None) => return Err(key_err("tls.key_file", "missing (tls.cert_file is set)")),
+        (None, Some(_)) => return Err(key_err("tls.cert_file", "missing (tls.key_file is set)")),
+    };
+    let public_text = public_url.unwrap_or_else(|| format!("https://{listen}"));
+    let public_url = url::Url::parse(&public_text)
+        .map_err(|e| key_err("public_url", format!("{public_text:?} is not a URL: {e}")))?;
+    let RawSecrets { key_file } = secrets;
+    let RawDelivery {
+        timeout_secs,
+        max_attempts,
+    } = delivery;
+    let timeout = timeout_secs.unwrap_or(DEFAULT_DELIVERY_TIMEOUT_SECS);
+    if timeout == 0 {
+        return Err(key_err("delivery.timeout_secs", "must be at least 1"));
+    }
+    let RawAgents { heartbeat_secs } = agents;
+    Ok(Settings {
+        listen,
+        secrets_key_file: key_file.unwrap_or_else(|| data_dir.join("master.key")),
+        data_dir,
+        public_url,
+        tls,
+        delivery_timeout: Duration::from_secs(timeout),
+        delivery_max_attempts: max_attempts.unwrap_or(DEFAULT_DELIVERY_MAX_ATTEMPTS).max(1),
+        heartbeat_secs: heartbeat_secs.unwrap_or(DEFAULT_HEARTBEAT_SECS).max(1),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_none() -> Env {
+        Env::prefixed("CONVOPS_CP_TEST_UNSET__").split("__")
+    }
+
+    fn err(text: &str) -> String {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("cp.toml");
+        std::fs::write(&p, text).expect("write");
+        let e = load_from(Some(&p), env_none()).expect_err("must fail").to_string();
+        assert_eq!(e.lines().count(), 1, "{e}");
+        e
+    }
+
+    #[test]
+    fn defaults_with_tls_files_are_valid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::tls::write_self_signed(dir.path(), &["localhost".into()]).expect("cert");
+        let p = dir.path().join("cp.toml");
+        let text = format!(
+            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            dir.path().join("cert.pem"),
+            dir.path().join("key.pem")
+        );
+        std::fs::write(&p, text).expect("write");
+        let s = load_from(Some(&p), env_none()).expect("valid");
+        assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(s.public_url.as_str(), "https://127.0.0.1:8443/");
+        crate::tls::server_config(&s.tls.cert_file, &s.tls.key_file).expect("usable pair");
+    }
+
+    #[test]
+    fn tls_is_required() {
+        let e = load_from(None, env_none()).expect_err("no tls").to_string();
+        assert!(e.contains("tls.cert_file") && e.contains("required"), "{e}");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(err("listen = \"nope\"").contains("listen"));
+        let e = err("[tls]\ncert_file = \"/nonexistent/cert.pem\"\nkey_file = \"/nonexistent/key.pem\"\n");
+        assert!(e.contains("tls.cert_file") && e.contains("/nonexistent/cert.pem"), "{e}");
+        let e = err("[tls]\nkey_file = \"/x\"\n");
+        assert!(e.contains("tls.cert_file"), "{e}");
+        let e = err("colour = \"blue\"");
+        assert!(e.contains("colour"), "{e}");
+        let e = err("listen = ");
+        assert!(e.contains("cp.toml"), "{e}");
+    }
+}

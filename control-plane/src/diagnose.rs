@@ -1,0 +1,208 @@
+//! Diagnosis: from an investigation's evidence to a readable account of what happened.
+//!
+//! This first version states the facts without ranking causes: the alarm and its reason, each
+//! metric's baseline against now with the onset time, and what could not be checked. It is a pure,
+//! deterministic function of the evidence.
+
+use convops_shared::evidence::{EvidenceItem, MetricEvidence, SourceStatus};
+use convops_shared::protocol::EvidenceFrame;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub title: String,
+    pub alarm: String,
+    pub reason: String,
+    /// One line per metric: baseline vs now, onset (cites the evidence item id).
+    pub findings: Vec<Finding>,
+    /// Sources that were partial or failed, with why.
+    pub unchecked: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub evidence: String,
+    pub text: String,
+}
+
+pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
+    let a = &frame.alarm;
+    let findings = frame
+        .items
+        .iter()
+        .map(|item| match item {
+            EvidenceItem::Metric(m) => Finding {
+                evidence: m.id.clone(),
+                text: metric_line(m, a.transitioned_at),
+            },
+        })
+        .collect();
+    let unchecked = frame
+        .sources
+        .iter()
+        .filter(|s| s.status != SourceStatus::Ok)
+        .map(|s| {
+            format!(
+                "{} {}: {}",
+                s.source,
+                match s.status {
+                    SourceStatus::Partial => "partial",
+                    _ => "failed",
+                },
+                s.reason.as_deref().unwrap_or("no reason given")
+            )
+        })
+        .collect();
+    Diagnosis {
+        title: format!("{} is in ALARM", a.name),
+        alarm: a.name.clone(),
+        reason: a.state_reason.clone(),
+        findings,
+        unchecked,
+    }
+}
+
+fn metric_line(m: &MetricEvidence, transition_ms: i64) -> String {
+    let s = &m.summary;
+    let dims = m
+        .dimensions
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut line = format!("{} {} ({}) {}", m.namespace, m.metric_name, dims, m.statistic);
+    match (s.baseline, s.current) {
+        (Some(b), Some(c)) => line.push_str(&format!(": baseline {} → now {}", num(b), num(c))),
+        (None, Some(c)) => line.push_str(&format!(": now {}", num(c))),
+        _ if s.datapoints == 0 => line.push_str(": no datapoints in the window"),
+        _ => {}
+    }
+    if let Some(p) = s.peak {
+        line.push_str(&format!(" (peak {})", num(p)));
+    }
+    if let Some(onset) = s.onset_at {
+        let before = (transition_ms - onset) / 60_000;
+        line.push_str(&format!("; onset {}", utc(onset)));
+        if before > 0 {
+            line.push_str(&format!(", {before} min before the alarm"));
+        }
+    }
+    line
+}
+
+/// A number with at most 3 decimals and no trailing zeros.
+pub fn num(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.to_owned() }
+}
+
+/// `2026-11-22 22:31 UTC`.
+pub fn utc(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+/// The plain-text rendering used in chat and the API.
+pub fn render_text(d: &Diagnosis, incident_url: &str) -> String {
+    let mut out = format!("{}\nReason: {}\n", d.title, d.reason);
+    for f in &d.findings {
+        out.push_str(&format!("• {} [{}]\n", f.text, f.evidence));
+    }
+    if !d.unchecked.is_empty() {
+        out.push_str("Could not check:\n");
+        for u in &d.unchecked {
+            out.push_str(&format!("• {u}\n"));
+        }
+    }
+    out.push_str(&format!("Incident: {incident_url}"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use convops_shared::evidence::*;
+    use std::collections::BTreeMap;
+
+    fn frame() -> EvidenceFrame {
+        EvidenceFrame {
+            seq: 1,
+            investigation_id: "inv".into(),
+            trigger: convops_shared::protocol::Trigger::Alarm,
+            alarm: AlarmInfo {
+                name: "api-5xx".into(),
+                arn: None,
+                description: None,
+                namespace: "AWS/ApplicationELB".into(),
+                metric_name: "HTTPCode_Target_5XX_Count".into(),
+                dimensions: BTreeMap::new(),
+                statistic: "Sum".into(),
+                period_secs: 60,
+                evaluation_periods: 3,
+                threshold: 10.0,
+                comparison: "GreaterThanThreshold".into(),
+                state: "ALARM".into(),
+                state_reason: "Threshold Crossed".into(),
+                state_reason_data: None,
+                transitioned_at: 1_800_000,
+            },
+            started_at: 0,
+            finished_at: 0,
+            items: vec![EvidenceItem::Metric(MetricEvidence {
+                id: "m1".into(),
+                namespace: "AWS/ApplicationELB".into(),
+                metric_name: "HTTPCode_Target_5XX_Count".into(),
+                dimensions: BTreeMap::from([("LoadBalancer".into(), "app/x/1".into())]),
+                statistic: "Sum".into(),
+                period_secs: 60,
+                summary: MetricSummary {
+                    datapoints: 30,
+                    baseline: Some(0.5),
+                    baseline_spread: Some(0.5),
+                    current: Some(42.25),
+                    peak: Some(55.0),
+                    onset_at: Some(600_000),
+                },
+                points: vec![],
+            })],
+            sources: vec![SourceReport {
+                source: "logs".into(),
+                status: SourceStatus::Partial,
+                reason: Some("throttled".into()),
+                raw_bytes: 0,
+                api_calls: 1,
+            }],
+            raw_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn states_alarm_reason_metric_and_gaps() {
+        let d = diagnose(&frame());
+        let text = render_text(&d, "https://cp/incidents/inc-1");
+        for want in [
+            "api-5xx is in ALARM",
+            "Reason: Threshold Crossed",
+            "baseline 0.5 → now 42.25 (peak 55)",
+            "onset 1970-01-01 00:10 UTC, 20 min before the alarm",
+            "[m1]",
+            "logs partial: throttled",
+            "https://cp/incidents/inc-1",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn numbers_render_compactly() {
+        assert_eq!(num(3.0), "3");
+        assert_eq!(num(0.1234), "0.123");
+        assert_eq!(num(-0.0001), "0");
+    }
+}

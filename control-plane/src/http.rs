@@ -1,0 +1,194 @@
+//! HTTP surface: the router (`app`), the TLS server loop (`serve`), and one error type.
+//!
+//! Routes: `GET /healthz`; `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}` with a
+//! workspace API key (`Authorization: Bearer cvo_key_…`); `GET /v1/agent/connect` (websocket, agent
+//! token). Every response carries HSTS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth;
+use crate::store::Store;
+
+pub struct AppState {
+    pub store: Store,
+    pub public_url: url::Url,
+    pub heartbeat_secs: u32,
+    pub wake_delivery: Arc<Notify>,
+}
+
+/// The one error type of handlers: a status, a stable code and a message for the client; internal
+/// details are logged once here and never sent.
+#[derive(Debug)]
+pub enum AppError {
+    Unauthorized,
+    NotFound(&'static str),
+    BadRequest(String),
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::Internal(e)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid credentials".to_owned()),
+            AppError::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            AppError::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
+            }
+        };
+        (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    }
+}
+
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/incidents", get(list_incidents))
+        .route("/api/v1/incidents/{id}", get(get_incident))
+        .route(convops_shared::protocol::AGENT_WS_PATH, get(agent_connect))
+        .layer(axum::middleware::map_response(hsts))
+        .with_state(state)
+}
+
+async fn hsts(mut resp: Response) -> Response {
+    resp.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+    );
+    resp
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, AppError> {
+    state.store.ping().await?;
+    Ok(Json(json!({"status": "ok"})))
+}
+
+async fn api_workspace(state: &AppState, headers: &HeaderMap) -> Result<String, AppError> {
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let key = auth::bearer(value).ok_or(AppError::Unauthorized)?;
+    state.store.workspace_for_api_key(key).await?.ok_or(AppError::Unauthorized)
+}
+
+#[derive(serde::Deserialize)]
+struct ListParams {
+    limit: Option<i64>,
+}
+
+async fn list_incidents(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let ws = api_workspace(&state, &headers).await?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(AppError::BadRequest(format!("limit must be 1 to 500, got {limit}")));
+    }
+    let incidents = state.store.incidents(&ws, limit).await?;
+    Ok(Json(json!({ "incidents": incidents })))
+}
+
+async fn get_incident(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let ws = api_workspace(&state, &headers).await?;
+    let incident = state.store.incident(&ws, &id).await?.ok_or(AppError::NotFound("incident"))?;
+    let deliveries = state.store.deliveries(&ws, &id).await?;
+    Ok(Json(json!({ "incident": incident, "deliveries": deliveries })))
+}
+
+async fn agent_connect(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AppError> {
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let token = auth::bearer(value).ok_or(AppError::Unauthorized)?;
+    let workspace_id = state
+        .store
+        .workspace_for_agent_token(token)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let max = convops_shared::protocol::MAX_FRAME_BYTES * 2;
+    Ok(ws
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| crate::ingest::session(socket, state, workspace_id)))
+}
+
+/// Serve `app` over TLS on `listener` until `cancel` fires, then give open connections up to
+/// `grace` to finish.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Router,
+    cancel: CancellationToken,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let tracker = tokio_util::task::TaskTracker::new();
+    loop {
+        let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let cancel = cancel.clone();
+        tracker.spawn(async move {
+            let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, error = %e, "tls handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended with error") },
+                _ = cancel.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+        });
+    }
+    tracker.close();
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period elapsed with connections still open");
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! Websocket ingest of agent frames.
+//!
+//! The handshake is refused (401) unless it carries a valid agent token, which names the
+//! workspace; everything the session stores is scoped to that workspace. The first frame must be
+//! `Hello` with a protocol version this build speaks, otherwise the agent gets an `Error` frame and
+//! a clean close. After that, a malformed or oversized frame gets an `Error` frame and the session
+//! goes on; an evidence frame is acknowledged only once it is durably stored (exactly once per
+//! `(agent, seq)`). A session's failure never affects other sessions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use convops_shared::protocol::{
+    AgentFrame, DecodeError, ErrorCode, EvidenceFrame, ServerFrame, Trigger, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+};
+
+use crate::deliver::{slack, SLACK_WEBHOOK};
+use crate::diagnose;
+use crate::http::AppState;
+use crate::store::{NewIncident, Stored};
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Close code for a policy violation (RFC 6455 §7.4.1).
+const CLOSE_POLICY: u16 = 1008;
+
+async fn send(ws: &mut WebSocket, frame: ServerFrame) -> bool {
+    ws.send(Message::Text(frame.encode().into())).await.is_ok()
+}
+
+async fn refuse(mut ws: WebSocket, code: ErrorCode, message: String) {
+    tracing::warn!(?code, %message, "agent session refused");
+    let _ = send(&mut ws, ServerFrame::error(code, message.clone())).await;
+    let reason: String = message.chars().take(100).collect();
+    let _ = ws
+        .send(Message::Close(Some(CloseFrame {
+            code: CLOSE_POLICY,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+/// Best effort: the `seq` of a frame too large to decode normally, so the agent can set it aside.
+fn seq_of(text: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct SeqOnly {
+        seq: Option<u64>,
+    }
+    serde_json::from_str::<SeqOnly>(text).ok()?.seq
+}
+
+pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: String) {
+    let first = tokio::time::timeout(HELLO_TIMEOUT, ws.recv()).await;
+    let text = match first {
+        Ok(Some(Ok(Message::Text(t)))) => t,
+        Ok(Some(Ok(_))) => return refuse(ws, ErrorCode::ExpectedHello, "first frame must be a text hello frame".into()).await,
+        Ok(Some(Err(e))) => {
+            tracing::debug!(error = %e, "agent session ended before hello");
+            return;
+        }
+        Ok(None) => return,
+        Err(_) => return refuse(ws, ErrorCode::ExpectedHello, "no hello within 10s".into()).await,
+    };
+    let (agent_id, agent_version) = match AgentFrame::decode(&text) {
+        Ok(AgentFrame::Hello { protocol_version, agent_id, agent_version }) => {
+            if protocol_version != PROTOCOL_VERSION {
+                return refuse(
+                    ws,
+                    ErrorCode::UnsupportedProtocolVersion,
+                    format!("protocol version {protocol_version} is not supported; this control plane speaks {PROTOCOL_VERSION}"),
+                )
+                .await;
+            }
+            if agent_id.is_empty() || agent_id.len() > 128 {
+                return refuse(ws, ErrorCode::MalformedFrame, "agent_id must be 1 to 128 characters".into()).await;
+            }
+            (agent_id, agent_version)
+        }
+        Ok(_) => return refuse(ws, ErrorCode::ExpectedHello, "first frame must be hello".into()).await,
+        Err(e) => return refuse(ws, e.code(), format!("hello: {e}")).await,
+    };
+    if let Err(e) = state.store.agent_seen(&workspace_id, &agent_id, &agent_version).await {
+        tracing::error!(error = %format!("{e:#}"), "recording agent");
+        return refuse(ws, ErrorCode::Internal, "internal error".into()).await;
+    }
+    let welcome = ServerFrame::Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        workspace_id: workspace_id.clone(),
+        heartbeat_secs: state.heartbeat_secs,
+    };
+    if !send(&mut ws, welcome).await {
+        return;
+    }
+    tracing::info!(%workspace_id, %agent_id, %agent_version, "agent connected");
+
+    while let Some(msg) = ws.recv().await {
+        let text = match msg {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Binary(_)) => {
+                let err = ServerFrame::error(ErrorCode::MalformedFrame, "binary frames are not part of the protocol");
+                if !send(&mut ws, err).await {
+                    break;
+                }
+                continue;
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::info!(%workspace_id, %agent_id, error = %e, "agent connection error");
+                break;
+            }
+        };
+        let reply = match AgentFrame::decode(&text) {
+            Ok(AgentFrame::Evidence(frame)) => handle_evidence(&state, &workspace_id, &agent_id, &frame, &text).await,
+            Ok(AgentFrame::Heartbeat { spooled, .. }) => {
+                tracing::debug!(%agent_id, spooled, "heartbeat");
+                if let Err(e) = state.store.agent_seen(&workspace_id, &agent_id, &agent_version).await {
+                    tracing::warn!(error = %format!("{e:#}"), "recording heartbeat");
+                }
+                None
+            }
+            Ok(AgentFrame::Hello { .. }) => Some(ServerFrame::error(ErrorCode::MalformedFrame, "hello was already received")),
+            Err(e) => {
+                tracing::warn!(%workspace_id, %agent_id, error = %e, "bad frame from agent");
+                let seq = matches!(e, DecodeError::TooLarge { .. }).then(|| seq_of(&text)).flatten();
+                Some(ServerFrame::Error { code: e.code(), message: e.to_string(), seq })
+            }
+        };
+        if let Some(reply) = reply {
+            if !send(&mut ws, reply).await {
+                break;
+            }
+        }
+    }
+    tracing::info!(%workspace_id, %agent_id, "agent disconnected");
+}
+
+fn validate(frame: &EvidenceFrame) -> Result<(), String> {
+    if frame.seq == 0 {
+        return Err("seq must be at least 1".into());
+    }
+    if frame.investigation_id.is_empty() || frame.investigation_id.len() > 128 {
+        return Err("investigation_id must be 1 to 128 characters".into());
+    }
+    if frame.alarm.name.is_empty() {
+        return Err("alarm.name is empty".into());
+    }
+    let mut ids = std::collections::HashSet::new();
+    for item in &frame.items {
+        if !ids.insert(item.id()) {
+            return Err(format!("evidence id {:?} is used twice", item.id()));
+        }
+    }
+    Ok(())
+}
+
+async fn handle_evidence(
+    state: &AppState,
+    workspace_id: &str,
+    agent_id: &str,
+    frame: &EvidenceFrame,
+    raw: &str,
+) -> Option<ServerFrame> {
+    let seq = frame.seq;
+    if let Err(why) = validate(frame) {
+        return Some(ServerFrame::Error { code: ErrorCode::InvalidEvidence, message: why, seq: Some(seq) });
+    }
+    debug_assert!(raw.len() <= MAX_FRAME_BYTES);
+    let diagnosis = diagnose::diagnose(frame);
+    let dedupe_key = match &frame.trigger {
+        Trigger::Alarm => format!("alarm:{}:{}", frame.alarm.name, frame.alarm.transitioned_at),
+        Trigger::Command { command_id } => format!("command:{command_id}"),
+    };
+    let public_url = state.public_url.clone();
+    let result = state
+        .store
+        .store_evidence(
+            workspace_id,
+            agent_id,
+            seq,
+            &frame.investigation_id,
+            raw,
+            |_| NewIncident {
+                dedupe_key,
+                alarm_name: frame.alarm.name.clone(),
+                transitioned_at: frame.alarm.transitioned_at,
+                title: diagnosis.title.clone(),
+                diagnosis: serde_json::to_value(&diagnosis).unwrap_or_default(),
+            },
+            |incident_id, route| {
+                let url = incident_url(&public_url, incident_id);
+                let text = diagnose::render_text(&diagnosis, &url);
+                match route.kind.as_str() {
+                    SLACK_WEBHOOK => slack::message(&diagnosis, &url, &text).to_string(),
+                    _ => serde_json::json!({ "text": text }).to_string(),
+                }
+            },
+        )
+        .await;
+    match result {
+        Ok(Stored::New { incident_id, opened }) => {
+            tracing::info!(%workspace_id, %agent_id, seq, %incident_id, opened, "evidence stored");
+            if opened {
+                state.wake_delivery.notify_one();
+            }
+            Some(ServerFrame::Ack { seq })
+        }
+        Ok(Stored::Duplicate) => {
+            tracing::debug!(%workspace_id, %agent_id, seq, "duplicate evidence acknowledged");
+            Some(ServerFrame::Ack { seq })
+        }
+        Err(e) => {
+            // Not acknowledged: the agent keeps the frame and sends it again.
+            tracing::error!(%workspace_id, %agent_id, seq, error = %format!("{e:#}"), "storing evidence");
+            Some(ServerFrame::Error { code: ErrorCode::Internal, message: "could not store evidence; it will be retried".into(), seq: None })
+        }
+    }
+}
+
+pub fn incident_url(public_url: &url::Url, incident_id: &str) -> String {
+    format!("{}/incidents/{incident_id}", public_url.as_str().trim_end_matches('/'))
+}

@@ -1,0 +1,79 @@
+//! The ConvOps control plane: a multi-tenant service that ingests agents' evidence, opens
+//! incidents, writes a diagnosis and delivers it to chat.
+//!
+//! Modules, in data-flow order:
+//! - [`config`]: figment loading and validation.
+//! - [`http`]: router, TLS server loop, error type; [`ingest`]: the agent websocket.
+//! - [`store`]: SQLite via sqlx, migrations, tenant-scoped queries; [`auth`]: issued secrets.
+//! - [`diagnose`]: evidence → diagnosis.
+//! - [`deliver`]: the delivery outbox worker and message formats (Slack).
+//! - [`secrets`]: AES-256-GCM for secrets at rest; [`tls`]: rustls server config, local certs.
+
+pub mod auth;
+pub mod config;
+pub mod deliver;
+pub mod diagnose;
+pub mod http;
+pub mod ingest;
+pub mod secrets;
+pub mod store;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::secrets::Sealer;
+use crate::store::Store;
+
+/// Open the data directory: the database and the secrets key.
+pub async fn open_data_dir(settings: &Settings) -> anyhow::Result<(Store, Sealer)> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data_dir {}", settings.data_dir.display()))?;
+    let store = Store::open_sqlite(&settings.data_dir.join("convops.db")).await?;
+    let sealer = Sealer::load_or_create(&settings.secrets_key_file)?;
+    Ok((store, sealer))
+}
+
+/// Serve until `cancel` fires. `listener` is passed in so tests can bind port 0.
+pub async fn run(settings: Settings, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
+    let tls = tls::server_config(&settings.tls.cert_file, &settings.tls.key_file)?;
+    let (store, sealer) = open_data_dir(&settings).await?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let state = Arc::new(http::AppState {
+        store: store.clone(),
+        public_url: settings.public_url.clone(),
+        heartbeat_secs: settings.heartbeat_secs,
+        wake_delivery: wake.clone(),
+    });
+    let http_client = reqwest::Client::builder()
+        .timeout(settings.delivery_timeout)
+        .use_rustls_tls()
+        .build()
+        .context("building the HTTP client")?;
+    let worker = deliver::Worker {
+        store,
+        sealer,
+        http: http_client,
+        wake,
+        max_attempts: settings.delivery_max_attempts,
+    };
+    tracing::info!(listen = %listener.local_addr()?, data_dir = %settings.data_dir.display(), "control plane serving");
+    let mut worker_task = tokio::spawn(worker.run(cancel.clone()));
+    let server = http::serve(listener, tls, http::app(state), cancel.clone(), Duration::from_secs(10));
+    let result = tokio::select! {
+        r = server => r,
+        r = &mut worker_task => match r {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.context("delivery worker stopped")),
+            Err(e) => Err(anyhow::anyhow!("delivery worker panicked: {e}")),
+        },
+    };
+    cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), worker_task).await;
+    result
+}

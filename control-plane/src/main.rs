@@ -1,0 +1,217 @@
+//! `convops-control-plane`: the ConvOps control plane binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use convops_control_plane::{config, deliver, open_data_dir, tls};
+use tokio_util::sync::CancellationToken;
+
+/// ConvOps control plane: receives agents' evidence over TLS websockets, opens incidents, writes
+/// diagnoses and delivers them to chat; serves the REST API.
+///
+/// Configuration comes from the TOML file given with --config, overlaid with environment
+/// variables named CONVOPS_CP__<SECTION>__<KEY> (for example CONVOPS_CP__TLS__CERT_FILE).
+#[derive(Debug, Parser)]
+#[command(name = "convops-control-plane", version)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serve the API and the agent endpoint (the default).
+    Serve,
+    /// Write a local CA (ca.pem) and a server certificate signed by it (cert.pem, key.pem).
+    Cert {
+        /// Directory to write the files into (must not already hold them).
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
+        /// Host names and IP addresses the certificate is valid for.
+        #[arg(long = "host", value_name = "NAME", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        hosts: Vec<String>,
+    },
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCmd,
+    },
+    /// Manage agent tokens.
+    AgentToken {
+        #[command(subcommand)]
+        command: AgentTokenCmd,
+    },
+    /// Manage delivery routes.
+    Route {
+        #[command(subcommand)]
+        command: RouteCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCmd {
+    /// Create a workspace; prints its id and an API key (shown once).
+    Create {
+        name: String,
+        /// Output as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentTokenCmd {
+    /// Create an agent token for a workspace; prints the token (shown once).
+    Create {
+        /// Workspace id or name.
+        #[arg(long)]
+        workspace: String,
+        /// A label for the token (e.g. the AWS account it is used in).
+        #[arg(long, default_value = "agent")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RouteCmd {
+    /// Deliver a workspace's diagnoses to a Slack incoming webhook (stored encrypted).
+    AddSlackWebhook {
+        /// Workspace id or name.
+        #[arg(long)]
+        workspace: String,
+        /// The webhook URL; read from the environment variable CONVOPS_SLACK_WEBHOOK_URL if not given.
+        #[arg(long, env = "CONVOPS_SLACK_WEBHOOK_URL", hide_env_values = true)]
+        url: String,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CONVOPS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Cmd::Cert { out_dir, hosts }) = &cli.command {
+        return match tls::write_self_signed(out_dir, hosts) {
+            Ok(()) => {
+                println!("wrote {0}/ca.pem, {0}/cert.pem and {0}/key.pem", out_dir.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("convops-control-plane: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let settings = match config::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("convops-control-plane: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::Serve => serve(settings).await,
+        Cmd::Cert { .. } => Ok(()),
+        Cmd::Workspace { command } => admin_workspace(settings, command).await,
+        Cmd::AgentToken { command } => admin_token(settings, command).await,
+        Cmd::Route { command } => admin_route(settings, command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("convops-control-plane: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: config::Settings) -> anyhow::Result<()> {
+    init_tracing();
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding listen address {}", settings.listen))?;
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested");
+        c.cancel();
+    });
+    #[cfg(unix)]
+    {
+        let c = cancel.clone();
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::spawn(async move {
+                term.recv().await;
+                tracing::info!("shutdown requested");
+                c.cancel();
+            });
+        }
+    }
+    convops_control_plane::run(settings, listener, cancel).await
+}
+
+const ADMIN_ACTOR: &str = "cli";
+
+async fn admin_workspace(settings: config::Settings, cmd: WorkspaceCmd) -> anyhow::Result<()> {
+    let (store, _) = open_data_dir(&settings).await?;
+    match cmd {
+        WorkspaceCmd::Create { name, json } => {
+            if name.trim().is_empty() || name.len() > 64 {
+                anyhow::bail!("workspace name must be 1 to 64 characters");
+            }
+            let (ws, key) = store.create_workspace(&name, ADMIN_ACTOR).await?;
+            if json {
+                println!("{}", serde_json::json!({"id": ws.id, "name": ws.name, "api_key": key}));
+            } else {
+                println!("workspace {} ({})\napi key (shown once): {key}", ws.id, ws.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn admin_token(settings: config::Settings, cmd: AgentTokenCmd) -> anyhow::Result<()> {
+    let (store, _) = open_data_dir(&settings).await?;
+    match cmd {
+        AgentTokenCmd::Create { workspace, name } => {
+            let ws = store
+                .workspace_by_ref(&workspace)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("--workspace: no workspace with id or name {workspace:?}"))?;
+            let token = store.create_agent_token(&ws.id, &name, ADMIN_ACTOR).await?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+async fn admin_route(settings: config::Settings, cmd: RouteCmd) -> anyhow::Result<()> {
+    let (store, sealer) = open_data_dir(&settings).await?;
+    match cmd {
+        RouteCmd::AddSlackWebhook { workspace, url } => {
+            let ws = store
+                .workspace_by_ref(&workspace)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("--workspace: no workspace with id or name {workspace:?}"))?;
+            let parsed = url::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url: not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                anyhow::bail!("--url: scheme must be https (or http for a local test receiver)");
+            }
+            let id = store
+                .add_route(&ws.id, deliver::SLACK_WEBHOOK, &sealer.seal(url.as_bytes()), ADMIN_ACTOR)
+                .await?;
+            println!("{id}");
+        }
+    }
+    Ok(())
+}

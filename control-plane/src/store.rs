@@ -1,0 +1,564 @@
+//! The control plane's store: SQLite through sqlx, with embedded migrations.
+//!
+//! **Architecture invariant: tenant scoping.** Every method that reads or writes tenant data takes
+//! the workspace id and filters on it; there is no query path that can return another
+//! workspace's rows. Secrets (API keys, agent tokens) are stored only as SHA-256 hashes; route
+//! targets only encrypted ([`crate::secrets`]).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::auth;
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", rand::random::<u64>())
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Incident {
+    pub id: String,
+    pub workspace_id: String,
+    pub alarm_name: String,
+    pub transitioned_at: i64,
+    pub opened_at: i64,
+    pub status: String,
+    pub title: String,
+    pub diagnosis: serde_json::Value,
+}
+
+/// A new incident, with the deliveries to make for it.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub dedupe_key: String,
+    pub alarm_name: String,
+    pub transitioned_at: i64,
+    pub title: String,
+    pub diagnosis: serde_json::Value,
+}
+
+/// The outcome of storing an evidence frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// First time seen; `opened` is the incident id when this frame opened a new incident.
+    New { incident_id: String, opened: bool },
+    /// Already stored (a re-send after a reconnect): nothing changed.
+    Duplicate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub id: String,
+    pub kind: String,
+    pub target_enc: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingDelivery {
+    pub id: String,
+    pub workspace_id: String,
+    pub incident_id: String,
+    pub route: Route,
+    pub attempts: i64,
+    pub body: String,
+}
+
+impl Store {
+    /// Open (creating when missing) the SQLite database at `path` and apply migrations.
+    pub async fn open_sqlite(path: &Path) -> anyhow::Result<Self> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .map_err(|e| anyhow::anyhow!("opening database {}: {e}", path.display()))?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("migrating database {}: {e}", path.display()))?;
+        Ok(Store { pool })
+    }
+
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn audit(&self, workspace_id: Option<&str>, actor: &str, action: &str, detail: &str) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)")
+            .bind(workspace_id)
+            .bind(now_ms())
+            .bind(actor)
+            .bind(action)
+            .bind(detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Create a workspace and its first API key; returns the workspace and the key (shown once).
+    pub async fn create_workspace(&self, name: &str, actor: &str) -> anyhow::Result<(Workspace, String)> {
+        let ws = Workspace {
+            id: new_id("ws"),
+            name: name.to_owned(),
+            created_at: now_ms(),
+        };
+        let key = auth::generate_secret("cvo_key");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&ws.id)
+            .bind(&ws.name)
+            .bind(ws.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    anyhow::anyhow!("a workspace named {name:?} already exists")
+                }
+                _ => e.into(),
+            })?;
+        sqlx::query("INSERT INTO api_keys (id, workspace_id, key_hash, created_at) VALUES (?, ?, ?, ?)")
+            .bind(new_id("key"))
+            .bind(&ws.id)
+            .bind(auth::hash_secret(&key))
+            .bind(ws.created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, 'workspace.create', ?)")
+            .bind(&ws.id)
+            .bind(ws.created_at)
+            .bind(actor)
+            .bind(format!("name={name}"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok((ws, key))
+    }
+
+    pub async fn workspace_by_ref(&self, id_or_name: &str) -> anyhow::Result<Option<Workspace>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM workspaces WHERE id = ? OR name = ?")
+            .bind(id_or_name)
+            .bind(id_or_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| Workspace {
+            id: r.get(0),
+            name: r.get(1),
+            created_at: r.get(2),
+        }))
+    }
+
+    /// Create an agent token for a workspace; returns the token (shown once).
+    pub async fn create_agent_token(&self, workspace_id: &str, name: &str, actor: &str) -> anyhow::Result<String> {
+        let token = auth::generate_secret("cvo_agt");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO agent_tokens (id, workspace_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(new_id("tok"))
+            .bind(workspace_id)
+            .bind(name)
+            .bind(auth::hash_secret(&token))
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, 'agent_token.create', ?)")
+            .bind(workspace_id)
+            .bind(now_ms())
+            .bind(actor)
+            .bind(format!("name={name}"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// The workspace an agent token belongs to, if the token is valid and not revoked.
+    pub async fn workspace_for_agent_token(&self, token: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT workspace_id FROM agent_tokens WHERE token_hash = ? AND revoked_at IS NULL")
+            .bind(auth::hash_secret(token))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// The workspace an API key belongs to, if the key is valid and not revoked.
+    pub async fn workspace_for_api_key(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT workspace_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+            .bind(auth::hash_secret(key))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    pub async fn add_route(&self, workspace_id: &str, kind: &str, target_enc: &[u8], actor: &str) -> anyhow::Result<String> {
+        let id = new_id("route");
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO routes (id, workspace_id, kind, target_enc, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(workspace_id)
+            .bind(kind)
+            .bind(target_enc)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, 'route.add', ?)")
+            .bind(workspace_id)
+            .bind(now_ms())
+            .bind(actor)
+            .bind(format!("id={id} kind={kind}"))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn agent_seen(&self, workspace_id: &str, agent_id: &str, version: &str) -> anyhow::Result<()> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO agents (workspace_id, agent_id, agent_version, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (workspace_id, agent_id) DO UPDATE SET agent_version = excluded.agent_version, last_seen = excluded.last_seen",
+        )
+        .bind(workspace_id)
+        .bind(agent_id)
+        .bind(version)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Store an evidence frame exactly once, opening its incident and queueing its deliveries in
+    /// the same transaction. `make_incident` runs only for a frame seen for the first time, and
+    /// `make_body` once per route of a newly opened incident.
+    pub async fn store_evidence(
+        &self,
+        workspace_id: &str,
+        agent_id: &str,
+        seq: u64,
+        investigation_id: &str,
+        body: &str,
+        make_incident: impl FnOnce(&str) -> NewIncident,
+        make_body: impl Fn(&str, &Route) -> String,
+    ) -> anyhow::Result<Stored> {
+        let seq = i64::try_from(seq).map_err(|_| anyhow::anyhow!("sequence number {seq} out of range"))?;
+        let mut tx = self.pool.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM evidence WHERE workspace_id = ? AND agent_id = ? AND seq = ?")
+            .bind(workspace_id)
+            .bind(agent_id)
+            .bind(seq)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Ok(Stored::Duplicate);
+        }
+        let candidate_id = new_id("inc");
+        let new = make_incident(&candidate_id);
+        let now = now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO incidents (id, workspace_id, dedupe_key, alarm_name, transitioned_at, opened_at, status, title, diagnosis) \
+             VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING",
+        )
+        .bind(&candidate_id)
+        .bind(workspace_id)
+        .bind(&new.dedupe_key)
+        .bind(&new.alarm_name)
+        .bind(new.transitioned_at)
+        .bind(now)
+        .bind(&new.title)
+        .bind(new.diagnosis.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let incident_id: String = if inserted {
+            candidate_id
+        } else {
+            sqlx::query("SELECT id FROM incidents WHERE workspace_id = ? AND dedupe_key = ?")
+                .bind(workspace_id)
+                .bind(&new.dedupe_key)
+                .fetch_one(&mut *tx)
+                .await?
+                .get(0)
+        };
+        sqlx::query(
+            "INSERT INTO evidence (workspace_id, agent_id, seq, investigation_id, incident_id, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(workspace_id)
+        .bind(agent_id)
+        .bind(seq)
+        .bind(investigation_id)
+        .bind(&incident_id)
+        .bind(now)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        if inserted {
+            let routes = sqlx::query("SELECT id, kind, target_enc FROM routes WHERE workspace_id = ?")
+                .bind(workspace_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            for r in routes {
+                let route = Route {
+                    id: r.get(0),
+                    kind: r.get(1),
+                    target_enc: r.get(2),
+                };
+                sqlx::query(
+                    "INSERT INTO deliveries (id, workspace_id, incident_id, route_id, status, attempts, next_attempt_at, body) \
+                     VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+                )
+                .bind(new_id("dlv"))
+                .bind(workspace_id)
+                .bind(&incident_id)
+                .bind(&route.id)
+                .bind(now)
+                .bind(make_body(&incident_id, &route))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Stored::New {
+            incident_id,
+            opened: inserted,
+        })
+    }
+
+    pub async fn incidents(&self, workspace_id: &str, limit: i64) -> anyhow::Result<Vec<Incident>> {
+        let rows = sqlx::query(
+            "SELECT id, workspace_id, alarm_name, transitioned_at, opened_at, status, title, diagnosis \
+             FROM incidents WHERE workspace_id = ? ORDER BY opened_at DESC, id LIMIT ?",
+        )
+        .bind(workspace_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(incident_from_row).collect())
+    }
+
+    pub async fn incident(&self, workspace_id: &str, id: &str) -> anyhow::Result<Option<Incident>> {
+        let row = sqlx::query(
+            "SELECT id, workspace_id, alarm_name, transitioned_at, opened_at, status, title, diagnosis \
+             FROM incidents WHERE workspace_id = ? AND id = ?",
+        )
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(incident_from_row))
+    }
+
+    /// Deliveries due now, oldest first.
+    pub async fn due_deliveries(&self, limit: i64) -> anyhow::Result<Vec<PendingDelivery>> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.workspace_id, d.incident_id, d.attempts, d.body, r.id, r.kind, r.target_enc \
+             FROM deliveries d JOIN routes r ON r.id = d.route_id AND r.workspace_id = d.workspace_id \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?",
+        )
+        .bind(now_ms())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| PendingDelivery {
+                id: r.get(0),
+                workspace_id: r.get(1),
+                incident_id: r.get(2),
+                attempts: r.get(3),
+                body: r.get(4),
+                route: Route {
+                    id: r.get(5),
+                    kind: r.get(6),
+                    target_enc: r.get(7),
+                },
+            })
+            .collect())
+    }
+
+    /// The soonest time a pending delivery is due, if any.
+    pub async fn next_delivery_due(&self) -> anyhow::Result<Option<i64>> {
+        let row = sqlx::query("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get::<Option<i64>, _>(0))
+    }
+
+    pub async fn delivery_done(&self, workspace_id: &str, id: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL \
+             WHERE workspace_id = ? AND id = ?",
+        )
+        .bind(now_ms())
+        .bind(workspace_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delivery_failed(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> anyhow::Result<()> {
+        let (status, next) = match retry_at {
+            Some(t) => ("pending", t),
+            None => ("failed", now_ms()),
+        };
+        sqlx::query(
+            "UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? \
+             WHERE workspace_id = ? AND id = ?",
+        )
+        .bind(status)
+        .bind(next)
+        .bind(error)
+        .bind(workspace_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Delivery log of one incident: `(route kind, status, attempts, last error)`.
+    pub async fn deliveries(&self, workspace_id: &str, incident_id: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query(
+            "SELECT r.kind, d.status, d.attempts, d.last_error, d.delivered_at FROM deliveries d \
+             JOIN routes r ON r.id = d.route_id WHERE d.workspace_id = ? AND d.incident_id = ? ORDER BY d.id",
+        )
+        .bind(workspace_id)
+        .bind(incident_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "route": r.get::<String, _>(0),
+                    "status": r.get::<String, _>(1),
+                    "attempts": r.get::<i64, _>(2),
+                    "last_error": r.get::<Option<String>, _>(3),
+                    "delivered_at": r.get::<Option<i64>, _>(4),
+                })
+            })
+            .collect())
+    }
+}
+
+fn incident_from_row(r: sqlx::sqlite::SqliteRow) -> Incident {
+    let diagnosis: String = r.get(7);
+    Incident {
+        id: r.get(0),
+        workspace_id: r.get(1),
+        alarm_name: r.get(2),
+        transitioned_at: r.get(3),
+        opened_at: r.get(4),
+        status: r.get(5),
+        title: r.get(6),
+        diagnosis: serde_json::from_str(&diagnosis).unwrap_or(serde_json::Value::String(diagnosis)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open_sqlite(&dir.path().join("t.db")).await.expect("open");
+        (dir, s)
+    }
+
+    fn incident(key: &str) -> impl FnOnce(&str) -> NewIncident + '_ {
+        move |_| NewIncident {
+            dedupe_key: key.to_owned(),
+            alarm_name: "a".into(),
+            transitioned_at: 1,
+            title: "t".into(),
+            diagnosis: serde_json::json!({"text": "d"}),
+        }
+    }
+
+    #[tokio::test]
+    async fn evidence_is_stored_once_and_scoped() {
+        let (_d, s) = store().await;
+        let (a, _) = s.create_workspace("a", "test").await.expect("ws");
+        let (b, _) = s.create_workspace("b", "test").await.expect("ws");
+        s.add_route(&a.id, "slack_webhook", b"x", "test").await.expect("route");
+        let first = s
+            .store_evidence(&a.id, "agt", 1, "inv", "{}", incident("k"), |_, _| "body".into())
+            .await
+            .expect("store");
+        assert!(matches!(first, Stored::New { opened: true, .. }));
+        let again = s
+            .store_evidence(&a.id, "agt", 1, "inv", "{}", incident("k"), |_, _| "body".into())
+            .await
+            .expect("store");
+        assert_eq!(again, Stored::Duplicate);
+        // A second frame of the same transition joins the incident without a second delivery.
+        let second = s
+            .store_evidence(&a.id, "agt", 2, "inv", "{}", incident("k"), |_, _| "body".into())
+            .await
+            .expect("store");
+        assert!(matches!(second, Stored::New { opened: false, .. }));
+        assert_eq!(s.due_deliveries(10).await.expect("due").len(), 1);
+        assert_eq!(s.incidents(&a.id, 10).await.expect("list").len(), 1);
+        assert!(s.incidents(&b.id, 10).await.expect("list").is_empty(), "tenant scoping");
+        let id = &s.incidents(&a.id, 10).await.expect("list")[0].id;
+        assert!(s.incident(&b.id, id).await.expect("get").is_none(), "tenant scoping");
+    }
+
+    #[tokio::test]
+    async fn audit_log_is_append_only() {
+        let (_d, s) = store().await;
+        s.audit(None, "test", "x", "y").await.expect("audit");
+        let upd = sqlx::query("UPDATE audit_log SET actor = 'evil'").execute(&s.pool).await;
+        assert!(upd.is_err(), "update must be refused");
+        let del = sqlx::query("DELETE FROM audit_log").execute(&s.pool).await;
+        assert!(del.is_err(), "delete of fresh rows must be refused");
+    }
+
+    #[tokio::test]
+    async fn tokens_resolve_only_to_their_workspace() {
+        let (_d, s) = store().await;
+        let (a, key) = s.create_workspace("a", "test").await.expect("ws");
+        let tok = s.create_agent_token(&a.id, "agent-1", "test").await.expect("tok");
+        assert_eq!(s.workspace_for_agent_token(&tok).await.expect("q"), Some(a.id.clone()));
+        assert_eq!(s.workspace_for_api_key(&key).await.expect("q"), Some(a.id.clone()));
+        assert_eq!(s.workspace_for_agent_token(&key).await.expect("q"), None, "an API key is not an agent token");
+        assert_eq!(s.workspace_for_agent_token("nope").await.expect("q"), None);
+        let dup = s.create_workspace("a", "test").await.expect_err("duplicate");
+        assert!(dup.to_string().contains("already exists"), "{dup}");
+    }
+}

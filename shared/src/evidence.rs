@@ -1,0 +1,111 @@
+//! What an investigation produces: the alarm that triggered it, the evidence items gathered, and
+//! a report per evidence source (ok, partial or failed, with the reason).
+//!
+//! Timestamps are Unix epoch **milliseconds** (UTC) throughout.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The alarm as the agent read it with `DescribeAlarms`, at the transition into `ALARM`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmInfo {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: BTreeMap<String, String>,
+    /// `Sum`, `Average`, … or an extended statistic such as `p99`.
+    pub statistic: String,
+    pub period_secs: u32,
+    pub evaluation_periods: u32,
+    pub threshold: f64,
+    pub comparison: String,
+    pub state: String,
+    pub state_reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason_data: Option<String>,
+    /// When the alarm entered its current state.
+    pub transitioned_at: i64,
+}
+
+/// How one evidence source fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    Ok,
+    Partial,
+    Failed,
+}
+
+/// One evidence source's outcome, so the diagnosis can say what could not be checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceReport {
+    /// `metrics`, `logs`, `cloudtrail`, `ecs`, `rds`, `ec2`.
+    pub source: String,
+    pub status: SourceStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Bytes read from AWS for this source.
+    pub raw_bytes: u64,
+    /// AWS API calls made for this source.
+    pub api_calls: u32,
+}
+
+/// Summary of one metric series around the alarm's transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricSummary {
+    pub datapoints: u32,
+    /// Median of the points before onset (or before the alarm window when no onset is found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+    /// Median absolute deviation of the baseline points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_spread: Option<f64>,
+    /// Median of the points from onset (or of the alarm's evaluation window) to the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak: Option<f64>,
+    /// Where the series changed level, by change-point detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onset_at: Option<i64>,
+}
+
+/// A metric series with its summary and a downsampled copy for charts (at most 60 points).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricEvidence {
+    /// Reference used by a diagnosis to cite this item, unique within an investigation (`m1`, …).
+    pub id: String,
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: BTreeMap<String, String>,
+    pub statistic: String,
+    pub period_secs: u32,
+    pub summary: MetricSummary,
+    /// `(timestamp_ms, value)` pairs in time order.
+    pub points: Vec<(i64, f64)>,
+}
+
+/// One piece of evidence. Tagged by `kind` on the wire; new kinds are added by later protocol
+/// minor versions and an older control plane rejects them with a clear error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EvidenceItem {
+    Metric(MetricEvidence),
+}
+
+impl EvidenceItem {
+    pub fn id(&self) -> &str {
+        match self {
+            EvidenceItem::Metric(m) => &m.id,
+        }
+    }
+}

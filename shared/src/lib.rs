@@ -1,0 +1,14 @@
+//! Types that cross the boundary between the ConvOps agent and the control plane.
+//!
+//! This crate is the only API boundary of the workspace: the agent and the control plane never
+//! depend on each other, and everything that is serialised onto the wire is defined here.
+//!
+//! - [`protocol`]: the versioned websocket frames (`Hello`, `Evidence`, `Ack`, …) and their codec.
+//! - [`evidence`]: what an investigation produces (alarm, metric series and their summaries).
+//! - [`stats`]: pure statistics used to summarise metric series (median, MAD, change point).
+//! - [`secret`]: a string wrapper that never prints its value.
+
+pub mod evidence;
+pub mod protocol;
+pub mod secret;
+pub mod stats;

@@ -1,0 +1,185 @@
+//! The websocket protocol between agent and control plane: versioned JSON text frames.
+//!
+//! **API boundary.** Every frame is a JSON object with a `type` tag. The agent opens the
+//! connection (outbound only, TLS 1.3, `Authorization: Bearer <agent token>` in the handshake) and
+//! must send [`AgentFrame::Hello`] first; the control plane answers [`ServerFrame::Welcome`], or
+//! [`ServerFrame::Error`] with [`ErrorCode::UnsupportedProtocolVersion`] followed by a close when
+//! it does not speak the agent's [`PROTOCOL_VERSION`].
+//!
+//! Evidence frames carry a sequence number that is unique per agent and increases by one per
+//! frame. The control plane stores them idempotently on `(agent, seq)` and answers
+//! [`ServerFrame::Ack`] only once the frame is durably stored; the agent deletes a frame from its
+//! spool only on that ack, and re-sends unacknowledged frames after a reconnect. Delivery is
+//! therefore at-least-once on the wire and exactly-once in the store.
+//!
+//! Golden fixtures in `shared/tests/fixtures/` pin the JSON format.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{AlarmInfo, EvidenceItem, SourceReport};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame either side accepts, in bytes of JSON text. Larger frames are refused with
+/// [`ErrorCode::FrameTooLarge`]; the agent's evidence budget keeps it far below this.
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// The path of the agent endpoint on the control plane.
+pub const AGENT_WS_PATH: &str = "/v1/agent/connect";
+
+/// Frames the agent sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AgentFrame {
+    Hello {
+        protocol_version: u32,
+        /// Stable identity of this agent installation (kept in its spool across restarts).
+        agent_id: String,
+        agent_version: String,
+    },
+    Evidence(Box<EvidenceFrame>),
+    Heartbeat {
+        /// Agent clock, epoch ms.
+        at: i64,
+        /// Frames waiting in the agent's spool.
+        spooled: u64,
+    },
+}
+
+/// Why an investigation ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger {
+    /// The alarm transitioned into `ALARM`.
+    Alarm,
+    /// A person asked for it (from chat or the API); `command_id` echoes [`ServerFrame::Command`].
+    Command { command_id: String },
+}
+
+/// The evidence of one investigation, reduced and redacted by the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceFrame {
+    pub seq: u64,
+    pub investigation_id: String,
+    pub trigger: Trigger,
+    pub alarm: AlarmInfo,
+    /// When the agent started gathering, epoch ms.
+    pub started_at: i64,
+    /// When the agent finished gathering, epoch ms.
+    pub finished_at: i64,
+    pub items: Vec<EvidenceItem>,
+    pub sources: Vec<SourceReport>,
+    /// Bytes the agent read from AWS for this investigation (before reduction).
+    pub raw_bytes: u64,
+}
+
+/// Frames the control plane sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerFrame {
+    Welcome {
+        protocol_version: u32,
+        workspace_id: String,
+        /// How often the agent should send a heartbeat.
+        heartbeat_secs: u32,
+    },
+    Ack {
+        seq: u64,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+        /// The evidence frame the error is about, when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    Command {
+        id: String,
+        command: Command,
+    },
+}
+
+/// What the control plane asks an agent to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// Investigate an alarm (by name) or a resource now, whatever its state.
+    Investigate {
+        target: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        context: BTreeMap<String, String>,
+    },
+}
+
+/// Machine-readable error codes of [`ServerFrame::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    UnsupportedProtocolVersion,
+    ExpectedHello,
+    MalformedFrame,
+    FrameTooLarge,
+    InvalidEvidence,
+    Internal,
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DecodeError {
+    #[error("frame of {size} bytes exceeds the {max}-byte limit")]
+    TooLarge { size: usize, max: usize },
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+}
+
+impl DecodeError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            DecodeError::TooLarge { .. } => ErrorCode::FrameTooLarge,
+            DecodeError::Malformed(_) => ErrorCode::MalformedFrame,
+        }
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(DecodeError::TooLarge {
+            size: text.len(),
+            max: MAX_FRAME_BYTES,
+        });
+    }
+    serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))
+}
+
+impl AgentFrame {
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        decode(text)
+    }
+
+    pub fn encode(&self) -> String {
+        // Serialising these plain data types cannot fail (no maps with non-string keys).
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl ServerFrame {
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        decode(text)
+    }
+
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerFrame::Error {
+            code,
+            message: message.into(),
+            seq: None,
+        }
+    }
+}
