@@ -1,1 +1,26 @@
+//! End-to-end harness and scenario runner for ConvOps: the only crate that drives both binaries.
+//!
+//! - [`moto`]: installs (into the project's venv) and runs `moto_server` on a free loopback port.
+//! - [`cbor`]: a loopback adapter that speaks CloudWatch's Smithy RPC v2 CBOR protocol to the SDK
+//!   and AWS JSON 1.0 to moto (which lacks CBOR).
+//! - [`chat`]: a local Slack incoming-webhook receiver that checks requests the way Slack does.
+//! - [`procs`]: runs the real `convops-control-plane` and `convops-agent` binaries.
 
+pub mod cbor;
+pub mod chat;
+pub mod moto;
+pub mod procs;
+
+/// A free TCP port on 127.0.0.1 (bound and released; callers retry on the rare collision).
+pub fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// The workspace root (the directory holding the top-level Cargo.toml).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+}

@@ -1,0 +1,178 @@
+//! A local stand-in for Slack's incoming webhooks that checks requests the way Slack documents
+//! them: `POST` with `Content-Type: application/json`; a JSON object with a non-empty `text`
+//! (the notification fallback) and optional `blocks`, at most 50, each section's text at most
+//! 3000 characters and a header's at most 150. Valid requests get `200 ok`; invalid ones
+//! `400 invalid_payload` (and are recorded as rejections). It can be told to answer the next
+//! requests with an error status (e.g. `429` with `Retry-After`) to exercise retries.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub body: serde_json::Value,
+}
+
+impl Received {
+    /// The message's `text` fallback, which carries the whole message.
+    pub fn text(&self) -> &str {
+        self.body.get("text").and_then(|t| t.as_str()).unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    accepted: Vec<Received>,
+    rejected: Vec<String>,
+    /// Canned failures for the next requests: (status, retry-after seconds).
+    failures: VecDeque<(u16, Option<u64>)>,
+    attempts: u64,
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Inner>>);
+
+pub struct SlackReceiver {
+    pub addr: SocketAddr,
+    shared: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlackReceiver {
+    pub async fn start() -> anyhow::Result<SlackReceiver> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Shared::default();
+        let app = Router::new()
+            .route("/services/{a}/{b}/{c}", post(receive))
+            .with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(SlackReceiver { addr, shared, task })
+    }
+
+    /// A webhook URL of Slack's shape pointing at this receiver.
+    pub fn webhook_url(&self) -> String {
+        format!("http://{}/services/T0CONVOPS/B0CONVOPS/xoxwebhooksecret", self.addr)
+    }
+
+    /// Answer the next request with `status` (and `Retry-After` when given).
+    pub fn fail_next(&self, status: u16, retry_after: Option<u64>) {
+        if let Ok(mut i) = self.shared.0.lock() {
+            i.failures.push_back((status, retry_after));
+        }
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        self.shared.0.lock().map(|i| i.accepted.clone()).unwrap_or_default()
+    }
+
+    pub fn rejections(&self) -> Vec<String> {
+        self.shared.0.lock().map(|i| i.rejected.clone()).unwrap_or_default()
+    }
+
+    pub fn attempts(&self) -> u64 {
+        self.shared.0.lock().map(|i| i.attempts).unwrap_or(0)
+    }
+
+    /// Wait until at least `n` messages were accepted.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> anyhow::Result<Vec<Received>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let got = self.messages();
+            if got.len() >= n {
+                return Ok(got);
+            }
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!(
+                    "expected {n} chat message(s) within {timeout:?}, got {}; rejections: {:?}",
+                    got.len(),
+                    self.rejections()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SlackReceiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Check a payload against Slack's documented limits; `Err` names the problem.
+pub fn validate(body: &serde_json::Value) -> Result<(), String> {
+    let obj = body.as_object().ok_or("payload is not a JSON object")?;
+    let text = obj.get("text").and_then(|t| t.as_str()).unwrap_or_default();
+    let blocks = obj.get("blocks");
+    if text.trim().is_empty() && blocks.is_none() {
+        return Err("no_text".into());
+    }
+    if let Some(blocks) = blocks {
+        let blocks = blocks.as_array().ok_or("blocks is not an array")?;
+        if blocks.len() > 50 {
+            return Err(format!("{} blocks (max 50)", blocks.len()));
+        }
+        for (i, b) in blocks.iter().enumerate() {
+            let kind = b.get("type").and_then(|t| t.as_str()).ok_or(format!("block {i} has no type"))?;
+            let t = b.pointer("/text/text").and_then(|t| t.as_str());
+            match (kind, t) {
+                ("section", Some(t)) if t.chars().count() > 3000 => return Err(format!("block {i}: section text over 3000 characters")),
+                ("header", Some(t)) if t.chars().count() > 150 => return Err(format!("block {i}: header text over 150 characters")),
+                ("header", _) if b.pointer("/text/type").and_then(|t| t.as_str()) != Some("plain_text") => {
+                    return Err(format!("block {i}: header text must be plain_text"))
+                }
+                ("section" | "header", None) if b.get("fields").is_none() => return Err(format!("block {i}: no text")),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let mut inner = match shared.0.lock() {
+        Ok(i) => i,
+        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "poisoned").into_response(),
+    };
+    inner.attempts += 1;
+    if let Some((status, retry_after)) = inner.failures.pop_front() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp = (status, "rate_limited").into_response();
+        if let Some(s) = retry_after {
+            if let Ok(v) = s.to_string().parse() {
+                resp.headers_mut().insert("retry-after", v);
+            }
+        }
+        return resp;
+    }
+    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if !ct.starts_with("application/json") {
+        inner.rejected.push(format!("content-type {ct:?}"));
+        return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+    }
+    let parsed: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            inner.rejected.push(format!("not JSON: {e}"));
+            return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+        }
+    };
+    if let Err(why) = validate(&parsed) {
+        inner.rejected.push(why);
+        return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+    }
+    inner.accepted.push(Received { body: parsed });
+    (StatusCode::OK, "ok").into_response()
+}

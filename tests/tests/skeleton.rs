@@ -1,0 +1,203 @@
+//! End to end through every real hop: moto (AWS) → CBOR adapter → agent (sled spool, TLS 1.3
+//! websocket) → control plane (SQLite, diagnosis, delivery outbox) → local Slack receiver, and the
+//! REST API.
+
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, StandardUnit, StateValue, Statistic};
+use convops_tests::cbor::CborAdapter;
+use convops_tests::chat::SlackReceiver;
+use convops_tests::moto::Moto;
+use convops_tests::procs::{self, AwsEndpoints, ControlPlaneSetup};
+
+const REGION: &str = "eu-central-1";
+const WAIT: Duration = Duration::from_secs(60);
+
+struct World {
+    _moto: Moto,
+    adapter: CborAdapter,
+    slack: SlackReceiver,
+    aws: AwsEndpoints,
+    cw: aws_sdk_cloudwatch::Client,
+    cp: ControlPlaneSetup,
+    dir: tempfile::TempDir,
+}
+
+async fn world() -> anyhow::Result<World> {
+    let moto = Moto::start().await?;
+    let adapter = CborAdapter::start(&moto.endpoint()).await?;
+    let slack = SlackReceiver::start().await?;
+    let aws = AwsEndpoints {
+        region: REGION.into(),
+        default: moto.endpoint(),
+        cloudwatch: adapter.endpoint(),
+    };
+    let shared = procs::seed_config(&aws).await;
+    let cw = procs::cloudwatch_client(&shared, &aws);
+    let dir = tempfile::tempdir()?;
+    let cp = ControlPlaneSetup::create(dir.path(), &slack.webhook_url())?;
+    Ok(World { _moto: moto, adapter, slack, aws, cw, cp, dir })
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Put an hour of a service's 5xx count (flat, then a jump 10 minutes ago), an alarm on it, and
+/// set the alarm to ALARM with `reason`.
+async fn fire_alarm(w: &World, name: &str, lb: &str, reason: &str) -> anyhow::Result<()> {
+    let now = now_secs();
+    let dim = Dimension::builder().name("LoadBalancer").value(lb).build();
+    let data: Vec<MetricDatum> = (0..60)
+        .map(|i| {
+            let t = now - 3600 + i * 60;
+            let v = if t >= now - 600 { 40.0 + (i % 5) as f64 } else { (i % 3) as f64 };
+            MetricDatum::builder()
+                .metric_name("HTTPCode_Target_5XX_Count")
+                .dimensions(dim.clone())
+                .timestamp(DateTime::from_secs(t))
+                .value(v)
+                .unit(StandardUnit::Count)
+                .build()
+        })
+        .collect();
+    w.cw.put_metric_data().namespace("AWS/ApplicationELB").set_metric_data(Some(data)).send().await?;
+    w.cw.put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .dimensions(dim)
+        .statistic(Statistic::Sum)
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(10.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await?;
+    w.cw.set_alarm_state().alarm_name(name).state_value(StateValue::Alarm).state_reason(reason).send().await?;
+    Ok(())
+}
+
+fn assert_no_credentials(label: &str, bytes: &[u8]) {
+    for secret in [
+        procs::TEST_AWS_SECRET_ACCESS_KEY,
+        procs::TEST_AWS_SESSION_TOKEN,
+        procs::TEST_AWS_ACCESS_KEY_ID,
+    ] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "AWS credential {secret} found in {label}"
+        );
+    }
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fired_alarm_reaches_slack_once_and_is_listed() -> anyhow::Result<()> {
+    let w = world().await?;
+    let _cp = w.cp.start().await?;
+    // Slack rate-limits the first attempt: the delivery must wait and retry, not give up.
+    w.slack.fail_next(429, Some(1));
+    let spool = w.dir.path().join("spool");
+    let mut agent = procs::start_agent(&w.cp, &w.aws, &spool, w.dir.path().join("agent.log"))?;
+
+    let reason = "Threshold Crossed: 3 datapoints [41.0, 42.0, 43.0] were greater than the threshold (10.0).";
+    fire_alarm(&w, "orders-api-5xx", "app/orders/50dc6c495c0c9188", reason).await?;
+
+    let msgs = w.slack.wait_for(1, WAIT).await?;
+    let text = msgs[0].text();
+    assert!(text.contains("orders-api-5xx"), "alarm name missing:\n{text}");
+    assert!(text.contains(reason), "reason missing:\n{text}");
+    assert!(text.contains("HTTPCode_Target_5XX_Count"), "metric missing:\n{text}");
+    assert!(text.contains("→ now"), "baseline vs now missing:\n{text}");
+    assert!(text.contains("onset"), "onset missing:\n{text}");
+    assert!(w.slack.rejections().is_empty(), "{:?}", w.slack.rejections());
+    assert_eq!(w.slack.attempts(), 2, "one 429, then one successful retry");
+
+    let incidents = w.cp.incidents().await?;
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert_eq!(incidents[0]["alarm_name"], "orders-api-5xx");
+    assert_eq!(incidents[0]["status"], "open");
+
+    // The alarm stays in ALARM: three more polls must not investigate it again.
+    let polls = w.adapter.count("DescribeAlarms");
+    w.adapter.wait_calls("DescribeAlarms", polls, 3, WAIT).await?;
+    assert_eq!(w.slack.messages().len(), 1, "an alarm that stays in ALARM is not investigated again");
+    assert_eq!(w.adapter.count("GetMetricData"), 1);
+
+    // The agent never called a write action (everything it sent to CloudWatch is counted).
+    let agent_ops: Vec<String> = w.adapter.counts.lock().map(|c| c.keys().cloned().collect()).unwrap_or_default();
+    for op in agent_ops {
+        assert!(
+            ["DescribeAlarms", "GetMetricData", "PutMetricData", "PutMetricAlarm", "SetAlarmState"].contains(&op.as_str()),
+            "unexpected CloudWatch operation {op}"
+        );
+    }
+
+    // No credential reached the spool or the logs.
+    agent.kill();
+    for f in files_under(&spool) {
+        assert_no_credentials(&f.display().to_string(), &std::fs::read(&f)?);
+    }
+    assert_no_credentials("agent log", agent.log_text().as_bytes());
+    assert!(agent.log_text().contains("aws call"), "debug logging was on, so the check above means something");
+    assert!(!agent.log_text().contains(&w.cp.agent_token), "agent token in the agent log");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_plane_restart_loses_nothing_and_delivers_nothing_twice() -> anyhow::Result<()> {
+    let w = world().await?;
+    let mut cp = w.cp.start().await?;
+    let spool = w.dir.path().join("spool");
+    let mut agent = procs::start_agent(&w.cp, &w.aws, &spool, w.dir.path().join("agent.log"))?;
+
+    fire_alarm(&w, "alarm-a", "app/a/1", "Threshold Crossed: a").await?;
+    w.slack.wait_for(1, WAIT).await?;
+
+    // The control plane dies hard; an alarm fires meanwhile and its evidence waits in the spool.
+    cp.kill();
+    fire_alarm(&w, "alarm-b", "app/b/2", "Threshold Crossed: b").await?;
+    agent.wait_log("evidence spooled", 2, WAIT).await?;
+
+    let _cp = w.cp.start().await?;
+    let msgs = w.slack.wait_for(2, WAIT).await?;
+    assert!(msgs[1].text().contains("alarm-b"), "{}", msgs[1].text());
+
+    // The agent dies hard too and comes back on the same spool: it must neither re-investigate
+    // the alarms it handled nor re-send what was acknowledged.
+    agent.kill();
+    let mut agent = procs::start_agent(&w.cp, &w.aws, &spool, w.dir.path().join("agent2.log"))?;
+    fire_alarm(&w, "alarm-c", "app/c/3", "Threshold Crossed: c").await?;
+    w.slack.wait_for(3, WAIT).await?;
+    let polls = w.adapter.count("DescribeAlarms");
+    w.adapter.wait_calls("DescribeAlarms", polls, 3, WAIT).await?;
+
+    let texts: Vec<String> = w.slack.messages().iter().map(|m| m.text().to_owned()).collect();
+    assert_eq!(texts.len(), 3, "{texts:#?}");
+    for (i, name) in ["alarm-a", "alarm-b", "alarm-c"].iter().enumerate() {
+        assert!(texts[i].contains(name), "message {i} should be {name}: {}", texts[i]);
+    }
+    let incidents = w.cp.incidents().await?;
+    assert_eq!(incidents.len(), 3, "{incidents:#?}");
+    assert!(agent.is_running());
+    Ok(())
+}
