@@ -126,28 +126,8 @@ pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError>
     let raw: RawConfig = figment
         .merge(env)
         .extract()
-        .map_err(|e| ConfigError(one_line(&e)))?;
+        .map_err(|e| ConfigError(convops_shared::config_error::one_line(e)))?;
     validate(raw)
-}
-
-fn one_line(e: &figment::Error) -> String {
-    let mut parts = Vec::new();
-    for err in e.clone() {
-        let mut s = String::new();
-        if !err.path.is_empty() {
-            s.push_str(&err.path.join("."));
-            s.push_str(": ");
-        }
-        s.push_str(&err.kind.to_string());
-        if let Some(meta) = &err.metadata {
-            match &meta.source {
-                Some(src) => s.push_str(&format!(" (in {src})")),
-                None => s.push_str(&format!(" (in {})", meta.name)),
-            }
-        }
-        parts.push(s.replace('\n', " "));
-    }
-    parts.join("; ")
 }
 
 fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {

@@ -102,27 +102,10 @@ pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError>
         }
         figment = figment.merge(Toml::file_exact(path));
     }
-    let raw: RawConfig = figment.merge(env).extract().map_err(|e| {
-        let parts: Vec<String> = e
-            .into_iter()
-            .map(|err| {
-                let mut s = String::new();
-                if !err.path.is_empty() {
-                    s.push_str(&err.path.join("."));
-                    s.push_str(": ");
-                }
-                s.push_str(&err.kind.to_string());
-                if let Some(meta) = &err.metadata {
-                    match &meta.source {
-                        Some(src) => s.push_str(&format!(" (in {src})")),
-                        None => s.push_str(&format!(" (in {})", meta.name)),
-                    }
-                }
-                s.replace('\n', " ")
-            })
-            .collect();
-        ConfigError(parts.join("; "))
-    })?;
+    let raw: RawConfig = figment
+        .merge(env)
+        .extract()
+        .map_err(|e| ConfigError(convops_shared::config_error::one_line(e)))?;
     validate(raw)
 }
 

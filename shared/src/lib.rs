@@ -7,7 +7,9 @@
 //! - [`evidence`]: what an investigation produces (alarm, metric series and their summaries).
 //! - [`stats`]: pure statistics used to summarise metric series (median, MAD, change point).
 //! - [`secret`]: a string wrapper that never prints its value.
+//! - [`config_error`]: one-line rendering of configuration errors.
 
+pub mod config_error;
 pub mod evidence;
 pub mod protocol;
 pub mod secret;

@@ -1,0 +1,215 @@
+//! Hostile input at the agent endpoint, over real TLS 1.3 websockets: wrong tokens are refused
+//! in the handshake, a wrong protocol version gets an error frame and a clean close, malformed,
+//! invalid and oversized frames get error frames, and through all of it the control plane keeps
+//! serving other agents.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use convops_control_plane::config::{Settings, TlsSettings};
+use convops_control_plane::store::Store;
+use convops_shared::protocol::{AgentFrame, ErrorCode, ServerFrame, AGENT_WS_PATH, MAX_FRAME_BYTES};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Server {
+    port: u16,
+    ca: std::path::PathBuf,
+    token: String,
+    cancel: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    convops_control_plane::tls::write_self_signed(&dir.path().join("tls"), &["127.0.0.1".into()]).expect("cert");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let settings = Settings {
+        listen: listener.local_addr().expect("addr"),
+        data_dir: dir.path().join("data"),
+        public_url: url::Url::parse(&format!("https://127.0.0.1:{port}")).expect("url"),
+        tls: TlsSettings {
+            cert_file: dir.path().join("tls/cert.pem"),
+            key_file: dir.path().join("tls/key.pem"),
+        },
+        secrets_key_file: dir.path().join("data/master.key"),
+        delivery_timeout: Duration::from_secs(2),
+        delivery_max_attempts: 2,
+        heartbeat_secs: 30,
+    };
+    let (store, _) = convops_control_plane::open_data_dir(&settings).await.expect("data dir");
+    let (ws, _) = store.create_workspace("acme", "test").await.expect("ws");
+    let token = store.create_agent_token(&ws.id, "a", "test").await.expect("token");
+    drop(store);
+    let cancel = CancellationToken::new();
+    tokio::spawn(convops_control_plane::run(settings, listener, cancel.clone()));
+    Server {
+        port,
+        ca: dir.path().join("tls/ca.pem"),
+        token,
+        cancel,
+        _dir: dir,
+    }
+}
+
+fn tls(ca: &std::path::Path) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
+        roots.add(c.expect("cert")).expect("add");
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .expect("tls13")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+async fn connect(s: &Server, token: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    // Wait for the listener task to be up.
+    let mut req = format!("wss://127.0.0.1:{}{AGENT_WS_PATH}", s.port).into_client_request()?;
+    if let Some(t) = token {
+        req.headers_mut().insert("authorization", format!("Bearer {t}").parse().expect("header"));
+    }
+    let mut cfg = WebSocketConfig::default();
+    cfg.max_message_size = None;
+    cfg.max_frame_size = None;
+    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(req, Some(cfg), true, Some(Connector::Rustls(tls(&s.ca)))).await?;
+    Ok(ws)
+}
+
+async fn recv(ws: &mut Ws) -> Option<ServerFrame> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.ok()?? {
+            Ok(Message::Text(t)) => return Some(ServerFrame::decode(&t).expect("server frames decode")),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+fn hello(version: u32, agent: &str) -> Message {
+    Message::text(
+        AgentFrame::Hello { protocol_version: version, agent_id: agent.into(), agent_version: "test".into() }.encode(),
+    )
+}
+
+fn evidence(seq: u64) -> String {
+    let golden = include_str!("../../shared/tests/fixtures/evidence.json");
+    let mut v: serde_json::Value = serde_json::from_str(golden).expect("fixture");
+    v["seq"] = seq.into();
+    v.to_string()
+}
+
+async fn session(s: &Server, agent: &str) -> Ws {
+    let mut ws = connect(s, Some(&s.token)).await.expect("connect");
+    ws.send(hello(1, agent)).await.expect("hello");
+    assert!(matches!(recv(&mut ws).await, Some(ServerFrame::Welcome { .. })));
+    ws
+}
+
+async fn expect_error(ws: &mut Ws, code: ErrorCode) -> Option<u64> {
+    match recv(ws).await {
+        Some(ServerFrame::Error { code: c, seq, .. }) if c == code => seq,
+        other => panic!("expected {code:?} error, got {other:?}"),
+    }
+}
+
+async fn wait_up(s: &Server) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn handshake_refuses_missing_and_wrong_tokens() {
+    let s = server().await;
+    wait_up(&s).await;
+    for token in [None, Some("cvo_agt_wrong"), Some("")] {
+        match connect(&s, token).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401, "{token:?}"),
+            other => panic!("token {token:?} must be refused with 401, got {:?}", other.map(|_| "a session")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn wrong_version_or_missing_hello_is_refused_cleanly() {
+    let s = server().await;
+    wait_up(&s).await;
+    let mut ws = connect(&s, Some(&s.token)).await.expect("connect");
+    ws.send(hello(99, "agt-v99")).await.expect("send");
+    expect_error(&mut ws, ErrorCode::UnsupportedProtocolVersion).await;
+    assert!(recv(&mut ws).await.is_none(), "the connection is closed after the error");
+
+    let mut ws = connect(&s, Some(&s.token)).await.expect("connect");
+    ws.send(Message::text(evidence(1))).await.expect("send");
+    expect_error(&mut ws, ErrorCode::ExpectedHello).await;
+    assert!(recv(&mut ws).await.is_none());
+}
+
+#[tokio::test]
+async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
+    let s = server().await;
+    wait_up(&s).await;
+    let mut a = session(&s, "agt-a").await;
+    let mut b = session(&s, "agt-b").await;
+
+    a.send(Message::text("{not json")).await.expect("send");
+    expect_error(&mut a, ErrorCode::MalformedFrame).await;
+    a.send(Message::text(r#"{"type":"evidence","seq":"seven"}"#)).await.expect("send");
+    expect_error(&mut a, ErrorCode::MalformedFrame).await;
+    a.send(Message::binary(vec![0u8; 16])).await.expect("send");
+    expect_error(&mut a, ErrorCode::MalformedFrame).await;
+
+    // Invalid evidence names its sequence number so the agent can set it aside.
+    a.send(Message::text(evidence(0))).await.expect("send");
+    expect_error(&mut a, ErrorCode::InvalidEvidence).await;
+
+    // Oversized (but within the transport limit): an error frame naming the sequence number.
+    let mut big: serde_json::Value = serde_json::from_str(&evidence(5)).expect("json");
+    big["alarm"]["description"] = "x".repeat(MAX_FRAME_BYTES).into();
+    a.send(Message::text(big.to_string())).await.expect("send");
+    assert_eq!(expect_error(&mut a, ErrorCode::FrameTooLarge).await, Some(5));
+
+    // The same session still works, and stores exactly once.
+    a.send(Message::text(evidence(1))).await.expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 1 }));
+    a.send(Message::text(evidence(1))).await.expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 1 }), "a re-send is acknowledged again");
+
+    // Beyond the transport limit the connection is dropped, and only that one.
+    let huge = "y".repeat(MAX_FRAME_BYTES * 2 + 1);
+    let _ = a.send(Message::text(huge)).await;
+    assert!(recv(&mut a).await.is_none(), "connection closed");
+
+    b.send(Message::text(evidence(1))).await.expect("send");
+    assert_eq!(recv(&mut b).await, Some(ServerFrame::Ack { seq: 1 }), "other agents are unaffected");
+    let mut c = session(&s, "agt-c").await;
+    c.send(Message::text(evidence(1))).await.expect("send");
+    assert_eq!(recv(&mut c).await, Some(ServerFrame::Ack { seq: 1 }), "new agents are still accepted");
+
+    // Three agents, one incident (same alarm transition), evidence stored once per agent.
+    let store = Store::open_sqlite(&s._dir.path().join("data/convops.db")).await.expect("open");
+    let ws = store.workspace_by_ref("acme").await.expect("q").expect("ws");
+    assert_eq!(store.incidents(&ws.id, 10).await.expect("list").len(), 1);
+}
