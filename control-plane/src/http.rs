@@ -1,7 +1,8 @@
 //! HTTP surface: the router (`app`), the TLS server loop (`serve`), and one error type.
 //!
-//! Routes: `GET /healthz`; `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}` with a
-//! workspace API key (`Authorization: Bearer cvo_key_…`); `GET /v1/agent/connect` (websocket, agent
+//! Routes: `GET /healthz`; `GET /api/v1/incidents`, `GET /api/v1/incidents/{id}` (with its
+//! delivery log) and `GET /api/v1/incidents/{id}/evidence` (the frames as the agent sent them),
+//! with a workspace API key (`Authorization: Bearer cvo_key_…`); `GET /v1/agent/connect` (websocket, agent
 //! token). Every response carries HSTS.
 
 use std::net::SocketAddr;
@@ -65,6 +66,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/incidents", get(list_incidents))
         .route("/api/v1/incidents/{id}", get(get_incident))
+        .route("/api/v1/incidents/{id}/evidence", get(get_evidence))
         .route(convops_shared::protocol::AGENT_WS_PATH, get(agent_connect))
         .layer(axum::middleware::map_response(hsts))
         .with_state(state)
@@ -117,6 +119,17 @@ async fn get_incident(
     let incident = state.store.incident(&ws, &id).await?.ok_or(AppError::NotFound("incident"))?;
     let deliveries = state.store.deliveries(&ws, &id).await?;
     Ok(Json(json!({ "incident": incident, "deliveries": deliveries })))
+}
+
+async fn get_evidence(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let ws = api_workspace(&state, &headers).await?;
+    state.store.incident(&ws, &id).await?.ok_or(AppError::NotFound("incident"))?;
+    let evidence = state.store.evidence(&ws, &id).await?;
+    Ok(Json(json!({ "evidence": evidence })))
 }
 
 async fn agent_connect(

@@ -377,6 +377,32 @@ impl Store {
         Ok(row.map(incident_from_row))
     }
 
+    /// The evidence frames of an incident, as the agents sent them, oldest first.
+    pub async fn evidence(&self, workspace_id: &str, incident_id: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query(
+            "SELECT agent_id, seq, investigation_id, received_at, body FROM evidence \
+             WHERE workspace_id = ? AND incident_id = ? ORDER BY received_at, agent_id, seq",
+        )
+        .bind(workspace_id)
+        .bind(incident_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let body: String = r.get(4);
+                serde_json::json!({
+                    "agent_id": r.get::<String, _>(0),
+                    "seq": r.get::<i64, _>(1),
+                    "investigation_id": r.get::<String, _>(2),
+                    "received_at": r.get::<i64, _>(3),
+                    "bytes": body.len(),
+                    "frame": serde_json::from_str::<serde_json::Value>(&body).unwrap_or(serde_json::Value::String(body)),
+                })
+            })
+            .collect())
+    }
+
     /// Deliveries due now, oldest first.
     pub async fn due_deliveries(&self, limit: i64) -> anyhow::Result<Vec<PendingDelivery>> {
         let rows = sqlx::query(

@@ -20,6 +20,10 @@ use axum::Router;
 #[derive(Debug, Clone)]
 pub struct Received {
     pub body: serde_json::Value,
+    /// The request body exactly as it arrived.
+    pub raw: String,
+    /// When it arrived, epoch ms.
+    pub received_at_ms: i64,
 }
 
 impl Received {
@@ -173,6 +177,14 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
         inner.rejected.push(why);
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     }
-    inner.accepted.push(Received { body: parsed });
+    let received_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    inner.accepted.push(Received {
+        body: parsed,
+        raw: String::from_utf8_lossy(&body).into_owned(),
+        received_at_ms,
+    });
     (StatusCode::OK, "ok").into_response()
 }

@@ -5,11 +5,19 @@
 //!   and AWS JSON 1.0 to moto (which lacks CBOR).
 //! - [`chat`]: a local Slack incoming-webhook receiver that checks requests the way Slack does.
 //! - [`procs`]: runs the real `convops-control-plane` and `convops-agent` binaries.
+//! - [`scenario`]: the `convops-scenario/1` format: parsing, validation, deterministic data.
+//! - [`cloudtrail`]: `LookupEvents` served from a scenario (moto lacks it).
+//! - [`seed`]: seeding the emulator from a scenario.
+//! - [`runner`]: replaying a scenario through the product and scoring the result.
 
 pub mod cbor;
 pub mod chat;
+pub mod cloudtrail;
 pub mod moto;
 pub mod procs;
+pub mod runner;
+pub mod scenario;
+pub mod seed;
 
 /// A free TCP port on 127.0.0.1 (bound and released; callers retry on the rare collision).
 pub fn free_port() -> std::io::Result<u16> {

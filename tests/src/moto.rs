@@ -66,6 +66,8 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 pub struct Moto {
     child: Child,
     pub port: u16,
+    /// moto's own log (request lines and tracebacks).
+    pub log: PathBuf,
 }
 
 impl Moto {
@@ -79,14 +81,16 @@ impl Moto {
         let mut last_err = None;
         for _ in 0..5 {
             let port = crate::free_port()?;
+            let log = std::env::temp_dir().join(format!("convops-moto-{port}.log"));
+            let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
             let child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(Stdio::from(file))
                 .spawn()
                 .with_context(|| format!("starting {}", exe.display()))?;
-            let mut moto = Moto { child, port };
+            let mut moto = Moto { child, port, log };
             match moto.wait_ready(Duration::from_secs(30)).await {
                 Ok(()) => return Ok(moto),
                 Err(e) => last_err = Some(e),
@@ -128,5 +132,6 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }

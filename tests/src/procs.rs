@@ -216,6 +216,8 @@ pub struct AwsEndpoints {
     pub default: String,
     /// The CBOR adapter in front of moto.
     pub cloudwatch: String,
+    /// The harness's CloudTrail `LookupEvents` server, when one runs.
+    pub cloudtrail: Option<String>,
 }
 
 /// Start an agent with its spool in `spool_dir`.
@@ -236,6 +238,9 @@ pub fn start_agent(cp: &ControlPlaneSetup, aws: &AwsEndpoints, spool_dir: &Path,
         .env("AWS_ENDPOINT_URL_CLOUDWATCH", &aws.cloudwatch)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE");
+    if let Some(ct) = &aws.cloudtrail {
+        cmd.env("AWS_ENDPOINT_URL_CLOUDTRAIL", ct);
+    }
     Proc::spawn(cmd, log)
 }
 

@@ -32,6 +32,7 @@ async fn world() -> anyhow::Result<World> {
         region: REGION.into(),
         default: moto.endpoint(),
         cloudwatch: adapter.endpoint(),
+        cloudtrail: None,
     };
     let shared = procs::seed_config(&aws).await;
     let cw = procs::cloudwatch_client(&shared, &aws);

@@ -1,1 +1,194 @@
-fn main() {}
+//! `convops-scenario`: replay incident scenarios (format `convops-scenario/1`) through the real
+//! ConvOps agent and control plane against an AWS emulator, and score the diagnosis.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use convops_tests::runner::{self, Emulator, Options, Outcome};
+
+/// Replay incident scenarios end to end and score the result.
+///
+/// Starts moto_server (installing moto[server] into the project's venv when missing), a CloudWatch
+/// CBOR adapter and a CloudTrail server on loopback, seeds them from the scenario, runs the real
+/// control plane and agent, waits for the diagnosis at a local Slack receiver, and reports the
+/// top category, hypotheses, delivered message, raw vs sent bytes, detect-to-deliver time and
+/// every planted secret found outside the account. Binaries are taken from the directory of this
+/// executable (or $CONVOPS_BIN_DIR).
+#[derive(Debug, Parser)]
+#[command(name = "convops-scenario", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run one scenario file.
+    Run {
+        file: PathBuf,
+        /// Print the runner output object as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for the delivered diagnosis.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Run every *.json scenario in a directory, in file-name order.
+    RunAll {
+        dir: PathBuf,
+        /// Print a JSON array of runner output objects.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for each delivered diagnosis.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+}
+
+fn scenario_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .collect();
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    Ok(files)
+}
+
+fn print_human(o: &Outcome) {
+    println!("scenario:  {}", o.scenario);
+    if let Some(e) = &o.error {
+        println!("error:     {e}");
+        return;
+    }
+    println!(
+        "verdict:   {} (expected {}, got {})",
+        if o.correct { "correct" } else { "wrong" },
+        o.expected_root_cause,
+        o.root_cause.as_deref().unwrap_or("no ranked cause")
+    );
+    for h in &o.hypotheses {
+        println!("           {} {:.2}", h.category, h.confidence);
+    }
+    println!("must cite: {} found, missing {:?}", o.must_cite_found.len(), o.must_cite_missing);
+    println!(
+        "bytes:     {} read from AWS, {} sent ({:.2}%)",
+        o.raw_bytes,
+        o.evidence_bytes,
+        if o.raw_bytes > 0 { 100.0 * o.evidence_bytes as f64 / o.raw_bytes as f64 } else { 0.0 }
+    );
+    for (name, s) in &o.sources {
+        println!(
+            "           {name}: {}{} ({} calls, {} raw, {} sent)",
+            s.status,
+            s.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
+            s.api_calls,
+            s.raw_bytes,
+            s.sent_bytes
+        );
+    }
+    println!("detect→deliver: {} ms", o.detect_to_deliver_ms);
+    if o.leaks.is_empty() {
+        println!("leaks:     none");
+    } else {
+        for l in &o.leaks {
+            println!("LEAK:      {:?} found in {}", l.secret, l.places.join(", "));
+        }
+    }
+    println!("--- delivered message ---\n{}\n-------------------------", o.message);
+}
+
+fn print_table(outcomes: &[Outcome]) {
+    println!(
+        "{:<44} {:<19} {:<19} {:>5} {:>5} {:>10} {:>8} {:>7}",
+        "scenario", "expected", "got", "cite", "leaks", "raw", "sent", "d2d ms"
+    );
+    for o in outcomes {
+        if let Some(e) = &o.error {
+            let first = e.lines().next().unwrap_or_default();
+            println!("{:<44} ERROR {first}", o.scenario);
+            continue;
+        }
+        println!(
+            "{:<44} {:<19} {:<19} {:>2}/{:<2} {:>5} {:>10} {:>8} {:>7}",
+            o.scenario,
+            o.expected_root_cause,
+            format!("{}{}", if o.correct { "✓ " } else { "✗ " }, o.root_cause.as_deref().unwrap_or("-")),
+            o.must_cite_found.len(),
+            o.must_cite_found.len() + o.must_cite_missing.len(),
+            o.leaked_secrets.len(),
+            o.raw_bytes,
+            o.evidence_bytes,
+            o.detect_to_deliver_ms
+        );
+    }
+    let s = runner::summarise(outcomes);
+    println!();
+    println!("scenarios:            {} ({} could not be run)", s.scenarios, s.errors);
+    println!("top-1 accuracy:       {:.0}%", 100.0 * s.top1_accuracy);
+    println!("must-cite rate:       {:.0}%", 100.0 * s.must_cite_rate);
+    println!("leaked secrets:       {}", s.leaked_secrets);
+    match s.median_evidence_raw_ratio {
+        Some(r) => println!("median sent/raw:      {:.2}%", 100.0 * r),
+        None => println!("median sent/raw:      n/a"),
+    }
+    println!(
+        "detect→deliver:       p50 {} ms, p95 {} ms",
+        s.detect_to_deliver_p50_ms.map(|v| v.to_string()).unwrap_or("n/a".into()),
+        s.detect_to_deliver_p95_ms.map(|v| v.to_string()).unwrap_or("n/a".into())
+    );
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = async {
+        match cli.command {
+            Cmd::Run { file, json, timeout } => {
+                // A file that is not a valid scenario is a usage error: say why, precisely.
+                if let Err(e) = convops_tests::scenario::load(&file) {
+                    if json {
+                        let o = Outcome { file: file.display().to_string(), error: Some(e.to_string()), ..Outcome::default() };
+                        println!("{}", serde_json::to_string_pretty(&o)?);
+                    }
+                    eprintln!("convops-scenario: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+                let emu = Emulator::start().await?;
+                let o = runner::run_file(&emu, &file, &Options { timeout: Duration::from_secs(timeout) }).await;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&o)?);
+                } else {
+                    print_human(&o);
+                }
+                Ok(if o.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            }
+            Cmd::RunAll { dir, json, timeout } => {
+                let files = scenario_files(&dir)?;
+                anyhow::ensure!(!files.is_empty(), "{}: no *.json scenario files", dir.display());
+                let emu = Emulator::start().await?;
+                let opts = Options { timeout: Duration::from_secs(timeout) };
+                let mut outcomes = Vec::new();
+                for f in &files {
+                    outcomes.push(runner::run_file(&emu, f, &opts).await);
+                }
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&outcomes)?);
+                } else {
+                    print_table(&outcomes);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("convops-scenario: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

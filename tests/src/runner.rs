@@ -1,0 +1,384 @@
+//! Replays a scenario through the real product and scores the result (FORMAT.md "Runner
+//! output"): moto plus the CBOR adapter and a CloudTrail server stand in for AWS, the real
+//! control plane and agent run as processes, and a local Slack receiver takes the delivery.
+//!
+//! The leak check looks for every `expect.secrets` string in everything that left the account:
+//! the evidence frames the agent sent (as stored), every file of the control plane's data
+//! directory (database and its WAL), every API answer the runner read, and the chat message.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::cbor::CborAdapter;
+use crate::chat::SlackReceiver;
+use crate::cloudtrail::{self, CloudTrailServer};
+use crate::moto::Moto;
+use crate::procs::{self, AwsEndpoints, ControlPlaneSetup};
+use crate::scenario::{self, Scenario};
+
+/// The emulator, shared by the scenarios of one run and reset between them.
+pub struct Emulator {
+    pub moto: Moto,
+    pub adapter: CborAdapter,
+}
+
+impl Emulator {
+    pub async fn start() -> anyhow::Result<Emulator> {
+        let moto = Moto::start().await?;
+        let adapter = CborAdapter::start(&moto.endpoint()).await?;
+        Ok(Emulator { moto, adapter })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long to wait for the delivered diagnosis.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { timeout: Duration::from_secs(120) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Hypothesis {
+    pub category: String,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SourceOutcome {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub raw_bytes: u64,
+    pub sent_bytes: u64,
+    pub api_calls: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Leak {
+    pub secret: String,
+    /// Where it was found: `agent_evidence`, `database`, `api`, `chat`.
+    pub places: Vec<String>,
+}
+
+/// The runner output object of FORMAT.md, plus the verdicts derived from `expect`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Outcome {
+    pub scenario: String,
+    pub file: String,
+    pub expected_root_cause: String,
+    /// The top-ranked hypothesis' category; `null` when the diagnosis ranked none.
+    pub root_cause: Option<String>,
+    pub correct: bool,
+    pub hypotheses: Vec<Hypothesis>,
+    /// The chat message exactly as delivered (Slack's `text`).
+    pub message: String,
+    pub must_cite_found: Vec<String>,
+    pub must_cite_missing: Vec<String>,
+    pub raw_bytes: u64,
+    pub evidence_bytes: u64,
+    pub detect_to_deliver_ms: i64,
+    pub sources: BTreeMap<String, SourceOutcome>,
+    pub leaked_secrets: Vec<String>,
+    pub leaks: Vec<Leak>,
+    pub elapsed_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Run one scenario file. Never fails: a scenario that cannot be run has `error` set.
+pub async fn run_file(emu: &Emulator, path: &Path, opts: &Options) -> Outcome {
+    let started = Instant::now();
+    let mut outcome = match scenario::load(path) {
+        Ok(s) => match run(emu, &s, opts).await {
+            Ok(o) => o,
+            Err(e) => Outcome {
+                scenario: s.name.clone(),
+                expected_root_cause: s.expect.root_cause.clone(),
+                error: Some(format!("{e:#}")),
+                ..Outcome::default()
+            },
+        },
+        Err(e) => Outcome {
+            scenario: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            error: Some(e.to_string()),
+            ..Outcome::default()
+        },
+    };
+    outcome.file = path.display().to_string();
+    outcome.elapsed_ms = started.elapsed().as_millis() as u64;
+    outcome
+}
+
+/// Run one parsed scenario.
+pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result<Outcome> {
+    emu.moto.reset().await.context("resetting the emulator")?;
+    let t0 = now_secs();
+    let trail = CloudTrailServer::start(cloudtrail::events(&s.cloudtrail, t0, &s.region, &s.name)).await?;
+    let slack = SlackReceiver::start().await?;
+    let aws = AwsEndpoints {
+        region: s.region.clone(),
+        default: emu.moto.endpoint(),
+        cloudwatch: emu.adapter.endpoint(),
+        cloudtrail: Some(trail.endpoint()),
+    };
+    eprintln!("convops-scenario: {}: seeding the emulator", s.name);
+    let s = crate::seed::seed(s, &aws, t0).await.context("seeding the emulator")?;
+
+    let dir = tempfile::tempdir()?;
+    let cp = ControlPlaneSetup::create(dir.path(), &slack.webhook_url())?;
+    let _cp_proc = cp.start().await?;
+    let mut agent = procs::start_agent(&cp, &aws, &dir.path().join("spool"), dir.path().join("agent.log"))?;
+    eprintln!("convops-scenario: {}: control plane and agent running; waiting for the diagnosis", s.name);
+
+    let delivered = match slack.wait_for(1, opts.timeout).await {
+        Ok(mut m) => m.remove(0),
+        Err(e) => {
+            let running = agent.is_running();
+            anyhow::bail!(
+                "{e}; agent {}; agent log tail:\n{}\ncontrol plane log tail:\n{}",
+                if running { "still running" } else { "exited" },
+                procs::tail(&agent.log_text()),
+                procs::tail(&std::fs::read_to_string(dir.path().join("control-plane.log")).unwrap_or_default())
+            );
+        }
+    };
+
+    // Read back what the product holds about the incident, through its API.
+    let client = cp.https_client()?;
+    let mut api_answers = String::new();
+    let get = |path: String| {
+        let client = client.clone();
+        let url = format!("{}{path}", cp.base_url());
+        let key = cp.api_key.clone();
+        async move {
+            let text = client.get(&url).bearer_auth(key).send().await?.error_for_status()?.text().await?;
+            anyhow::Ok(text)
+        }
+    };
+    let list = get("/api/v1/incidents".into()).await?;
+    api_answers.push_str(&list);
+    let list: serde_json::Value = serde_json::from_str(&list)?;
+    let incident = list["incidents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["alarm_name"] == s.alarm.name.as_str()))
+        .context("the API does not list an incident for the alarm")?
+        .clone();
+    let id = incident["id"].as_str().context("incident id")?.to_owned();
+    let detail = get(format!("/api/v1/incidents/{id}")).await?;
+    api_answers.push_str(&detail);
+    let evidence_text = get(format!("/api/v1/incidents/{id}/evidence")).await?;
+    api_answers.push_str(&evidence_text);
+    let evidence: serde_json::Value = serde_json::from_str(&evidence_text)?;
+    let frames: Vec<serde_json::Value> = evidence["evidence"].as_array().cloned().unwrap_or_default();
+
+    let mut outcome = Outcome {
+        scenario: s.name.clone(),
+        expected_root_cause: s.expect.root_cause.clone(),
+        message: delivered.text().to_owned(),
+        ..Outcome::default()
+    };
+    score_diagnosis(&mut outcome, &incident["diagnosis"], &s);
+    measure(&mut outcome, &frames, delivered.received_at_ms);
+
+    // The leak check, over everything that left the account.
+    let sent: String = frames.iter().map(|f| f["frame"].to_string()).collect();
+    let mut db = Vec::new();
+    for f in files_under(&dir.path().join("data")) {
+        db.extend(std::fs::read(&f).unwrap_or_default());
+    }
+    let places: [(&str, &[u8]); 4] = [
+        ("agent_evidence", sent.as_bytes()),
+        ("database", &db),
+        ("api", api_answers.as_bytes()),
+        ("chat", delivered.raw.as_bytes()),
+    ];
+    for secret in &s.expect.secrets {
+        let found: Vec<String> = places
+            .iter()
+            .filter(|(_, hay)| contains_secret(hay, secret))
+            .map(|(p, _)| (*p).to_owned())
+            .collect();
+        if !found.is_empty() {
+            outcome.leaked_secrets.push(secret.clone());
+            outcome.leaks.push(Leak { secret: secret.clone(), places: found });
+        }
+    }
+    agent.kill();
+    Ok(outcome)
+}
+
+/// A secret counts as found in its raw form or JSON-escaped (as it sits inside stored JSON).
+pub fn contains_secret(hay: &[u8], secret: &str) -> bool {
+    let escaped = serde_json::to_string(secret).unwrap_or_default();
+    let escaped = escaped.trim_matches('"');
+    [secret, escaped]
+        .iter()
+        .any(|needle| !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle.as_bytes()))
+}
+
+fn score_diagnosis(o: &mut Outcome, diagnosis: &serde_json::Value, s: &Scenario) {
+    o.hypotheses = diagnosis["hypotheses"]
+        .as_array()
+        .map(|hs| {
+            hs.iter()
+                .filter_map(|h| {
+                    Some(Hypothesis {
+                        category: h["category"].as_str()?.to_owned(),
+                        confidence: h["confidence"].as_f64().unwrap_or(0.0),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    o.root_cause = o.hypotheses.first().map(|h| h.category.clone());
+    o.correct = o
+        .root_cause
+        .as_ref()
+        .is_some_and(|rc| *rc == s.expect.root_cause || s.expect.also_acceptable.contains(rc));
+    let lower = o.message.to_lowercase();
+    for cite in &s.expect.must_cite {
+        if lower.contains(&cite.to_lowercase()) {
+            o.must_cite_found.push(cite.clone());
+        } else {
+            o.must_cite_missing.push(cite.clone());
+        }
+    }
+}
+
+fn measure(o: &mut Outcome, frames: &[serde_json::Value], delivered_at_ms: i64) {
+    let mut detected_at = i64::MAX;
+    for f in frames {
+        o.evidence_bytes += f["bytes"].as_u64().unwrap_or(0);
+        let frame = &f["frame"];
+        o.raw_bytes += frame["raw_bytes"].as_u64().unwrap_or(0);
+        detected_at = detected_at.min(frame["started_at"].as_i64().unwrap_or(i64::MAX));
+        let mut sent_by_source: BTreeMap<&str, u64> = BTreeMap::new();
+        for item in frame["items"].as_array().into_iter().flatten() {
+            let source = match item["kind"].as_str().unwrap_or_default() {
+                "metric" => "metrics",
+                "log" | "log_template" | "logs" => "logs",
+                "cloudtrail" | "change" => "cloudtrail",
+                other => other,
+            };
+            *sent_by_source.entry(source).or_default() += item.to_string().len() as u64;
+        }
+        for src in frame["sources"].as_array().into_iter().flatten() {
+            let name = src["source"].as_str().unwrap_or_default().to_owned();
+            let e = o.sources.entry(name.clone()).or_default();
+            e.status = src["status"].as_str().unwrap_or_default().to_owned();
+            e.reason = src["reason"].as_str().map(str::to_owned);
+            e.raw_bytes += src["raw_bytes"].as_u64().unwrap_or(0);
+            e.api_calls += src["api_calls"].as_u64().unwrap_or(0);
+            e.sent_bytes += sent_by_source.get(name.as_str()).copied().unwrap_or(0);
+        }
+    }
+    if detected_at != i64::MAX {
+        o.detect_to_deliver_ms = (delivered_at_ms - detected_at).max(0);
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The `run-all` summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub scenarios: usize,
+    pub errors: usize,
+    pub top1_accuracy: f64,
+    pub must_cite_rate: f64,
+    pub leaked_secrets: usize,
+    pub median_evidence_raw_ratio: Option<f64>,
+    pub detect_to_deliver_p50_ms: Option<i64>,
+    pub detect_to_deliver_p95_ms: Option<i64>,
+}
+
+fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+pub fn summarise(outcomes: &[Outcome]) -> Summary {
+    let n = outcomes.len();
+    let ok: Vec<&Outcome> = outcomes.iter().filter(|o| o.error.is_none()).collect();
+    let cites_total: usize = outcomes.iter().map(|o| o.must_cite_found.len() + o.must_cite_missing.len()).sum();
+    let cites_found: usize = outcomes.iter().map(|o| o.must_cite_found.len()).sum();
+    let mut ratios: Vec<f64> = ok
+        .iter()
+        .filter(|o| o.raw_bytes > 0)
+        .map(|o| o.evidence_bytes as f64 / o.raw_bytes as f64)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let mut d2d: Vec<i64> = ok.iter().map(|o| o.detect_to_deliver_ms).collect();
+    d2d.sort_unstable();
+    Summary {
+        scenarios: n,
+        errors: n - ok.len(),
+        top1_accuracy: if n == 0 { 0.0 } else { outcomes.iter().filter(|o| o.correct).count() as f64 / n as f64 },
+        must_cite_rate: if cites_total == 0 { 1.0 } else { cites_found as f64 / cites_total as f64 },
+        leaked_secrets: outcomes.iter().map(|o| o.leaked_secrets.len()).sum(),
+        median_evidence_raw_ratio: (!ratios.is_empty()).then(|| {
+            let m = ratios.len() / 2;
+            if ratios.len() % 2 == 0 { (ratios[m - 1] + ratios[m]) / 2.0 } else { ratios[m] }
+        }),
+        detect_to_deliver_p50_ms: percentile(&d2d, 50.0),
+        detect_to_deliver_p95_ms: percentile(&d2d, 95.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_found_raw_or_json_escaped() {
+        assert!(contains_secret(b"x Sup3rS3cret y", "Sup3rS3cret"));
+        assert!(contains_secret(br#"{"a":"pa\"ss"}"#, "pa\"ss"));
+        assert!(!contains_secret(b"[redacted]", "Sup3rS3cret"));
+    }
+
+    #[test]
+    fn percentiles_and_summary() {
+        assert_eq!(percentile(&[10, 20, 30, 40], 50.0), Some(20));
+        assert_eq!(percentile(&[10, 20, 30, 40], 95.0), Some(40));
+        assert_eq!(percentile(&[], 50.0), None);
+        let o = Outcome { correct: true, raw_bytes: 1000, evidence_bytes: 10, must_cite_found: vec!["a".into()], must_cite_missing: vec!["b".into()], ..Outcome::default() };
+        let e = Outcome { error: Some("x".into()), ..Outcome::default() };
+        let s = summarise(&[o, e]);
+        assert_eq!((s.scenarios, s.errors), (2, 1));
+        assert_eq!(s.top1_accuracy, 0.5);
+        assert_eq!(s.must_cite_rate, 0.5);
+        assert_eq!(s.median_evidence_raw_ratio, Some(0.01));
+    }
+}
