@@ -98,7 +98,10 @@ fn alarm_info(a: &MetricAlarm) -> Option<AlarmInfo> {
     Some(AlarmInfo {
         name,
         arn: a.alarm_arn().map(str::to_owned),
-        description: a.alarm_description().map(str::to_owned).filter(|d| !d.is_empty()),
+        description: a
+            .alarm_description()
+            .map(str::to_owned)
+            .filter(|d| !d.is_empty()),
         namespace,
         metric_name,
         dimensions,
@@ -116,13 +119,21 @@ fn alarm_info(a: &MetricAlarm) -> Option<AlarmInfo> {
             .as_str()
             .to_owned(),
         state_reason: a.state_reason().unwrap_or_default().to_owned(),
-        state_reason_data: a.state_reason_data().map(str::to_owned).filter(|d| !d.is_empty()),
+        state_reason_data: a
+            .state_reason_data()
+            .map(str::to_owned)
+            .filter(|d| !d.is_empty()),
         transitioned_at: transitioned,
     })
 }
 
 /// Remember a state that needs no investigation (only when it changed, to spare the disk).
-pub async fn track(spool: &Spool, alarm: &AlarmInfo, memo: Option<&AlarmMemo>, skip: bool) -> Result<(), SpoolError> {
+pub async fn track(
+    spool: &Spool,
+    alarm: &AlarmInfo,
+    memo: Option<&AlarmMemo>,
+    skip: bool,
+) -> Result<(), SpoolError> {
     let handled = if skip {
         Some(alarm.transitioned_at)
     } else {
@@ -143,20 +154,44 @@ mod tests {
     use super::*;
 
     fn memo(state: &str, handled: Option<i64>) -> AlarmMemo {
-        AlarmMemo { state: state.into(), handled_transition: handled }
+        AlarmMemo {
+            state: state.into(),
+            handled_transition: handled,
+        }
     }
 
     #[test]
     fn decisions() {
         let hour = 3_600_000;
         // Fresh agent, recent alarm: investigate; old alarm: skip.
-        assert_eq!(decide(None, "ALARM", 1000, 2000, hour), Decision::Investigate);
+        assert_eq!(
+            decide(None, "ALARM", 1000, 2000, hour),
+            Decision::Investigate
+        );
         assert_eq!(decide(None, "ALARM", 0, 2 * hour, hour), Decision::Skip);
         // Same transition already handled: skip, however long it stays in ALARM.
-        assert_eq!(decide(Some(&memo("ALARM", Some(1000))), "ALARM", 1000, 10 * hour, hour), Decision::Skip);
+        assert_eq!(
+            decide(
+                Some(&memo("ALARM", Some(1000))),
+                "ALARM",
+                1000,
+                10 * hour,
+                hour
+            ),
+            Decision::Skip
+        );
         // A new transition (went OK and back, even between polls): investigate.
-        assert_eq!(decide(Some(&memo("ALARM", Some(1000))), "ALARM", 5000, 6000, hour), Decision::Investigate);
-        assert_eq!(decide(Some(&memo("OK", None)), "ALARM", 0, 10 * hour, hour), Decision::Investigate);
-        assert_eq!(decide(Some(&memo("ALARM", Some(1))), "OK", 1, 2, hour), Decision::Track);
+        assert_eq!(
+            decide(Some(&memo("ALARM", Some(1000))), "ALARM", 5000, 6000, hour),
+            Decision::Investigate
+        );
+        assert_eq!(
+            decide(Some(&memo("OK", None)), "ALARM", 0, 10 * hour, hour),
+            Decision::Investigate
+        );
+        assert_eq!(
+            decide(Some(&memo("ALARM", Some(1))), "OK", 1, 2, hour),
+            Decision::Track
+        );
     }
 }

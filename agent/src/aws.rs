@@ -249,7 +249,9 @@ mod tests {
         for a in Action::ALL {
             let op = a.iam_name().split(':').nth(1).unwrap_or_default();
             assert!(
-                ["Get", "Describe", "List", "Filter", "Lookup"].iter().any(|p| op.starts_with(p)),
+                ["Get", "Describe", "List", "Filter", "Lookup"]
+                    .iter()
+                    .any(|p| op.starts_with(p)),
                 "{op} is not a read action"
             );
         }
@@ -257,8 +259,14 @@ mod tests {
 
     #[test]
     fn classifies_throttling_and_denial() {
-        assert_eq!(classify(Some("ThrottlingException")), FailureKind::Throttled);
-        assert_eq!(classify(Some("AccessDeniedException")), FailureKind::AccessDenied);
+        assert_eq!(
+            classify(Some("ThrottlingException")),
+            FailureKind::Throttled
+        );
+        assert_eq!(
+            classify(Some("AccessDeniedException")),
+            FailureKind::AccessDenied
+        );
         assert_eq!(classify(Some("InternalFailure")), FailureKind::Other);
         assert_eq!(classify(None), FailureKind::Other);
     }

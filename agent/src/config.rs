@@ -138,7 +138,11 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         investigation,
         spool,
     } = raw;
-    let RawControlPlane { url, token, ca_file } = control_plane;
+    let RawControlPlane {
+        url,
+        token,
+        ca_file,
+    } = control_plane;
     let url = url.ok_or_else(|| {
         ConfigError::key(
             "control_plane.url",
@@ -150,7 +154,10 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     if url.scheme() != "wss" {
         return Err(ConfigError::key(
             "control_plane.url",
-            format!("scheme must be wss (TLS is required), got {:?}", url.scheme()),
+            format!(
+                "scheme must be wss (TLS is required), got {:?}",
+                url.scheme()
+            ),
         ));
     }
     if url.host_str().is_none() {
@@ -173,7 +180,10 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     } = alarms;
     let poll = poll_interval_secs.unwrap_or(DEFAULT_POLL_INTERVAL_SECS);
     if poll == 0 {
-        return Err(ConfigError::key("alarms.poll_interval_secs", "must be at least 1"));
+        return Err(ConfigError::key(
+            "alarms.poll_interval_secs",
+            "must be at least 1",
+        ));
     }
     let RawInvestigation {
         lookback_secs,
@@ -188,11 +198,18 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     }
     let deadline = deadline_secs.unwrap_or(DEFAULT_DEADLINE_SECS);
     if deadline == 0 {
-        return Err(ConfigError::key("investigation.deadline_secs", "must be at least 1"));
+        return Err(ConfigError::key(
+            "investigation.deadline_secs",
+            "must be at least 1",
+        ));
     }
     let RawSpool { dir } = spool;
     Ok(Settings {
-        control_plane: ControlPlaneSettings { url, token, ca_file },
+        control_plane: ControlPlaneSettings {
+            url,
+            token,
+            ca_file,
+        },
         region: region.filter(|r| !r.is_empty()),
         poll_interval: Duration::from_secs(poll),
         alarm_name_prefix: name_prefix.unwrap_or_default(),
@@ -222,7 +239,11 @@ mod tests {
     fn err(text: &str) -> String {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = write(&dir, text);
-        load_from(Some(&p), env_none()).expect_err("must fail").to_string()
+        let e = load_from(Some(&p), env_none())
+            .expect_err("must fail")
+            .to_string();
+        assert_eq!(e.lines().count(), 1, "one line expected: {e}");
+        e
     }
 
     #[test]
@@ -243,13 +264,19 @@ mod tests {
         let s = load_from(Some(&p), env_none()).expect("valid");
         assert_eq!(s.poll_interval, Duration::from_secs(5));
         assert_eq!(s.control_plane.token.expose(), "cvo_agt_secret");
-        assert!(!format!("{s:?}").contains("cvo_agt_secret"), "token must not print");
+        assert!(
+            !format!("{s:?}").contains("cvo_agt_secret"),
+            "token must not print"
+        );
     }
 
     #[test]
     fn errors_name_the_key() {
         let e = err("[control_plane]\ntoken = \"t\"\n");
-        assert!(e.contains("control_plane.url") && e.contains("missing"), "{e}");
+        assert!(
+            e.contains("control_plane.url") && e.contains("missing"),
+            "{e}"
+        );
         let e = err("[control_plane]\nurl = \"https://x\"\ntoken = \"t\"\n");
         assert!(e.contains("control_plane.url") && e.contains("wss"), "{e}");
         let e = err("[control_plane]\nurl = \"wss://x/\"\ntoken = \"t\"\nbogus = 1\n");
@@ -257,10 +284,10 @@ mod tests {
         let e = err("[control_plane\nurl=");
         assert!(e.contains("agent.toml"), "{e}");
         let e = err("[control_plane]\nurl = \"wss://x/\"\ntoken = \"t\"\nca_file = \"/nonexistent/ca.pem\"\n");
-        assert!(e.contains("control_plane.ca_file") && e.contains("/nonexistent/ca.pem"), "{e}");
-        for e in [e] {
-            assert_eq!(e.lines().count(), 1, "{e}");
-        }
+        assert!(
+            e.contains("control_plane.ca_file") && e.contains("/nonexistent/ca.pem"),
+            "{e}"
+        );
     }
 
     #[test]

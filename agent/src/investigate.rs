@@ -33,7 +33,12 @@ fn failure_status(e: &CallError) -> (SourceStatus, String) {
 }
 
 /// Gather evidence for `alarm`. Never fails: a source that fails is reported as such.
-pub async fn gather(clients: &Clients, alarm: &AlarmInfo, trigger: Trigger, limits: Limits) -> EvidenceFrame {
+pub async fn gather(
+    clients: &Clients,
+    alarm: &AlarmInfo,
+    trigger: Trigger,
+    limits: Limits,
+) -> EvidenceFrame {
     let started_at = now_ms();
     let investigation_id = format!("inv-{:016x}", rand::random::<u64>());
     let mut items = Vec::new();
@@ -60,7 +65,10 @@ pub async fn gather(clients: &Clients, alarm: &AlarmInfo, trigger: Trigger, limi
         }
         Err(_) => (
             SourceStatus::Partial,
-            Some(format!("deadline of {}s reached", limits.deadline.as_secs())),
+            Some(format!(
+                "deadline of {}s reached",
+                limits.deadline.as_secs()
+            )),
         ),
     };
     sources.push(SourceReport {

@@ -89,7 +89,11 @@ impl Watcher {
         }
     }
 
-    async fn run(self, mut commands: mpsc::Receiver<uplink::Incoming>, cancel: CancellationToken) -> anyhow::Result<()> {
+    async fn run(
+        self,
+        mut commands: mpsc::Receiver<uplink::Incoming>,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(self.settings.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -104,13 +108,14 @@ impl Watcher {
     /// One poll of every alarm. AWS failures are logged and retried next poll; spool failures are
     /// fatal (the agent cannot keep its promises without its disk).
     async fn poll(&self) -> anyhow::Result<()> {
-        let alarms = match alarms::describe_all(&self.clients, &self.settings.alarm_name_prefix).await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list alarms; retrying next poll");
-                return Ok(());
-            }
-        };
+        let alarms =
+            match alarms::describe_all(&self.clients, &self.settings.alarm_name_prefix).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list alarms; retrying next poll");
+                    return Ok(());
+                }
+            };
         let now = investigate::now_ms();
         for alarm in alarms {
             let memo = self.spool.alarm_memo(&alarm.name)?;
@@ -123,7 +128,9 @@ impl Watcher {
             ) {
                 Decision::Investigate => {
                     tracing::info!(alarm = %alarm.name, reason = %alarm.state_reason, "alarm fired; investigating");
-                    let frame = investigate::gather(&self.clients, &alarm, Trigger::Alarm, self.limits()).await;
+                    let frame =
+                        investigate::gather(&self.clients, &alarm, Trigger::Alarm, self.limits())
+                            .await;
                     let memo = AlarmMemo {
                         state: alarm.state.clone(),
                         handled_transition: Some(alarm.transitioned_at),
@@ -154,7 +161,9 @@ impl Watcher {
             tracing::warn!(command_id = %cmd.id, %target, "investigate: no alarm of that name");
             return Ok(());
         };
-        let trigger = Trigger::Command { command_id: cmd.id.clone() };
+        let trigger = Trigger::Command {
+            command_id: cmd.id.clone(),
+        };
         let frame = investigate::gather(&self.clients, &alarm, trigger, self.limits()).await;
         self.spool.push(None, investigate::encoder(frame)).await?;
         Ok(())

@@ -14,17 +14,17 @@ pub fn summarise(points: &[(i64, f64)], transition_ms: i64, eval_window_ms: i64)
     // Without a clear change point, compare the alarm's evaluation window against what came before.
     let split = onset_idx.unwrap_or_else(|| {
         let cut = transition_ms - eval_window_ms;
-        points.iter().position(|p| p.0 >= cut).unwrap_or(points.len())
+        points
+            .iter()
+            .position(|p| p.0 >= cut)
+            .unwrap_or(points.len())
     });
     let (before, after) = values.split_at(split.min(values.len()));
     let baseline = stats::median(before);
-    let peak = after
-        .iter()
-        .copied()
-        .max_by(|a, b| {
-            let base = baseline.unwrap_or(0.0);
-            (a - base).abs().total_cmp(&(b - base).abs())
-        });
+    let peak = after.iter().copied().max_by(|a, b| {
+        let base = baseline.unwrap_or(0.0);
+        (a - base).abs().total_cmp(&(b - base).abs())
+    });
     MetricSummary {
         datapoints: points.len() as u32,
         baseline,
@@ -42,7 +42,12 @@ mod tests {
     #[test]
     fn step_series_has_onset_and_levels() {
         let pts: Vec<(i64, f64)> = (0..120)
-            .map(|i| (i * 60_000, if i < 100 { 2.0 + (i % 3) as f64 } else { 50.0 }))
+            .map(|i| {
+                (
+                    i * 60_000,
+                    if i < 100 { 2.0 + (i % 3) as f64 } else { 50.0 },
+                )
+            })
             .collect();
         let s = summarise(&pts, 120 * 60_000, 180_000);
         assert_eq!(s.onset_at, Some(100 * 60_000));

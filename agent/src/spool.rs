@@ -68,7 +68,9 @@ pub struct Spool {
 
 impl std::fmt::Debug for Spool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Spool").field("pending", &self.outbox.len()).finish()
+        f.debug_struct("Spool")
+            .field("pending", &self.outbox.len())
+            .finish()
     }
 }
 
@@ -122,8 +124,8 @@ impl Spool {
             .map(|(name, m)| serde_json::to_vec(m).map(|b| (name.as_bytes().to_vec(), b)))
             .transpose()
             .map_err(|e| SpoolError::Corrupt(e.to_string()))?;
-        let seq = (&self.meta, &self.outbox, &self.alarms).transaction(
-            |(meta, outbox, alarms)| {
+        let seq =
+            (&self.meta, &self.outbox, &self.alarms).transaction(|(meta, outbox, alarms)| {
                 let seq = match meta.get(NEXT_SEQ)? {
                     Some(v) => decode_seq(&v).map_err(ConflictableTransactionError::Abort)?,
                     None => 1,
@@ -134,15 +136,18 @@ impl Spool {
                     alarms.insert(name.as_slice(), bytes.as_slice())?;
                 }
                 Ok(seq)
-            },
-        )?;
+            })?;
         self.db.flush_async().await?;
         self.notify.notify_waiters();
         Ok(seq)
     }
 
     /// Frames waiting for an ack with a sequence number greater than `after`, in order.
-    pub fn pending_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, SpoolError> {
+    pub fn pending_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, SpoolError> {
         let start = after.saturating_add(1).to_be_bytes();
         self.outbox
             .range(start..)
@@ -172,7 +177,8 @@ impl Spool {
                 "reason": reason,
                 "frame": String::from_utf8_lossy(&frame),
             });
-            self.dead.insert(seq.to_be_bytes(), entry.to_string().as_bytes())?;
+            self.dead
+                .insert(seq.to_be_bytes(), entry.to_string().as_bytes())?;
             self.outbox.remove(seq.to_be_bytes())?;
             self.db.flush_async().await?;
         }
@@ -229,7 +235,12 @@ mod tests {
         }
         let spool = Spool::open(dir.path()).expect("reopen");
         assert_eq!(spool.agent_id().expect("id"), id, "identity is stable");
-        let seqs: Vec<u64> = spool.pending_after(0, 100).expect("pending").into_iter().map(|p| p.0).collect();
+        let seqs: Vec<u64> = spool
+            .pending_after(0, 100)
+            .expect("pending")
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
         assert_eq!(seqs, vec![1, 3, 4, 5]);
         assert_eq!(spool.pending_after(3, 1).expect("pending")[0].0, 4);
         // Sequence numbers continue after a restart, never reused.
@@ -240,8 +251,14 @@ mod tests {
     async fn memo_is_written_with_the_frame() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = Spool::open(dir.path()).expect("open");
-        let memo = AlarmMemo { state: "ALARM".into(), handled_transition: Some(42) };
-        spool.push(Some(("a", &memo)), |_| b"x".to_vec()).await.expect("push");
+        let memo = AlarmMemo {
+            state: "ALARM".into(),
+            handled_transition: Some(42),
+        };
+        spool
+            .push(Some(("a", &memo)), |_| b"x".to_vec())
+            .await
+            .expect("push");
         assert_eq!(spool.alarm_memo("a").expect("memo"), Some(memo));
         spool.bury(1, "invalid").await.expect("bury");
         assert_eq!(spool.pending_count(), 0);

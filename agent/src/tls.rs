@@ -26,9 +26,9 @@ pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::Clien
     match ca_file {
         Some(path) => {
             for cert in read_ca_file(path).map_err(anyhow::Error::msg)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| anyhow::anyhow!("invalid CA certificate in {}: {e}", path.display()))?;
+                roots.add(cert).map_err(|e| {
+                    anyhow::anyhow!("invalid CA certificate in {}: {e}", path.display())
+                })?;
             }
         }
         None => {

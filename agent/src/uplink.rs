@@ -73,7 +73,8 @@ impl Uplink {
                     MAX_BACKOFF
                 }
             };
-            let jitter = Duration::from_millis(rand::random::<u64>() % (delay.as_millis() as u64 / 2 + 1));
+            let jitter =
+                Duration::from_millis(rand::random::<u64>() % (delay.as_millis() as u64 / 2 + 1));
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
                 _ = tokio::time::sleep(delay + jitter) => {}
@@ -117,17 +118,27 @@ impl Uplink {
             agent_id: agent_id.clone(),
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         };
-        tx.send(Message::text(hello.encode())).await.context("sending hello")?;
+        tx.send(Message::text(hello.encode()))
+            .await
+            .context("sending hello")?;
         let welcome = tokio::time::timeout(HELLO_TIMEOUT, rx.next())
             .await
             .context("no welcome from the control plane")?;
         let heartbeat_secs = match welcome {
             Some(Ok(Message::Text(t))) => match ServerFrame::decode(&t) {
-                Ok(ServerFrame::Welcome { heartbeat_secs, workspace_id, .. }) => {
+                Ok(ServerFrame::Welcome {
+                    heartbeat_secs,
+                    workspace_id,
+                    ..
+                }) => {
                     tracing::info!(%agent_id, %workspace_id, pending = self.spool.pending_count(), "connected to control plane");
                     heartbeat_secs.max(1)
                 }
-                Ok(ServerFrame::Error { code: ErrorCode::UnsupportedProtocolVersion, message, .. }) => {
+                Ok(ServerFrame::Error {
+                    code: ErrorCode::UnsupportedProtocolVersion,
+                    message,
+                    ..
+                }) => {
                     return Ok(SessionEnd::VersionRefused(message));
                 }
                 Ok(other) => anyhow::bail!("expected welcome, got {other:?}"),
@@ -151,7 +162,9 @@ impl Uplink {
                 let batch = self.spool.pending_after(last_sent, WINDOW - in_flight)?;
                 for (seq, bytes) in batch {
                     let text = String::from_utf8(bytes).context("spooled frame is not UTF-8")?;
-                    tx.send(Message::text(text)).await.context("sending evidence")?;
+                    tx.send(Message::text(text))
+                        .await
+                        .context("sending evidence")?;
                     tracing::debug!(seq, "evidence sent");
                     last_sent = seq;
                     in_flight += 1;

@@ -120,11 +120,17 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         agents,
     } = raw;
     let listen_text = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-    let listen: SocketAddr = listen_text
-        .parse()
-        .map_err(|e| key_err("listen", format!("{listen_text:?} is not an address:port: {e}")))?;
+    let listen: SocketAddr = listen_text.parse().map_err(|e| {
+        key_err(
+            "listen",
+            format!("{listen_text:?} is not an address:port: {e}"),
+        )
+    })?;
     let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-    let RawTls { cert_file, key_file } = tls;
+    let RawTls {
+        cert_file,
+        key_file,
+    } = tls;
     let tls = match (cert_file, key_file) {
         (Some(cert_file), Some(key_file)) => {
             for (k, p) in [("tls.cert_file", &cert_file), ("tls.key_file", &key_file)] {
@@ -180,7 +186,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("cp.toml");
         std::fs::write(&p, text).expect("write");
-        let e = load_from(Some(&p), env_none()).expect_err("must fail").to_string();
+        let e = load_from(Some(&p), env_none())
+            .expect_err("must fail")
+            .to_string();
         assert_eq!(e.lines().count(), 1, "{e}");
         e
     }
@@ -211,8 +219,13 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         assert!(err("listen = \"nope\"").contains("listen"));
-        let e = err("[tls]\ncert_file = \"/nonexistent/cert.pem\"\nkey_file = \"/nonexistent/key.pem\"\n");
-        assert!(e.contains("tls.cert_file") && e.contains("/nonexistent/cert.pem"), "{e}");
+        let e = err(
+            "[tls]\ncert_file = \"/nonexistent/cert.pem\"\nkey_file = \"/nonexistent/key.pem\"\n",
+        );
+        assert!(
+            e.contains("tls.cert_file") && e.contains("/nonexistent/cert.pem"),
+            "{e}"
+        );
         let e = err("[tls]\nkey_file = \"/x\"\n");
         assert!(e.contains("tls.cert_file"), "{e}");
         let e = err("colour = \"blue\"");

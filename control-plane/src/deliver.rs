@@ -83,12 +83,19 @@ impl Worker {
             Outcome::Retry { after, error } if attempts < i64::from(self.max_attempts) => {
                 tracing::warn!(incident = %d.incident_id, route = %d.route.id, attempts, %error, retry_in_ms = after.as_millis() as u64, "delivery failed; will retry");
                 self.store
-                    .delivery_failed(&d.workspace_id, &d.id, &error, Some(now_ms() + after.as_millis() as i64))
+                    .delivery_failed(
+                        &d.workspace_id,
+                        &d.id,
+                        &error,
+                        Some(now_ms() + after.as_millis() as i64),
+                    )
                     .await
             }
             Outcome::Retry { error, .. } | Outcome::Final(error) => {
                 tracing::error!(incident = %d.incident_id, route = %d.route.id, attempts, %error, "delivery failed for good");
-                self.store.delivery_failed(&d.workspace_id, &d.id, &error, None).await
+                self.store
+                    .delivery_failed(&d.workspace_id, &d.id, &error, None)
+                    .await
             }
         };
         if let Err(e) = result {

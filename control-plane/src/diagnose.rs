@@ -70,7 +70,10 @@ fn metric_line(m: &MetricEvidence, transition_ms: i64) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let mut line = format!("{} {} ({}) {}", m.namespace, m.metric_name, dims, m.statistic);
+    let mut line = format!(
+        "{} {} ({}) {}",
+        m.namespace, m.metric_name, dims, m.statistic
+    );
     match (s.baseline, s.current) {
         (Some(b), Some(c)) => line.push_str(&format!(": baseline {} → now {}", num(b), num(c))),
         (None, Some(c)) => line.push_str(&format!(": now {}", num(c))),
@@ -94,7 +97,11 @@ fn metric_line(m: &MetricEvidence, transition_ms: i64) -> String {
 pub fn num(v: f64) -> String {
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.to_owned() }
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_owned()
+    }
 }
 
 /// `2026-11-22 22:31 UTC`.
@@ -102,8 +109,10 @@ pub fn utc(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {
-            t.format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
-                .ok()
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
         })
         .unwrap_or_else(|| format!("{ms} ms"))
 }

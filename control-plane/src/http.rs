@@ -49,15 +49,31 @@ impl From<anyhow::Error> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
-            AppError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid credentials".to_owned()),
-            AppError::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
+            AppError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or invalid credentials".to_owned(),
+            ),
+            AppError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
             AppError::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error".to_owned(),
+                )
             }
         };
-        (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+        (
+            status,
+            Json(json!({"error": {"code": code, "message": message}})),
+        )
+            .into_response()
     }
 }
 
@@ -86,9 +102,15 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::
 }
 
 async fn api_workspace(state: &AppState, headers: &HeaderMap) -> Result<String, AppError> {
-    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let key = auth::bearer(value).ok_or(AppError::Unauthorized)?;
-    state.store.workspace_for_api_key(key).await?.ok_or(AppError::Unauthorized)
+    state
+        .store
+        .workspace_for_api_key(key)
+        .await?
+        .ok_or(AppError::Unauthorized)
 }
 
 #[derive(serde::Deserialize)]
@@ -104,7 +126,9 @@ async fn list_incidents(
     let ws = api_workspace(&state, &headers).await?;
     let limit = params.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(AppError::BadRequest(format!("limit must be 1 to 500, got {limit}")));
+        return Err(AppError::BadRequest(format!(
+            "limit must be 1 to 500, got {limit}"
+        )));
     }
     let incidents = state.store.incidents(&ws, limit).await?;
     Ok(Json(json!({ "incidents": incidents })))
@@ -116,9 +140,15 @@ async fn get_incident(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let ws = api_workspace(&state, &headers).await?;
-    let incident = state.store.incident(&ws, &id).await?.ok_or(AppError::NotFound("incident"))?;
+    let incident = state
+        .store
+        .incident(&ws, &id)
+        .await?
+        .ok_or(AppError::NotFound("incident"))?;
     let deliveries = state.store.deliveries(&ws, &id).await?;
-    Ok(Json(json!({ "incident": incident, "deliveries": deliveries })))
+    Ok(Json(
+        json!({ "incident": incident, "deliveries": deliveries }),
+    ))
 }
 
 async fn get_evidence(
@@ -127,7 +157,11 @@ async fn get_evidence(
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let ws = api_workspace(&state, &headers).await?;
-    state.store.incident(&ws, &id).await?.ok_or(AppError::NotFound("incident"))?;
+    state
+        .store
+        .incident(&ws, &id)
+        .await?
+        .ok_or(AppError::NotFound("incident"))?;
     let evidence = state.store.evidence(&ws, &id).await?;
     Ok(Json(json!({ "evidence": evidence })))
 }
@@ -137,7 +171,9 @@ async fn agent_connect(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AppError> {
-    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let token = auth::bearer(value).ok_or(AppError::Unauthorized)?;
     let workspace_id = state
         .store
@@ -201,7 +237,10 @@ pub async fn serve(
     }
     tracker.close();
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-        tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period elapsed with connections still open");
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "shutdown grace period elapsed with connections still open"
+        );
     }
     Ok(())
 }

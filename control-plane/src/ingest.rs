@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use convops_shared::protocol::{
-    AgentFrame, DecodeError, ErrorCode, EvidenceFrame, ServerFrame, Trigger, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    AgentFrame, DecodeError, ErrorCode, EvidenceFrame, ServerFrame, Trigger, MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
 };
 
 use crate::deliver::{slack, SLACK_WEBHOOK};
 use crate::diagnose;
 use crate::http::AppState;
-use crate::store::{NewIncident, Stored};
+use crate::store::{NewIncident, Received, Stored};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code for a policy violation (RFC 6455 §7.4.1).
@@ -53,7 +54,14 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
     let first = tokio::time::timeout(HELLO_TIMEOUT, ws.recv()).await;
     let text = match first {
         Ok(Some(Ok(Message::Text(t)))) => t,
-        Ok(Some(Ok(_))) => return refuse(ws, ErrorCode::ExpectedHello, "first frame must be a text hello frame".into()).await,
+        Ok(Some(Ok(_))) => {
+            return refuse(
+                ws,
+                ErrorCode::ExpectedHello,
+                "first frame must be a text hello frame".into(),
+            )
+            .await
+        }
         Ok(Some(Err(e))) => {
             tracing::debug!(error = %e, "agent session ended before hello");
             return;
@@ -62,7 +70,11 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         Err(_) => return refuse(ws, ErrorCode::ExpectedHello, "no hello within 10s".into()).await,
     };
     let (agent_id, agent_version) = match AgentFrame::decode(&text) {
-        Ok(AgentFrame::Hello { protocol_version, agent_id, agent_version }) => {
+        Ok(AgentFrame::Hello {
+            protocol_version,
+            agent_id,
+            agent_version,
+        }) => {
             if protocol_version != PROTOCOL_VERSION {
                 return refuse(
                     ws,
@@ -72,14 +84,30 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                 .await;
             }
             if agent_id.is_empty() || agent_id.len() > 128 {
-                return refuse(ws, ErrorCode::MalformedFrame, "agent_id must be 1 to 128 characters".into()).await;
+                return refuse(
+                    ws,
+                    ErrorCode::MalformedFrame,
+                    "agent_id must be 1 to 128 characters".into(),
+                )
+                .await;
             }
             (agent_id, agent_version)
         }
-        Ok(_) => return refuse(ws, ErrorCode::ExpectedHello, "first frame must be hello".into()).await,
+        Ok(_) => {
+            return refuse(
+                ws,
+                ErrorCode::ExpectedHello,
+                "first frame must be hello".into(),
+            )
+            .await
+        }
         Err(e) => return refuse(ws, e.code(), format!("hello: {e}")).await,
     };
-    if let Err(e) = state.store.agent_seen(&workspace_id, &agent_id, &agent_version).await {
+    if let Err(e) = state
+        .store
+        .agent_seen(&workspace_id, &agent_id, &agent_version)
+        .await
+    {
         tracing::error!(error = %format!("{e:#}"), "recording agent");
         return refuse(ws, ErrorCode::Internal, "internal error".into()).await;
     }
@@ -97,7 +125,10 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         let text = match msg {
             Ok(Message::Text(t)) => t,
             Ok(Message::Binary(_)) => {
-                let err = ServerFrame::error(ErrorCode::MalformedFrame, "binary frames are not part of the protocol");
+                let err = ServerFrame::error(
+                    ErrorCode::MalformedFrame,
+                    "binary frames are not part of the protocol",
+                );
                 if !send(&mut ws, err).await {
                     break;
                 }
@@ -111,19 +142,34 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
             }
         };
         let reply = match AgentFrame::decode(&text) {
-            Ok(AgentFrame::Evidence(frame)) => handle_evidence(&state, &workspace_id, &agent_id, &frame, &text).await,
+            Ok(AgentFrame::Evidence(frame)) => {
+                handle_evidence(&state, &workspace_id, &agent_id, &frame, &text).await
+            }
             Ok(AgentFrame::Heartbeat { spooled, .. }) => {
                 tracing::debug!(%agent_id, spooled, "heartbeat");
-                if let Err(e) = state.store.agent_seen(&workspace_id, &agent_id, &agent_version).await {
+                if let Err(e) = state
+                    .store
+                    .agent_seen(&workspace_id, &agent_id, &agent_version)
+                    .await
+                {
                     tracing::warn!(error = %format!("{e:#}"), "recording heartbeat");
                 }
                 None
             }
-            Ok(AgentFrame::Hello { .. }) => Some(ServerFrame::error(ErrorCode::MalformedFrame, "hello was already received")),
+            Ok(AgentFrame::Hello { .. }) => Some(ServerFrame::error(
+                ErrorCode::MalformedFrame,
+                "hello was already received",
+            )),
             Err(e) => {
                 tracing::warn!(%workspace_id, %agent_id, error = %e, "bad frame from agent");
-                let seq = matches!(e, DecodeError::TooLarge { .. }).then(|| seq_of(&text)).flatten();
-                Some(ServerFrame::Error { code: e.code(), message: e.to_string(), seq })
+                let seq = matches!(e, DecodeError::TooLarge { .. })
+                    .then(|| seq_of(&text))
+                    .flatten();
+                Some(ServerFrame::Error {
+                    code: e.code(),
+                    message: e.to_string(),
+                    seq,
+                })
             }
         };
         if let Some(reply) = reply {
@@ -163,7 +209,11 @@ async fn handle_evidence(
 ) -> Option<ServerFrame> {
     let seq = frame.seq;
     if let Err(why) = validate(frame) {
-        return Some(ServerFrame::Error { code: ErrorCode::InvalidEvidence, message: why, seq: Some(seq) });
+        return Some(ServerFrame::Error {
+            code: ErrorCode::InvalidEvidence,
+            message: why,
+            seq: Some(seq),
+        });
     }
     debug_assert!(raw.len() <= MAX_FRAME_BYTES);
     let diagnosis = diagnose::diagnose(frame);
@@ -175,11 +225,13 @@ async fn handle_evidence(
     let result = state
         .store
         .store_evidence(
-            workspace_id,
-            agent_id,
-            seq,
-            &frame.investigation_id,
-            raw,
+            Received {
+                workspace_id,
+                agent_id,
+                seq,
+                investigation_id: &frame.investigation_id,
+                body: raw,
+            },
             |_| NewIncident {
                 dedupe_key,
                 alarm_name: frame.alarm.name.clone(),
@@ -198,7 +250,10 @@ async fn handle_evidence(
         )
         .await;
     match result {
-        Ok(Stored::New { incident_id, opened }) => {
+        Ok(Stored::New {
+            incident_id,
+            opened,
+        }) => {
             tracing::info!(%workspace_id, %agent_id, seq, %incident_id, opened, "evidence stored");
             if opened {
                 state.wake_delivery.notify_one();
@@ -212,11 +267,18 @@ async fn handle_evidence(
         Err(e) => {
             // Not acknowledged: the agent keeps the frame and sends it again.
             tracing::error!(%workspace_id, %agent_id, seq, error = %format!("{e:#}"), "storing evidence");
-            Some(ServerFrame::Error { code: ErrorCode::Internal, message: "could not store evidence; it will be retried".into(), seq: None })
+            Some(ServerFrame::Error {
+                code: ErrorCode::Internal,
+                message: "could not store evidence; it will be retried".into(),
+                seq: None,
+            })
         }
     }
 }
 
 pub fn incident_url(public_url: &url::Url, incident_id: &str) -> String {
-    format!("{}/incidents/{incident_id}", public_url.as_str().trim_end_matches('/'))
+    format!(
+        "{}/incidents/{incident_id}",
+        public_url.as_str().trim_end_matches('/')
+    )
 }

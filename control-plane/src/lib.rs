@@ -40,7 +40,11 @@ pub async fn open_data_dir(settings: &Settings) -> anyhow::Result<(Store, Sealer
 }
 
 /// Serve until `cancel` fires. `listener` is passed in so tests can bind port 0.
-pub async fn run(settings: Settings, listener: TcpListener, cancel: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
     let tls = tls::server_config(&settings.tls.cert_file, &settings.tls.key_file)?;
     let (store, sealer) = open_data_dir(&settings).await?;
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -64,7 +68,13 @@ pub async fn run(settings: Settings, listener: TcpListener, cancel: Cancellation
     };
     tracing::info!(listen = %listener.local_addr()?, data_dir = %settings.data_dir.display(), "control plane serving");
     let mut worker_task = tokio::spawn(worker.run(cancel.clone()));
-    let server = http::serve(listener, tls, http::app(state), cancel.clone(), Duration::from_secs(10));
+    let server = http::serve(
+        listener,
+        tls,
+        http::app(state),
+        cancel.clone(),
+        Duration::from_secs(10),
+    );
     let result = tokio::select! {
         r = server => r,
         r = &mut worker_task => match r {

@@ -93,7 +93,10 @@ enum RouteCmd {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("CONVOPS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 #[tokio::main]
@@ -102,7 +105,10 @@ async fn main() -> ExitCode {
     if let Some(Cmd::Cert { out_dir, hosts }) = &cli.command {
         return match tls::write_self_signed(out_dir, hosts) {
             Ok(()) => {
-                println!("wrote {0}/ca.pem, {0}/cert.pem and {0}/key.pem", out_dir.display());
+                println!(
+                    "wrote {0}/ca.pem, {0}/cert.pem and {0}/key.pem",
+                    out_dir.display()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -149,7 +155,9 @@ async fn serve(settings: config::Settings) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         let c = cancel.clone();
-        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             tokio::spawn(async move {
                 term.recv().await;
                 tracing::info!("shutdown requested");
@@ -171,9 +179,15 @@ async fn admin_workspace(settings: config::Settings, cmd: WorkspaceCmd) -> anyho
             }
             let (ws, key) = store.create_workspace(&name, ADMIN_ACTOR).await?;
             if json {
-                println!("{}", serde_json::json!({"id": ws.id, "name": ws.name, "api_key": key}));
+                println!(
+                    "{}",
+                    serde_json::json!({"id": ws.id, "name": ws.name, "api_key": key})
+                );
             } else {
-                println!("workspace {} ({})\napi key (shown once): {key}", ws.id, ws.name);
+                println!(
+                    "workspace {} ({})\napi key (shown once): {key}",
+                    ws.id, ws.name
+                );
             }
         }
     }
@@ -184,10 +198,9 @@ async fn admin_token(settings: config::Settings, cmd: AgentTokenCmd) -> anyhow::
     let (store, _) = open_data_dir(&settings).await?;
     match cmd {
         AgentTokenCmd::Create { workspace, name } => {
-            let ws = store
-                .workspace_by_ref(&workspace)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("--workspace: no workspace with id or name {workspace:?}"))?;
+            let ws = store.workspace_by_ref(&workspace).await?.ok_or_else(|| {
+                anyhow::anyhow!("--workspace: no workspace with id or name {workspace:?}")
+            })?;
             let token = store.create_agent_token(&ws.id, &name, ADMIN_ACTOR).await?;
             println!("{token}");
         }
@@ -199,16 +212,21 @@ async fn admin_route(settings: config::Settings, cmd: RouteCmd) -> anyhow::Resul
     let (store, sealer) = open_data_dir(&settings).await?;
     match cmd {
         RouteCmd::AddSlackWebhook { workspace, url } => {
-            let ws = store
-                .workspace_by_ref(&workspace)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("--workspace: no workspace with id or name {workspace:?}"))?;
-            let parsed = url::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url: not a URL: {e}"))?;
+            let ws = store.workspace_by_ref(&workspace).await?.ok_or_else(|| {
+                anyhow::anyhow!("--workspace: no workspace with id or name {workspace:?}")
+            })?;
+            let parsed =
+                url::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url: not a URL: {e}"))?;
             if !matches!(parsed.scheme(), "https" | "http") {
                 anyhow::bail!("--url: scheme must be https (or http for a local test receiver)");
             }
             let id = store
-                .add_route(&ws.id, deliver::SLACK_WEBHOOK, &sealer.seal(url.as_bytes()), ADMIN_ACTOR)
+                .add_route(
+                    &ws.id,
+                    deliver::SLACK_WEBHOOK,
+                    &sealer.seal(url.as_bytes()),
+                    ADMIN_ACTOR,
+                )
                 .await?;
             println!("{id}");
         }

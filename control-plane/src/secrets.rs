@@ -92,8 +92,14 @@ mod tests {
     fn round_trip_and_tamper() {
         let s = Sealer::from_key(&[7u8; 32]);
         let sealed = s.seal(b"https://hooks.slack.com/services/T/B/x");
-        assert!(!sealed.windows(5).any(|w| w == b"hooks"), "ciphertext must not contain plaintext");
-        assert_eq!(s.open(&sealed).expect("open"), b"https://hooks.slack.com/services/T/B/x");
+        assert!(
+            !sealed.windows(5).any(|w| w == b"hooks"),
+            "ciphertext must not contain plaintext"
+        );
+        assert_eq!(
+            s.open(&sealed).expect("open"),
+            b"https://hooks.slack.com/services/T/B/x"
+        );
         let mut bad = sealed.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;

@@ -69,6 +69,16 @@ pub enum Stored {
     Duplicate,
 }
 
+/// An evidence frame as received: who sent it, its sequence number, and its text.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub workspace_id: &'a str,
+    pub agent_id: &'a str,
+    pub seq: u64,
+    pub investigation_id: &'a str,
+    pub body: &'a str,
+}
+
 #[derive(Debug, Clone)]
 pub struct Route {
     pub id: String,
@@ -113,7 +123,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn audit(&self, workspace_id: Option<&str>, actor: &str, action: &str, detail: &str) -> anyhow::Result<()> {
+    pub async fn audit(
+        &self,
+        workspace_id: Option<&str>,
+        actor: &str,
+        action: &str,
+        detail: &str,
+    ) -> anyhow::Result<()> {
         sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)")
             .bind(workspace_id)
             .bind(now_ms())
@@ -126,7 +142,11 @@ impl Store {
     }
 
     /// Create a workspace and its first API key; returns the workspace and the key (shown once).
-    pub async fn create_workspace(&self, name: &str, actor: &str) -> anyhow::Result<(Workspace, String)> {
+    pub async fn create_workspace(
+        &self,
+        name: &str,
+        actor: &str,
+    ) -> anyhow::Result<(Workspace, String)> {
         let ws = Workspace {
             id: new_id("ws"),
             name: name.to_owned(),
@@ -146,13 +166,15 @@ impl Store {
                 }
                 _ => e.into(),
             })?;
-        sqlx::query("INSERT INTO api_keys (id, workspace_id, key_hash, created_at) VALUES (?, ?, ?, ?)")
-            .bind(new_id("key"))
-            .bind(&ws.id)
-            .bind(auth::hash_secret(&key))
-            .bind(ws.created_at)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, key_hash, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(new_id("key"))
+        .bind(&ws.id)
+        .bind(auth::hash_secret(&key))
+        .bind(ws.created_at)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, 'workspace.create', ?)")
             .bind(&ws.id)
             .bind(ws.created_at)
@@ -165,11 +187,12 @@ impl Store {
     }
 
     pub async fn workspace_by_ref(&self, id_or_name: &str) -> anyhow::Result<Option<Workspace>> {
-        let row = sqlx::query("SELECT id, name, created_at FROM workspaces WHERE id = ? OR name = ?")
-            .bind(id_or_name)
-            .bind(id_or_name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, created_at FROM workspaces WHERE id = ? OR name = ?")
+                .bind(id_or_name)
+                .bind(id_or_name)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| Workspace {
             id: r.get(0),
             name: r.get(1),
@@ -178,7 +201,12 @@ impl Store {
     }
 
     /// Create an agent token for a workspace; returns the token (shown once).
-    pub async fn create_agent_token(&self, workspace_id: &str, name: &str, actor: &str) -> anyhow::Result<String> {
+    pub async fn create_agent_token(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        actor: &str,
+    ) -> anyhow::Result<String> {
         let token = auth::generate_secret("cvo_agt");
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO agent_tokens (id, workspace_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)")
@@ -202,23 +230,33 @@ impl Store {
 
     /// The workspace an agent token belongs to, if the token is valid and not revoked.
     pub async fn workspace_for_agent_token(&self, token: &str) -> anyhow::Result<Option<String>> {
-        let row = sqlx::query("SELECT workspace_id FROM agent_tokens WHERE token_hash = ? AND revoked_at IS NULL")
-            .bind(auth::hash_secret(token))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT workspace_id FROM agent_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(auth::hash_secret(token))
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| r.get(0)))
     }
 
     /// The workspace an API key belongs to, if the key is valid and not revoked.
     pub async fn workspace_for_api_key(&self, key: &str) -> anyhow::Result<Option<String>> {
-        let row = sqlx::query("SELECT workspace_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
-            .bind(auth::hash_secret(key))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT workspace_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(auth::hash_secret(key))
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| r.get(0)))
     }
 
-    pub async fn add_route(&self, workspace_id: &str, kind: &str, target_enc: &[u8], actor: &str) -> anyhow::Result<String> {
+    pub async fn add_route(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        target_enc: &[u8],
+        actor: &str,
+    ) -> anyhow::Result<String> {
         let id = new_id("route");
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO routes (id, workspace_id, kind, target_enc, created_at) VALUES (?, ?, ?, ?, ?)")
@@ -240,7 +278,12 @@ impl Store {
         Ok(id)
     }
 
-    pub async fn agent_seen(&self, workspace_id: &str, agent_id: &str, version: &str) -> anyhow::Result<()> {
+    pub async fn agent_seen(
+        &self,
+        workspace_id: &str,
+        agent_id: &str,
+        version: &str,
+    ) -> anyhow::Result<()> {
         let now = now_ms();
         sqlx::query(
             "INSERT INTO agents (workspace_id, agent_id, agent_version, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) \
@@ -261,22 +304,28 @@ impl Store {
     /// `make_body` once per route of a newly opened incident.
     pub async fn store_evidence(
         &self,
-        workspace_id: &str,
-        agent_id: &str,
-        seq: u64,
-        investigation_id: &str,
-        body: &str,
+        frame: Received<'_>,
         make_incident: impl FnOnce(&str) -> NewIncident,
         make_body: impl Fn(&str, &Route) -> String,
     ) -> anyhow::Result<Stored> {
-        let seq = i64::try_from(seq).map_err(|_| anyhow::anyhow!("sequence number {seq} out of range"))?;
+        let Received {
+            workspace_id,
+            agent_id,
+            seq,
+            investigation_id,
+            body,
+        } = frame;
+        let seq = i64::try_from(seq)
+            .map_err(|_| anyhow::anyhow!("sequence number {seq} out of range"))?;
         let mut tx = self.pool.begin().await?;
-        let exists = sqlx::query("SELECT 1 FROM evidence WHERE workspace_id = ? AND agent_id = ? AND seq = ?")
-            .bind(workspace_id)
-            .bind(agent_id)
-            .bind(seq)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists = sqlx::query(
+            "SELECT 1 FROM evidence WHERE workspace_id = ? AND agent_id = ? AND seq = ?",
+        )
+        .bind(workspace_id)
+        .bind(agent_id)
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await?;
         if exists.is_some() {
             return Ok(Stored::Duplicate);
         }
@@ -322,10 +371,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if inserted {
-            let routes = sqlx::query("SELECT id, kind, target_enc FROM routes WHERE workspace_id = ?")
-                .bind(workspace_id)
-                .fetch_all(&mut *tx)
-                .await?;
+            let routes =
+                sqlx::query("SELECT id, kind, target_enc FROM routes WHERE workspace_id = ?")
+                    .bind(workspace_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
             for r in routes {
                 let route = Route {
                     id: r.get(0),
@@ -378,7 +428,11 @@ impl Store {
     }
 
     /// The evidence frames of an incident, as the agents sent them, oldest first.
-    pub async fn evidence(&self, workspace_id: &str, incident_id: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    pub async fn evidence(
+        &self,
+        workspace_id: &str,
+        incident_id: &str,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
         let rows = sqlx::query(
             "SELECT agent_id, seq, investigation_id, received_at, body FROM evidence \
              WHERE workspace_id = ? AND incident_id = ? ORDER BY received_at, agent_id, seq",
@@ -433,9 +487,10 @@ impl Store {
 
     /// The soonest time a pending delivery is due, if any.
     pub async fn next_delivery_due(&self) -> anyhow::Result<Option<i64>> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.get::<Option<i64>, _>(0))
     }
 
@@ -478,7 +533,11 @@ impl Store {
     }
 
     /// Delivery log of one incident: `(route kind, status, attempts, last error)`.
-    pub async fn deliveries(&self, workspace_id: &str, incident_id: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    pub async fn deliveries(
+        &self,
+        workspace_id: &str,
+        incident_id: &str,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
         let rows = sqlx::query(
             "SELECT r.kind, d.status, d.attempts, d.last_error, d.delivered_at FROM deliveries d \
              JOIN routes r ON r.id = d.route_id WHERE d.workspace_id = ? AND d.incident_id = ? ORDER BY d.id",
@@ -522,8 +581,20 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let s = Store::open_sqlite(&dir.path().join("t.db")).await.expect("open");
+        let s = Store::open_sqlite(&dir.path().join("t.db"))
+            .await
+            .expect("open");
         (dir, s)
+    }
+
+    fn received(ws: &str, seq: u64) -> Received<'_> {
+        Received {
+            workspace_id: ws,
+            agent_id: "agt",
+            seq,
+            investigation_id: "inv",
+            body: "{}",
+        }
     }
 
     fn incident(key: &str) -> impl FnOnce(&str) -> NewIncident + '_ {
@@ -541,35 +612,45 @@ mod tests {
         let (_d, s) = store().await;
         let (a, _) = s.create_workspace("a", "test").await.expect("ws");
         let (b, _) = s.create_workspace("b", "test").await.expect("ws");
-        s.add_route(&a.id, "slack_webhook", b"x", "test").await.expect("route");
+        s.add_route(&a.id, "slack_webhook", b"x", "test")
+            .await
+            .expect("route");
         let first = s
-            .store_evidence(&a.id, "agt", 1, "inv", "{}", incident("k"), |_, _| "body".into())
+            .store_evidence(received(&a.id, 1), incident("k"), |_, _| "body".into())
             .await
             .expect("store");
         assert!(matches!(first, Stored::New { opened: true, .. }));
         let again = s
-            .store_evidence(&a.id, "agt", 1, "inv", "{}", incident("k"), |_, _| "body".into())
+            .store_evidence(received(&a.id, 1), incident("k"), |_, _| "body".into())
             .await
             .expect("store");
         assert_eq!(again, Stored::Duplicate);
         // A second frame of the same transition joins the incident without a second delivery.
         let second = s
-            .store_evidence(&a.id, "agt", 2, "inv", "{}", incident("k"), |_, _| "body".into())
+            .store_evidence(received(&a.id, 2), incident("k"), |_, _| "body".into())
             .await
             .expect("store");
         assert!(matches!(second, Stored::New { opened: false, .. }));
         assert_eq!(s.due_deliveries(10).await.expect("due").len(), 1);
         assert_eq!(s.incidents(&a.id, 10).await.expect("list").len(), 1);
-        assert!(s.incidents(&b.id, 10).await.expect("list").is_empty(), "tenant scoping");
+        assert!(
+            s.incidents(&b.id, 10).await.expect("list").is_empty(),
+            "tenant scoping"
+        );
         let id = &s.incidents(&a.id, 10).await.expect("list")[0].id;
-        assert!(s.incident(&b.id, id).await.expect("get").is_none(), "tenant scoping");
+        assert!(
+            s.incident(&b.id, id).await.expect("get").is_none(),
+            "tenant scoping"
+        );
     }
 
     #[tokio::test]
     async fn audit_log_is_append_only() {
         let (_d, s) = store().await;
         s.audit(None, "test", "x", "y").await.expect("audit");
-        let upd = sqlx::query("UPDATE audit_log SET actor = 'evil'").execute(&s.pool).await;
+        let upd = sqlx::query("UPDATE audit_log SET actor = 'evil'")
+            .execute(&s.pool)
+            .await;
         assert!(upd.is_err(), "update must be refused");
         let del = sqlx::query("DELETE FROM audit_log").execute(&s.pool).await;
         assert!(del.is_err(), "delete of fresh rows must be refused");
@@ -579,12 +660,28 @@ mod tests {
     async fn tokens_resolve_only_to_their_workspace() {
         let (_d, s) = store().await;
         let (a, key) = s.create_workspace("a", "test").await.expect("ws");
-        let tok = s.create_agent_token(&a.id, "agent-1", "test").await.expect("tok");
-        assert_eq!(s.workspace_for_agent_token(&tok).await.expect("q"), Some(a.id.clone()));
-        assert_eq!(s.workspace_for_api_key(&key).await.expect("q"), Some(a.id.clone()));
-        assert_eq!(s.workspace_for_agent_token(&key).await.expect("q"), None, "an API key is not an agent token");
+        let tok = s
+            .create_agent_token(&a.id, "agent-1", "test")
+            .await
+            .expect("tok");
+        assert_eq!(
+            s.workspace_for_agent_token(&tok).await.expect("q"),
+            Some(a.id.clone())
+        );
+        assert_eq!(
+            s.workspace_for_api_key(&key).await.expect("q"),
+            Some(a.id.clone())
+        );
+        assert_eq!(
+            s.workspace_for_agent_token(&key).await.expect("q"),
+            None,
+            "an API key is not an agent token"
+        );
         assert_eq!(s.workspace_for_agent_token("nope").await.expect("q"), None);
-        let dup = s.create_workspace("a", "test").await.expect_err("duplicate");
+        let dup = s
+            .create_workspace("a", "test")
+            .await
+            .expect_err("duplicate");
         assert!(dup.to_string().contains("already exists"), "{dup}");
     }
 }

@@ -7,13 +7,19 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-pub fn server_config(cert_file: &Path, key_file: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+pub fn server_config(
+    cert_file: &Path,
+    key_file: &Path,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
         .map_err(|e| anyhow::anyhow!("tls.cert_file {}: {e}", cert_file.display()))?
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow::anyhow!("tls.cert_file {}: {e}", cert_file.display()))?;
     if certs.is_empty() {
-        anyhow::bail!("tls.cert_file {}: no PEM certificate in it", cert_file.display());
+        anyhow::bail!(
+            "tls.cert_file {}: no PEM certificate in it",
+            cert_file.display()
+        );
     }
     let key = PrivateKeyDer::from_pem_file(key_file)
         .map_err(|e| anyhow::anyhow!("tls.key_file {}: {e}", key_file.display()))?;
@@ -35,19 +41,26 @@ pub fn write_self_signed(dir: &Path, hosts: &[String]) -> anyhow::Result<()> {
     for name in ["ca.pem", "cert.pem", "key.pem"] {
         let p = dir.join(name);
         if p.exists() {
-            anyhow::bail!("{} already exists; remove it or choose another --out-dir", p.display());
+            anyhow::bail!(
+                "{} already exists; remove it or choose another --out-dir",
+                p.display()
+            );
         }
     }
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.distinguished_name.push(DnType::CommonName, "ConvOps local CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "ConvOps local CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca = ca_params.self_signed(&ca_key)?;
 
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(hosts.to_vec())?;
-    params.distinguished_name.push(DnType::CommonName, "ConvOps control plane");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "ConvOps control plane");
     let cert = params.signed_by(&key, &ca, &ca_key)?;
 
     std::fs::write(dir.join("ca.pem"), ca.pem())?;

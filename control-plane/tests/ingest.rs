@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use convops_control_plane::config::{Settings, TlsSettings};
 use convops_control_plane::store::Store;
-use convops_shared::protocol::{AgentFrame, ErrorCode, ServerFrame, AGENT_WS_PATH, MAX_FRAME_BYTES};
+use convops_shared::protocol::{
+    AgentFrame, ErrorCode, ServerFrame, AGENT_WS_PATH, MAX_FRAME_BYTES,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -34,8 +36,11 @@ impl Drop for Server {
 
 async fn server() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    convops_control_plane::tls::write_self_signed(&dir.path().join("tls"), &["127.0.0.1".into()]).expect("cert");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    convops_control_plane::tls::write_self_signed(&dir.path().join("tls"), &["127.0.0.1".into()])
+        .expect("cert");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let settings = Settings {
         listen: listener.local_addr().expect("addr"),
@@ -50,12 +55,21 @@ async fn server() -> Server {
         delivery_max_attempts: 2,
         heartbeat_secs: 30,
     };
-    let (store, _) = convops_control_plane::open_data_dir(&settings).await.expect("data dir");
+    let (store, _) = convops_control_plane::open_data_dir(&settings)
+        .await
+        .expect("data dir");
     let (ws, _) = store.create_workspace("acme", "test").await.expect("ws");
-    let token = store.create_agent_token(&ws.id, "a", "test").await.expect("token");
+    let token = store
+        .create_agent_token(&ws.id, "a", "test")
+        .await
+        .expect("token");
     drop(store);
     let cancel = CancellationToken::new();
-    tokio::spawn(convops_control_plane::run(settings, listener, cancel.clone()));
+    tokio::spawn(convops_control_plane::run(
+        settings,
+        listener,
+        cancel.clone(),
+    ));
     Server {
         port,
         ca: dir.path().join("tls/ca.pem"),
@@ -81,23 +95,40 @@ fn tls(ca: &std::path::Path) -> Arc<rustls::ClientConfig> {
     )
 }
 
-async fn connect(s: &Server, token: Option<&str>) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+async fn connect(
+    s: &Server,
+    token: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     // Wait for the listener task to be up.
     let mut req = format!("wss://127.0.0.1:{}{AGENT_WS_PATH}", s.port).into_client_request()?;
     if let Some(t) = token {
-        req.headers_mut().insert("authorization", format!("Bearer {t}").parse().expect("header"));
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {t}").parse().expect("header"),
+        );
     }
     let mut cfg = WebSocketConfig::default();
     cfg.max_message_size = None;
     cfg.max_frame_size = None;
-    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(req, Some(cfg), true, Some(Connector::Rustls(tls(&s.ca)))).await?;
+    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        req,
+        Some(cfg),
+        true,
+        Some(Connector::Rustls(tls(&s.ca))),
+    )
+    .await?;
     Ok(ws)
 }
 
 async fn recv(ws: &mut Ws) -> Option<ServerFrame> {
     loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.ok()?? {
-            Ok(Message::Text(t)) => return Some(ServerFrame::decode(&t).expect("server frames decode")),
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .ok()??
+        {
+            Ok(Message::Text(t)) => {
+                return Some(ServerFrame::decode(&t).expect("server frames decode"))
+            }
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
         }
@@ -106,7 +137,12 @@ async fn recv(ws: &mut Ws) -> Option<ServerFrame> {
 
 fn hello(version: u32, agent: &str) -> Message {
     Message::text(
-        AgentFrame::Hello { protocol_version: version, agent_id: agent.into(), agent_version: "test".into() }.encode(),
+        AgentFrame::Hello {
+            protocol_version: version,
+            agent_id: agent.into(),
+            agent_version: "test".into(),
+        }
+        .encode(),
     )
 }
 
@@ -120,7 +156,10 @@ fn evidence(seq: u64) -> String {
 async fn session(s: &Server, agent: &str) -> Ws {
     let mut ws = connect(s, Some(&s.token)).await.expect("connect");
     ws.send(hello(1, agent)).await.expect("hello");
-    assert!(matches!(recv(&mut ws).await, Some(ServerFrame::Welcome { .. })));
+    assert!(matches!(
+        recv(&mut ws).await,
+        Some(ServerFrame::Welcome { .. })
+    ));
     ws
 }
 
@@ -133,7 +172,10 @@ async fn expect_error(ws: &mut Ws, code: ErrorCode) -> Option<u64> {
 
 async fn wait_up(s: &Server) {
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", s.port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", s.port))
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -146,8 +188,13 @@ async fn handshake_refuses_missing_and_wrong_tokens() {
     wait_up(&s).await;
     for token in [None, Some("cvo_agt_wrong"), Some("")] {
         match connect(&s, token).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401, "{token:?}"),
-            other => panic!("token {token:?} must be refused with 401, got {:?}", other.map(|_| "a session")),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status(), 401, "{token:?}")
+            }
+            other => panic!(
+                "token {token:?} must be refused with 401, got {:?}",
+                other.map(|_| "a session")
+            ),
         }
     }
 }
@@ -159,7 +206,10 @@ async fn wrong_version_or_missing_hello_is_refused_cleanly() {
     let mut ws = connect(&s, Some(&s.token)).await.expect("connect");
     ws.send(hello(99, "agt-v99")).await.expect("send");
     expect_error(&mut ws, ErrorCode::UnsupportedProtocolVersion).await;
-    assert!(recv(&mut ws).await.is_none(), "the connection is closed after the error");
+    assert!(
+        recv(&mut ws).await.is_none(),
+        "the connection is closed after the error"
+    );
 
     let mut ws = connect(&s, Some(&s.token)).await.expect("connect");
     ws.send(Message::text(evidence(1))).await.expect("send");
@@ -176,7 +226,9 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
 
     a.send(Message::text("{not json")).await.expect("send");
     expect_error(&mut a, ErrorCode::MalformedFrame).await;
-    a.send(Message::text(r#"{"type":"evidence","seq":"seven"}"#)).await.expect("send");
+    a.send(Message::text(r#"{"type":"evidence","seq":"seven"}"#))
+        .await
+        .expect("send");
     expect_error(&mut a, ErrorCode::MalformedFrame).await;
     a.send(Message::binary(vec![0u8; 16])).await.expect("send");
     expect_error(&mut a, ErrorCode::MalformedFrame).await;
@@ -189,13 +241,20 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
     let mut big: serde_json::Value = serde_json::from_str(&evidence(5)).expect("json");
     big["alarm"]["description"] = "x".repeat(MAX_FRAME_BYTES).into();
     a.send(Message::text(big.to_string())).await.expect("send");
-    assert_eq!(expect_error(&mut a, ErrorCode::FrameTooLarge).await, Some(5));
+    assert_eq!(
+        expect_error(&mut a, ErrorCode::FrameTooLarge).await,
+        Some(5)
+    );
 
     // The same session still works, and stores exactly once.
     a.send(Message::text(evidence(1))).await.expect("send");
     assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 1 }));
     a.send(Message::text(evidence(1))).await.expect("send");
-    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 1 }), "a re-send is acknowledged again");
+    assert_eq!(
+        recv(&mut a).await,
+        Some(ServerFrame::Ack { seq: 1 }),
+        "a re-send is acknowledged again"
+    );
 
     // Beyond the transport limit the connection is dropped, and only that one.
     let huge = "y".repeat(MAX_FRAME_BYTES * 2 + 1);
@@ -203,13 +262,27 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
     assert!(recv(&mut a).await.is_none(), "connection closed");
 
     b.send(Message::text(evidence(1))).await.expect("send");
-    assert_eq!(recv(&mut b).await, Some(ServerFrame::Ack { seq: 1 }), "other agents are unaffected");
+    assert_eq!(
+        recv(&mut b).await,
+        Some(ServerFrame::Ack { seq: 1 }),
+        "other agents are unaffected"
+    );
     let mut c = session(&s, "agt-c").await;
     c.send(Message::text(evidence(1))).await.expect("send");
-    assert_eq!(recv(&mut c).await, Some(ServerFrame::Ack { seq: 1 }), "new agents are still accepted");
+    assert_eq!(
+        recv(&mut c).await,
+        Some(ServerFrame::Ack { seq: 1 }),
+        "new agents are still accepted"
+    );
 
     // Three agents, one incident (same alarm transition), evidence stored once per agent.
-    let store = Store::open_sqlite(&s._dir.path().join("data/convops.db")).await.expect("open");
-    let ws = store.workspace_by_ref("acme").await.expect("q").expect("ws");
+    let store = Store::open_sqlite(&s._dir.path().join("data/convops.db"))
+        .await
+        .expect("open");
+    let ws = store
+        .workspace_by_ref("acme")
+        .await
+        .expect("q")
+        .expect("ws");
     assert_eq!(store.incidents(&ws.id, 10).await.expect("list").len(), 1);
 }

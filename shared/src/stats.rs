@@ -11,7 +11,7 @@ pub fn median(values: &[f64]) -> Option<f64> {
     let mut v: Vec<f64> = values.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
     let mid = v.len() / 2;
-    Some(if v.len() % 2 == 0 {
+    Some(if v.len().is_multiple_of(2) {
         (v[mid - 1] + v[mid]) / 2.0
     } else {
         v[mid]
@@ -99,7 +99,9 @@ mod tests {
     #[test]
     fn change_point_ignores_flat_and_noise() {
         assert_eq!(change_point(&[5.0; 30]), None);
-        let noisy: Vec<f64> = (0..60).map(|i| if i % 2 == 0 { 9.0 } else { 11.0 }).collect();
+        let noisy: Vec<f64> = (0..60)
+            .map(|i| if i % 2 == 0 { 9.0 } else { 11.0 })
+            .collect();
         assert_eq!(change_point(&noisy), None);
     }
 

@@ -21,7 +21,8 @@ fn alarm() -> AlarmInfo {
         threshold: 10.0,
         comparison: "GreaterThanThreshold".into(),
         state: "ALARM".into(),
-        state_reason: "Threshold Crossed: 3 datapoints were greater than the threshold (10.0).".into(),
+        state_reason: "Threshold Crossed: 3 datapoints were greater than the threshold (10.0)."
+            .into(),
         state_reason_data: None,
         transitioned_at: 1_767_225_600_000,
     }
@@ -39,7 +40,10 @@ fn cases() -> Vec<(&'static str, String)> {
             id: "m1".into(),
             namespace: "AWS/ApplicationELB".into(),
             metric_name: "HTTPCode_Target_5XX_Count".into(),
-            dimensions: BTreeMap::from([("LoadBalancer".into(), "app/orders/50dc6c495c0c9188".into())]),
+            dimensions: BTreeMap::from([(
+                "LoadBalancer".into(),
+                "app/orders/50dc6c495c0c9188".into(),
+            )]),
             statistic: "Sum".into(),
             period_secs: 60,
             summary: MetricSummary {
@@ -92,7 +96,11 @@ fn cases() -> Vec<(&'static str, String)> {
         ("ack", ServerFrame::Ack { seq: 7 }.encode()),
         (
             "error",
-            ServerFrame::error(ErrorCode::UnsupportedProtocolVersion, "protocol version 9 is not supported; this control plane speaks 1").encode(),
+            ServerFrame::error(
+                ErrorCode::UnsupportedProtocolVersion,
+                "protocol version 9 is not supported; this control plane speaks 1",
+            )
+            .encode(),
         ),
         (
             "command",
@@ -124,7 +132,12 @@ fn frames_match_golden_fixtures() {
         }
         let golden = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("missing fixture {}: {e}", path.display()));
-        assert_eq!(golden.trim_end(), pretty, "frame {name} differs from {}", path.display());
+        assert_eq!(
+            golden.trim_end(),
+            pretty,
+            "frame {name} differs from {}",
+            path.display()
+        );
         // And the fixture decodes back to the same frame.
         let agent = AgentFrame::decode(&golden).map(|f| f.encode());
         let server = ServerFrame::decode(&golden).map(|f| f.encode());
@@ -154,7 +167,10 @@ fn unknown_fields_and_types_are_malformed() {
 
 #[test]
 fn oversized_frames_are_refused_before_parsing() {
-    let text = format!("{{\"type\":\"heartbeat\",\"pad\":\"{}\"}}", "x".repeat(MAX_FRAME_BYTES));
+    let text = format!(
+        "{{\"type\":\"heartbeat\",\"pad\":\"{}\"}}",
+        "x".repeat(MAX_FRAME_BYTES)
+    );
     assert!(matches!(
         AgentFrame::decode(&text),
         Err(DecodeError::TooLarge { .. })

@@ -77,14 +77,26 @@ impl CborAdapter {
 
     /// How many requests for `op` (e.g. `DescribeAlarms`) the adapter has forwarded.
     pub fn count(&self, op: &str) -> u64 {
-        self.counts.lock().map(|c| c.get(op).copied().unwrap_or(0)).unwrap_or(0)
+        self.counts
+            .lock()
+            .map(|c| c.get(op).copied().unwrap_or(0))
+            .unwrap_or(0)
     }
 
     /// Wait until `op` has been called `n` more times than `since`.
-    pub async fn wait_calls(&self, op: &str, since: u64, n: u64, timeout: std::time::Duration) -> anyhow::Result<()> {
+    pub async fn wait_calls(
+        &self,
+        op: &str,
+        since: u64,
+        n: u64,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
         while self.count(op) < since + n {
-            anyhow::ensure!(tokio::time::Instant::now() < deadline, "{op} was not called {n} more times within {timeout:?}");
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{op} was not called {n} more times within {timeout:?}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         Ok(())
@@ -153,7 +165,11 @@ async fn forward(
         *c.entry(op.clone()).or_default() += 1;
     }
     if service != TARGET_PREFIX {
-        return error(StatusCode::BAD_REQUEST, "UnknownService", &format!("adapter serves {TARGET_PREFIX}, not {service}"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "UnknownService",
+            &format!("adapter serves {TARGET_PREFIX}, not {service}"),
+        );
     }
     let raw = if headers
         .get("content-encoding")
@@ -162,7 +178,11 @@ async fn forward(
     {
         let mut out = Vec::new();
         if let Err(e) = flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out) {
-            return error(StatusCode::BAD_REQUEST, "SerializationException", &format!("bad gzip body: {e}"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                "SerializationException",
+                &format!("bad gzip body: {e}"),
+            );
         }
         out
     } else {
@@ -173,7 +193,13 @@ async fn forward(
     } else {
         match ciborium::from_reader::<Cbor, _>(&raw[..]) {
             Ok(v) => cbor_to_json(&v),
-            Err(e) => return error(StatusCode::BAD_REQUEST, "SerializationException", &format!("bad CBOR body: {e}")),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "SerializationException",
+                    &format!("bad CBOR body: {e}"),
+                )
+            }
         }
     };
     let mut req = up
@@ -190,7 +216,13 @@ async fn forward(
     }
     let resp = match req.send().await {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_GATEWAY, "ServiceUnavailable", &format!("moto unreachable: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "ServiceUnavailable",
+                &format!("moto unreachable: {e}"),
+            )
+        }
     };
     let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let text = resp.text().await.unwrap_or_default();
@@ -218,7 +250,13 @@ fn normalise_error(v: Cbor) -> Cbor {
         entries
             .into_iter()
             .filter(|(k, _)| !(has_lower && is(k, "Message")))
-            .map(|(k, v)| if is(&k, "Message") { (Cbor::Text("message".into()), v) } else { (k, v) })
+            .map(|(k, v)| {
+                if is(&k, "Message") {
+                    (Cbor::Text("message".into()), v)
+                } else {
+                    (k, v)
+                }
+            })
             .collect(),
     )
 }
@@ -228,9 +266,13 @@ pub fn cbor_to_json(v: &Cbor) -> Json {
     match v {
         Cbor::Integer(i) => {
             let n: i128 = (*i).into();
-            i64::try_from(n).map(Json::from).unwrap_or_else(|_| Json::from(n as f64))
+            i64::try_from(n)
+                .map(Json::from)
+                .unwrap_or_else(|_| Json::from(n as f64))
         }
-        Cbor::Float(f) => serde_json::Number::from_f64(*f).map(Json::Number).unwrap_or(Json::Null),
+        Cbor::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Json::Number)
+            .unwrap_or(Json::Null),
         Cbor::Text(s) => Json::String(s.clone()),
         Cbor::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
         Cbor::Bool(b) => Json::Bool(*b),
@@ -271,7 +313,8 @@ fn epoch_seconds(j: &Json) -> Option<f64> {
     match j {
         Json::Number(n) => n.as_f64(),
         Json::String(s) => {
-            let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+            let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .ok()?;
             Some(t.unix_timestamp_nanos() as f64 / 1e9)
         }
         _ => None,
@@ -287,7 +330,8 @@ pub fn json_to_cbor(j: &Json, kind: Option<Kind>) -> Cbor {
             map.iter()
                 .map(|(name, v)| {
                     // Map values inherit a double kind (ExtendedStatistics); struct members are typed by name.
-                    let child = member_kind(name).or(if k == Some(Kind::Double) { k } else { None });
+                    let child =
+                        member_kind(name).or(if k == Some(Kind::Double) { k } else { None });
                     (Cbor::Text(name.clone()), json_to_cbor(v, child))
                 })
                 .collect(),
@@ -324,7 +368,10 @@ mod tests {
         assert!(text.contains("Integer(Integer(3))"), "{text}");
         assert!(text.contains("Tag(1, Float(1767225600.0))"), "{text}");
         // And requests: tag 1 becomes a plain number.
-        let req = Cbor::Map(vec![(Cbor::Text("StartTime".into()), Cbor::Tag(1, Box::new(Cbor::Float(1.5))))]);
+        let req = Cbor::Map(vec![(
+            Cbor::Text("StartTime".into()),
+            Cbor::Tag(1, Box::new(Cbor::Float(1.5))),
+        )]);
         assert_eq!(cbor_to_json(&req), serde_json::json!({"StartTime": 1.5}));
     }
 }

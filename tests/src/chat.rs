@@ -29,7 +29,10 @@ pub struct Received {
 impl Received {
     /// The message's `text` fallback, which carries the whole message.
     pub fn text(&self) -> &str {
-        self.body.get("text").and_then(|t| t.as_str()).unwrap_or_default()
+        self.body
+            .get("text")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default()
     }
 }
 
@@ -67,7 +70,10 @@ impl SlackReceiver {
 
     /// A webhook URL of Slack's shape pointing at this receiver.
     pub fn webhook_url(&self) -> String {
-        format!("http://{}/services/T0CONVOPS/B0CONVOPS/xoxwebhooksecret", self.addr)
+        format!(
+            "http://{}/services/T0CONVOPS/B0CONVOPS/xoxwebhooksecret",
+            self.addr
+        )
     }
 
     /// Answer the next request with `status` (and `Retry-After` when given).
@@ -78,11 +84,19 @@ impl SlackReceiver {
     }
 
     pub fn messages(&self) -> Vec<Received> {
-        self.shared.0.lock().map(|i| i.accepted.clone()).unwrap_or_default()
+        self.shared
+            .0
+            .lock()
+            .map(|i| i.accepted.clone())
+            .unwrap_or_default()
     }
 
     pub fn rejections(&self) -> Vec<String> {
-        self.shared.0.lock().map(|i| i.rejected.clone()).unwrap_or_default()
+        self.shared
+            .0
+            .lock()
+            .map(|i| i.rejected.clone())
+            .unwrap_or_default()
     }
 
     pub fn attempts(&self) -> u64 {
@@ -129,15 +143,26 @@ pub fn validate(body: &serde_json::Value) -> Result<(), String> {
             return Err(format!("{} blocks (max 50)", blocks.len()));
         }
         for (i, b) in blocks.iter().enumerate() {
-            let kind = b.get("type").and_then(|t| t.as_str()).ok_or(format!("block {i} has no type"))?;
+            let kind = b
+                .get("type")
+                .and_then(|t| t.as_str())
+                .ok_or(format!("block {i} has no type"))?;
             let t = b.pointer("/text/text").and_then(|t| t.as_str());
             match (kind, t) {
-                ("section", Some(t)) if t.chars().count() > 3000 => return Err(format!("block {i}: section text over 3000 characters")),
-                ("header", Some(t)) if t.chars().count() > 150 => return Err(format!("block {i}: header text over 150 characters")),
-                ("header", _) if b.pointer("/text/type").and_then(|t| t.as_str()) != Some("plain_text") => {
+                ("section", Some(t)) if t.chars().count() > 3000 => {
+                    return Err(format!("block {i}: section text over 3000 characters"))
+                }
+                ("header", Some(t)) if t.chars().count() > 150 => {
+                    return Err(format!("block {i}: header text over 150 characters"))
+                }
+                ("header", _)
+                    if b.pointer("/text/type").and_then(|t| t.as_str()) != Some("plain_text") =>
+                {
                     return Err(format!("block {i}: header text must be plain_text"))
                 }
-                ("section" | "header", None) if b.get("fields").is_none() => return Err(format!("block {i}: no text")),
+                ("section" | "header", None) if b.get("fields").is_none() => {
+                    return Err(format!("block {i}: no text"))
+                }
                 _ => {}
             }
         }
@@ -161,7 +186,10 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
         }
         return resp;
     }
-    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if !ct.starts_with("application/json") {
         inner.rejected.push(format!("content-type {ct:?}"));
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();

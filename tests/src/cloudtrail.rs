@@ -44,7 +44,10 @@ pub fn events(trail: &[TrailEvent], t0: i64, region: &str, scenario: &str) -> Ve
             let time = (t0 + e.t) as f64;
             let when = time::OffsetDateTime::from_unix_timestamp(t0 + e.t)
                 .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
                 .unwrap_or_default();
             let username = e.username.clone().unwrap_or_else(|| "unknown".into());
             let trail_json = json!({
@@ -96,7 +99,12 @@ pub fn events(trail: &[TrailEvent], t0: i64, region: &str, scenario: &str) -> Ve
                 "Resources": resources,
                 "CloudTrailEvent": trail_json.to_string(),
             });
-            Served { id, time, json: served, attrs }
+            Served {
+                id,
+                time,
+                json: served,
+                attrs,
+            }
         })
         .collect()
 }
@@ -104,7 +112,14 @@ pub fn events(trail: &[TrailEvent], t0: i64, region: &str, scenario: &str) -> Ve
 fn stable_id(scenario: &str, index: usize) -> String {
     use sha2::{Digest, Sha256};
     let h = hex::encode(Sha256::digest(format!("{scenario}:{index}").as_bytes()));
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 pub struct CloudTrailServer {
@@ -144,7 +159,10 @@ impl Drop for CloudTrailServer {
 fn aws_error(status: StatusCode, kind: &str, message: &str) -> Response {
     (
         status,
-        [("content-type", "application/x-amz-json-1.1"), ("x-amzn-errortype", kind)],
+        [
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amzn-errortype", kind),
+        ],
         json!({"__type": kind, "message": message}).to_string(),
     )
         .into_response()
@@ -152,44 +170,105 @@ fn aws_error(status: StatusCode, kind: &str, message: &str) -> Response {
 
 type Shared = (Arc<Vec<Served>>, Arc<std::sync::atomic::AtomicU64>);
 
-async fn handle(State((events, calls)): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State((events, calls)): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if !TARGETS.contains(&target) {
-        return aws_error(StatusCode::BAD_REQUEST, "UnknownOperationException", &format!("operation {target:?} is not served here"));
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            &format!("operation {target:?} is not served here"),
+        );
     }
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return aws_error(StatusCode::BAD_REQUEST, "SerializationException", &e.to_string()),
+        Err(e) => {
+            return aws_error(
+                StatusCode::BAD_REQUEST,
+                "SerializationException",
+                &e.to_string(),
+            )
+        }
     };
     match lookup(&events, &req) {
-        Ok(v) => (StatusCode::OK, [("content-type", "application/x-amz-json-1.1")], v.to_string()).into_response(),
+        Ok(v) => (
+            StatusCode::OK,
+            [("content-type", "application/x-amz-json-1.1")],
+            v.to_string(),
+        )
+            .into_response(),
         Err((kind, msg)) => aws_error(StatusCode::BAD_REQUEST, kind, &msg),
     }
 }
 
 /// The LookupEvents logic, separate from HTTP for testing.
 pub fn lookup(events: &[Served], req: &Value) -> Result<Value, (&'static str, String)> {
-    let start = req.get("StartTime").and_then(Value::as_f64).unwrap_or(f64::MIN);
-    let end = req.get("EndTime").and_then(Value::as_f64).unwrap_or(f64::MAX);
+    let start = req
+        .get("StartTime")
+        .and_then(Value::as_f64)
+        .unwrap_or(f64::MIN);
+    let end = req
+        .get("EndTime")
+        .and_then(Value::as_f64)
+        .unwrap_or(f64::MAX);
     if start > end {
-        return Err(("InvalidTimeRangeException", "StartTime is after EndTime".into()));
+        return Err((
+            "InvalidTimeRangeException",
+            "StartTime is after EndTime".into(),
+        ));
     }
     let max = req.get("MaxResults").and_then(Value::as_i64).unwrap_or(50);
     if !(1..=50).contains(&max) {
-        return Err(("InvalidMaxResultsException", format!("MaxResults must be 1 to 50, got {max}")));
+        return Err((
+            "InvalidMaxResultsException",
+            format!("MaxResults must be 1 to 50, got {max}"),
+        ));
     }
-    let attrs = req.get("LookupAttributes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let attrs = req
+        .get("LookupAttributes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if attrs.len() > 1 {
-        return Err(("InvalidLookupAttributesException", "only one lookup attribute may be given".into()));
+        return Err((
+            "InvalidLookupAttributesException",
+            "only one lookup attribute may be given".into(),
+        ));
     }
     let filter = match attrs.first() {
         Some(a) => {
-            let key = a.get("AttributeKey").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let value = a.get("AttributeValue").and_then(Value::as_str).unwrap_or_default().to_owned();
-            const KEYS: &[&str] = &["EventId", "EventName", "ReadOnly", "Username", "ResourceType", "ResourceName", "EventSource", "AccessKeyId"];
+            let key = a
+                .get("AttributeKey")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let value = a
+                .get("AttributeValue")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            const KEYS: &[&str] = &[
+                "EventId",
+                "EventName",
+                "ReadOnly",
+                "Username",
+                "ResourceType",
+                "ResourceName",
+                "EventSource",
+                "AccessKeyId",
+            ];
             if !KEYS.contains(&key.as_str()) {
-                return Err(("InvalidLookupAttributesException", format!("unknown AttributeKey {key:?}")));
+                return Err((
+                    "InvalidLookupAttributesException",
+                    format!("unknown AttributeKey {key:?}"),
+                ));
             }
             Some((key, value))
         }
@@ -209,10 +288,18 @@ pub fn lookup(events: &[Served], req: &Value) -> Result<Value, (&'static str, St
         Some(t) => t
             .strip_prefix("page-")
             .and_then(|n| n.parse::<usize>().ok())
-            .ok_or(("InvalidNextTokenException", format!("invalid NextToken {t:?}")))?,
+            .ok_or((
+                "InvalidNextTokenException",
+                format!("invalid NextToken {t:?}"),
+            ))?,
         None => 0,
     };
-    let page: Vec<Value> = matching.iter().skip(offset).take(max as usize).map(|e| e.json.clone()).collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(max as usize)
+        .map(|e| e.json.clone())
+        .collect();
     let mut out = json!({ "Events": page });
     if offset + (max as usize) < matching.len() {
         out["NextToken"] = json!(format!("page-{}", offset + max as usize));

@@ -31,7 +31,9 @@ pub fn ensure_installed() -> anyhow::Result<PathBuf> {
         match std::fs::create_dir(&lock) {
             Ok(()) => break,
             Err(_) if exe.is_file() => return Ok(exe),
-            Err(_) if Instant::now() > deadline => anyhow::bail!("timed out waiting for {}", lock.display()),
+            Err(_) if Instant::now() > deadline => {
+                anyhow::bail!("timed out waiting for {}", lock.display())
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
     }
@@ -47,9 +49,16 @@ fn install(venv: &Path) -> anyhow::Result<()> {
         eprintln!("convops: creating Python venv at {}", venv.display());
         run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
     }
-    eprintln!("convops: installing {MOTO_REQUIREMENT} into {}", venv.display());
-    run(Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", MOTO_REQUIREMENT]))
+    eprintln!(
+        "convops: installing {MOTO_REQUIREMENT} into {}",
+        venv.display()
+    );
+    run(Command::new(venv.join("bin/pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        MOTO_REQUIREMENT,
+    ]))
 }
 
 fn exe_missing(p: &Path) -> bool {
@@ -82,7 +91,8 @@ impl Moto {
         for _ in 0..5 {
             let port = crate::free_port()?;
             let log = std::env::temp_dir().join(format!("convops-moto-{port}.log"));
-            let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+            let file = std::fs::File::create(&log)
+                .with_context(|| format!("creating {}", log.display()))?;
             let child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
@@ -111,7 +121,10 @@ impl Moto {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                anyhow::bail!("moto_server did not answer on port {} within {timeout:?}", self.port);
+                anyhow::bail!(
+                    "moto_server did not answer on port {} within {timeout:?}",
+                    self.port
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -62,9 +62,14 @@ impl Proc {
             .append(true)
             .open(&log)
             .with_context(|| format!("opening {}", log.display()))?;
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(file));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file));
         let child = cmd.spawn().with_context(|| format!("starting {cmd:?}"))?;
-        Ok(Proc { child: Some(child), log })
+        Ok(Proc {
+            child: Some(child),
+            log,
+        })
     }
 
     /// SIGKILL: no chance to flush or say goodbye.
@@ -76,7 +81,9 @@ impl Proc {
     }
 
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     pub fn log_text(&self) -> String {
@@ -84,14 +91,27 @@ impl Proc {
     }
 
     /// Wait until the log contains `needle` `n` times.
-    pub async fn wait_log(&mut self, needle: &str, n: usize, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn wait_log(
+        &mut self,
+        needle: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             if self.log_text().matches(needle).count() >= n {
                 return Ok(());
             }
-            anyhow::ensure!(self.is_running(), "process exited; log:\n{}", tail(&self.log_text()));
-            anyhow::ensure!(Instant::now() < deadline, "{needle:?} not logged {n} times within {timeout:?}; log:\n{}", tail(&self.log_text()));
+            anyhow::ensure!(
+                self.is_running(),
+                "process exited; log:\n{}",
+                tail(&self.log_text())
+            );
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{needle:?} not logged {n} times within {timeout:?}; log:\n{}",
+                tail(&self.log_text())
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -129,20 +149,37 @@ impl ControlPlaneSetup {
             api_key: String::new(),
             agent_token: String::new(),
         };
-        output(Command::new(&cp).args(["cert", "--out-dir"]).arg(dir.join("tls")))?;
-        let ws: serde_json::Value = serde_json::from_str(&output(
-            setup.command(&cp).args(["workspace", "create", "acme", "--json"]),
-        )?)?;
+        output(
+            Command::new(&cp)
+                .args(["cert", "--out-dir"])
+                .arg(dir.join("tls")),
+        )?;
+        let ws: serde_json::Value = serde_json::from_str(&output(setup.command(&cp).args([
+            "workspace",
+            "create",
+            "acme",
+            "--json",
+        ]))?)?;
         let workspace_id = ws["id"].as_str().context("workspace id")?.to_owned();
         let api_key = ws["api_key"].as_str().context("api key")?.to_owned();
-        let agent_token = output(setup.command(&cp).args(["agent-token", "create", "--workspace", &workspace_id]))?;
+        let agent_token = output(setup.command(&cp).args([
+            "agent-token",
+            "create",
+            "--workspace",
+            &workspace_id,
+        ]))?;
         output(
             setup
                 .command(&cp)
                 .args(["route", "add-slack-webhook", "--workspace", "acme"])
                 .env("CONVOPS_SLACK_WEBHOOK_URL", slack_webhook_url),
         )?;
-        Ok(ControlPlaneSetup { workspace_id, api_key, agent_token, ..setup })
+        Ok(ControlPlaneSetup {
+            workspace_id,
+            api_key,
+            agent_token,
+            ..setup
+        })
     }
 
     fn command(&self, exe: &Path) -> Command {
@@ -151,7 +188,10 @@ impl ControlPlaneSetup {
             .env("CONVOPS_CP__DATA_DIR", self.dir.join("data"))
             .env("CONVOPS_CP__TLS__CERT_FILE", self.dir.join("tls/cert.pem"))
             .env("CONVOPS_CP__TLS__KEY_FILE", self.dir.join("tls/key.pem"))
-            .env("CONVOPS_CP__PUBLIC_URL", format!("https://127.0.0.1:{}", self.port))
+            .env(
+                "CONVOPS_CP__PUBLIC_URL",
+                format!("https://127.0.0.1:{}", self.port),
+            )
             .env("CONVOPS_CP__DELIVERY__TIMEOUT_SECS", "5");
         cmd
     }
@@ -165,13 +205,19 @@ impl ControlPlaneSetup {
     }
 
     pub fn agent_url(&self) -> String {
-        format!("wss://127.0.0.1:{}{}", self.port, convops_shared::protocol::AGENT_WS_PATH)
+        format!(
+            "wss://127.0.0.1:{}{}",
+            self.port,
+            convops_shared::protocol::AGENT_WS_PATH
+        )
     }
 
     /// An HTTPS client that trusts this control plane's CA.
     pub fn https_client(&self) -> anyhow::Result<reqwest::Client> {
         let ca = reqwest::Certificate::from_pem(&std::fs::read(self.ca_file())?)?;
-        Ok(reqwest::Client::builder().add_root_certificate(ca).build()?)
+        Ok(reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .build()?)
     }
 
     /// Start the control plane and wait until `/healthz` answers over TLS.
@@ -183,13 +229,25 @@ impl ControlPlaneSetup {
         let client = self.https_client()?;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = client.get(format!("{}/healthz", self.base_url())).send().await {
+            if let Ok(r) = client
+                .get(format!("{}/healthz", self.base_url()))
+                .send()
+                .await
+            {
                 if r.status().is_success() {
                     return Ok(proc);
                 }
             }
-            anyhow::ensure!(proc.is_running(), "control plane exited:\n{}", tail(&proc.log_text()));
-            anyhow::ensure!(Instant::now() < deadline, "control plane not healthy within 30s:\n{}", tail(&proc.log_text()));
+            anyhow::ensure!(
+                proc.is_running(),
+                "control plane exited:\n{}",
+                tail(&proc.log_text())
+            );
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "control plane not healthy within 30s:\n{}",
+                tail(&proc.log_text())
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -221,7 +279,12 @@ pub struct AwsEndpoints {
 }
 
 /// Start an agent with its spool in `spool_dir`.
-pub fn start_agent(cp: &ControlPlaneSetup, aws: &AwsEndpoints, spool_dir: &Path, log: PathBuf) -> anyhow::Result<Proc> {
+pub fn start_agent(
+    cp: &ControlPlaneSetup,
+    aws: &AwsEndpoints,
+    spool_dir: &Path,
+    log: PathBuf,
+) -> anyhow::Result<Proc> {
     let mut cmd = Command::new(bin("convops-agent")?);
     cmd.arg("run")
         .env("CONVOPS_AGENT__CONTROL_PLANE__URL", cp.agent_url())
@@ -248,14 +311,23 @@ pub fn start_agent(cp: &ControlPlaneSetup, aws: &AwsEndpoints, spool_dir: &Path,
 pub async fn seed_config(aws: &AwsEndpoints) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(aws.region.clone()))
-        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new("testing", "testing", None, None, "convops-harness"))
+        .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "convops-harness",
+        ))
         .endpoint_url(&aws.default)
         .load()
         .await
 }
 
 /// A CloudWatch client for seeding, routed through the CBOR adapter.
-pub fn cloudwatch_client(shared: &aws_config::SdkConfig, aws: &AwsEndpoints) -> aws_sdk_cloudwatch::Client {
+pub fn cloudwatch_client(
+    shared: &aws_config::SdkConfig,
+    aws: &AwsEndpoints,
+) -> aws_sdk_cloudwatch::Client {
     aws_sdk_cloudwatch::Client::from_conf(
         aws_sdk_cloudwatch::config::Builder::from(shared)
             .endpoint_url(&aws.cloudwatch)

@@ -42,7 +42,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { timeout: Duration::from_secs(120) }
+        Options {
+            timeout: Duration::from_secs(120),
+        }
     }
 }
 
@@ -115,7 +117,10 @@ pub async fn run_file(emu: &Emulator, path: &Path, opts: &Options) -> Outcome {
             },
         },
         Err(e) => Outcome {
-            scenario: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            scenario: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             error: Some(e.to_string()),
             ..Outcome::default()
         },
@@ -129,7 +134,8 @@ pub async fn run_file(emu: &Emulator, path: &Path, opts: &Options) -> Outcome {
 pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result<Outcome> {
     emu.moto.reset().await.context("resetting the emulator")?;
     let t0 = now_secs();
-    let trail = CloudTrailServer::start(cloudtrail::events(&s.cloudtrail, t0, &s.region, &s.name)).await?;
+    let trail =
+        CloudTrailServer::start(cloudtrail::events(&s.cloudtrail, t0, &s.region, &s.name)).await?;
     let slack = SlackReceiver::start().await?;
     let aws = AwsEndpoints {
         region: s.region.clone(),
@@ -138,13 +144,23 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
         cloudtrail: Some(trail.endpoint()),
     };
     eprintln!("convops-scenario: {}: seeding the emulator", s.name);
-    let s = crate::seed::seed(s, &aws, t0).await.context("seeding the emulator")?;
+    let s = crate::seed::seed(s, &aws, t0)
+        .await
+        .context("seeding the emulator")?;
 
     let dir = tempfile::tempdir()?;
     let cp = ControlPlaneSetup::create(dir.path(), &slack.webhook_url())?;
     let _cp_proc = cp.start().await?;
-    let mut agent = procs::start_agent(&cp, &aws, &dir.path().join("spool"), dir.path().join("agent.log"))?;
-    eprintln!("convops-scenario: {}: control plane and agent running; waiting for the diagnosis", s.name);
+    let mut agent = procs::start_agent(
+        &cp,
+        &aws,
+        &dir.path().join("spool"),
+        dir.path().join("agent.log"),
+    )?;
+    eprintln!(
+        "convops-scenario: {}: control plane and agent running; waiting for the diagnosis",
+        s.name
+    );
 
     let delivered = match slack.wait_for(1, opts.timeout).await {
         Ok(mut m) => m.remove(0),
@@ -154,7 +170,10 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
                 "{e}; agent {}; agent log tail:\n{}\ncontrol plane log tail:\n{}",
                 if running { "still running" } else { "exited" },
                 procs::tail(&agent.log_text()),
-                procs::tail(&std::fs::read_to_string(dir.path().join("control-plane.log")).unwrap_or_default())
+                procs::tail(
+                    &std::fs::read_to_string(dir.path().join("control-plane.log"))
+                        .unwrap_or_default()
+                )
             );
         }
     };
@@ -167,7 +186,14 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
         let url = format!("{}{path}", cp.base_url());
         let key = cp.api_key.clone();
         async move {
-            let text = client.get(&url).bearer_auth(key).send().await?.error_for_status()?.text().await?;
+            let text = client
+                .get(&url)
+                .bearer_auth(key)
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await?;
             anyhow::Ok(text)
         }
     };
@@ -185,7 +211,8 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
     let evidence_text = get(format!("/api/v1/incidents/{id}/evidence")).await?;
     api_answers.push_str(&evidence_text);
     let evidence: serde_json::Value = serde_json::from_str(&evidence_text)?;
-    let frames: Vec<serde_json::Value> = evidence["evidence"].as_array().cloned().unwrap_or_default();
+    let frames: Vec<serde_json::Value> =
+        evidence["evidence"].as_array().cloned().unwrap_or_default();
 
     let mut outcome = Outcome {
         scenario: s.name.clone(),
@@ -216,7 +243,10 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
             .collect();
         if !found.is_empty() {
             outcome.leaked_secrets.push(secret.clone());
-            outcome.leaks.push(Leak { secret: secret.clone(), places: found });
+            outcome.leaks.push(Leak {
+                secret: secret.clone(),
+                places: found,
+            });
         }
     }
     agent.kill();
@@ -227,9 +257,9 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
 pub fn contains_secret(hay: &[u8], secret: &str) -> bool {
     let escaped = serde_json::to_string(secret).unwrap_or_default();
     let escaped = escaped.trim_matches('"');
-    [secret, escaped]
-        .iter()
-        .any(|needle| !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle.as_bytes()))
+    [secret, escaped].iter().any(|needle| {
+        !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    })
 }
 
 fn score_diagnosis(o: &mut Outcome, diagnosis: &serde_json::Value, s: &Scenario) {
@@ -332,7 +362,10 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 pub fn summarise(outcomes: &[Outcome]) -> Summary {
     let n = outcomes.len();
     let ok: Vec<&Outcome> = outcomes.iter().filter(|o| o.error.is_none()).collect();
-    let cites_total: usize = outcomes.iter().map(|o| o.must_cite_found.len() + o.must_cite_missing.len()).sum();
+    let cites_total: usize = outcomes
+        .iter()
+        .map(|o| o.must_cite_found.len() + o.must_cite_missing.len())
+        .sum();
     let cites_found: usize = outcomes.iter().map(|o| o.must_cite_found.len()).sum();
     let mut ratios: Vec<f64> = ok
         .iter()
@@ -345,12 +378,24 @@ pub fn summarise(outcomes: &[Outcome]) -> Summary {
     Summary {
         scenarios: n,
         errors: n - ok.len(),
-        top1_accuracy: if n == 0 { 0.0 } else { outcomes.iter().filter(|o| o.correct).count() as f64 / n as f64 },
-        must_cite_rate: if cites_total == 0 { 1.0 } else { cites_found as f64 / cites_total as f64 },
+        top1_accuracy: if n == 0 {
+            0.0
+        } else {
+            outcomes.iter().filter(|o| o.correct).count() as f64 / n as f64
+        },
+        must_cite_rate: if cites_total == 0 {
+            1.0
+        } else {
+            cites_found as f64 / cites_total as f64
+        },
         leaked_secrets: outcomes.iter().map(|o| o.leaked_secrets.len()).sum(),
         median_evidence_raw_ratio: (!ratios.is_empty()).then(|| {
             let m = ratios.len() / 2;
-            if ratios.len() % 2 == 0 { (ratios[m - 1] + ratios[m]) / 2.0 } else { ratios[m] }
+            if ratios.len().is_multiple_of(2) {
+                (ratios[m - 1] + ratios[m]) / 2.0
+            } else {
+                ratios[m]
+            }
         }),
         detect_to_deliver_p50_ms: percentile(&d2d, 50.0),
         detect_to_deliver_p95_ms: percentile(&d2d, 95.0),
@@ -373,8 +418,18 @@ mod tests {
         assert_eq!(percentile(&[10, 20, 30, 40], 50.0), Some(20));
         assert_eq!(percentile(&[10, 20, 30, 40], 95.0), Some(40));
         assert_eq!(percentile(&[], 50.0), None);
-        let o = Outcome { correct: true, raw_bytes: 1000, evidence_bytes: 10, must_cite_found: vec!["a".into()], must_cite_missing: vec!["b".into()], ..Outcome::default() };
-        let e = Outcome { error: Some("x".into()), ..Outcome::default() };
+        let o = Outcome {
+            correct: true,
+            raw_bytes: 1000,
+            evidence_bytes: 10,
+            must_cite_found: vec!["a".into()],
+            must_cite_missing: vec!["b".into()],
+            ..Outcome::default()
+        };
+        let e = Outcome {
+            error: Some("x".into()),
+            ..Outcome::default()
+        };
         let s = summarise(&[o, e]);
         assert_eq!((s.scenarios, s.errors), (2, 1));
         assert_eq!(s.top1_accuracy, 0.5);

@@ -245,11 +245,19 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let inner = e.into_inner();
         ScenarioError {
             file: file.to_owned(),
-            field: if path == "." { "(document)".into() } else { path },
+            field: if path == "." {
+                "(document)".into()
+            } else {
+                path
+            },
             rule: inner.to_string(),
         }
     })?;
-    validate(&scenario).map_err(|(field, rule)| ScenarioError { file: file.to_owned(), field, rule })?;
+    validate(&scenario).map_err(|(field, rule)| ScenarioError {
+        file: file.to_owned(),
+        field,
+        rule,
+    })?;
     Ok(scenario)
 }
 
@@ -265,7 +273,8 @@ const COMPARISONS: &[&str] = &[
 ];
 
 fn is_extended_statistic(s: &str) -> bool {
-    s.strip_prefix('p').is_some_and(|n| n.parse::<f64>().is_ok_and(|v| (0.0..=100.0).contains(&v)))
+    s.strip_prefix('p')
+        .is_some_and(|n| n.parse::<f64>().is_ok_and(|v| (0.0..=100.0).contains(&v)))
 }
 
 type Invalid = (String, String);
@@ -283,15 +292,34 @@ fn non_empty(s: &str, field: impl Into<String>) -> Result<(), Invalid> {
 }
 
 fn range(from: i64, to: i64, field: &str) -> Result<(), Invalid> {
-    need(from <= to, format!("{field}.from"), format!("must not be after `to` ({from} > {to})"))?;
-    need(to <= 7200, format!("{field}.to"), format!("must be at most 7200 (2 hours ahead), got {to}"))?;
-    need(from >= -14 * 86400, format!("{field}.from"), format!("must be within the last 14 days, got {from}"))
+    need(
+        from <= to,
+        format!("{field}.from"),
+        format!("must not be after `to` ({from} > {to})"),
+    )?;
+    need(
+        to <= 7200,
+        format!("{field}.to"),
+        format!("must be at most 7200 (2 hours ahead), got {to}"),
+    )?;
+    need(
+        from >= -14 * 86400,
+        format!("{field}.from"),
+        format!("must be within the last 14 days, got {from}"),
+    )
 }
 
 fn validate(s: &Scenario) -> Result<(), Invalid> {
-    need(s.format == FORMAT, "format", format!("must be {FORMAT:?}, got {:?}", s.format))?;
     need(
-        !s.name.is_empty() && s.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+        s.format == FORMAT,
+        "format",
+        format!("must be {FORMAT:?}, got {:?}", s.format),
+    )?;
+    need(
+        !s.name.is_empty()
+            && s.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
         "name",
         format!("must be a slug of a-z, 0-9 and '-', got {:?}", s.name),
     )?;
@@ -304,21 +332,33 @@ fn validate(s: &Scenario) -> Result<(), Invalid> {
     need(
         STATISTICS.contains(&a.statistic.as_str()) || is_extended_statistic(&a.statistic),
         "alarm.statistic",
-        format!("must be one of {STATISTICS:?} or a percentile like p99, got {:?}", a.statistic),
+        format!(
+            "must be one of {STATISTICS:?} or a percentile like p99, got {:?}",
+            a.statistic
+        ),
     )?;
     need(
         a.period >= 10 && (a.period == 10 || a.period == 30 || a.period % 60 == 0),
         "alarm.period",
-        format!("must be 10, 30 or a multiple of 60 seconds, got {}", a.period),
+        format!(
+            "must be 10, 30 or a multiple of 60 seconds, got {}",
+            a.period
+        ),
     )?;
-    need(a.evaluation_periods >= 1, "alarm.evaluation_periods", format!("must be at least 1, got {}", a.evaluation_periods))?;
+    need(
+        a.evaluation_periods >= 1,
+        "alarm.evaluation_periods",
+        format!("must be at least 1, got {}", a.evaluation_periods),
+    )?;
     need(
         COMPARISONS.contains(&a.comparison.as_str()),
         "alarm.comparison",
         format!("must be one of {COMPARISONS:?}, got {:?}", a.comparison),
     )?;
     need(
-        s.metrics.iter().any(|m| m.namespace == a.namespace && m.name == a.metric && m.dimensions == a.dimensions),
+        s.metrics.iter().any(|m| {
+            m.namespace == a.namespace && m.name == a.metric && m.dimensions == a.dimensions
+        }),
         "alarm",
         "the alarm's own metric (namespace, metric and dimensions) must also appear in `metrics`",
     )?;
@@ -326,37 +366,84 @@ fn validate(s: &Scenario) -> Result<(), Invalid> {
         let f = format!("metrics[{i}]");
         non_empty(&m.namespace, format!("{f}.namespace"))?;
         non_empty(&m.name, format!("{f}.name"))?;
-        need(m.step > 0, format!("{f}.step"), format!("must be positive, got {}", m.step))?;
+        need(
+            m.step > 0,
+            format!("{f}.step"),
+            format!("must be positive, got {}", m.step),
+        )?;
         range(m.from, m.to, &f)?;
-        need((m.to - m.from) / m.step.max(1) <= 20_160, format!("{f}.step"), "more than 20160 datapoints in one series")?;
-        need(m.jitter >= 0.0, format!("{f}.jitter"), "must not be negative")?;
+        need(
+            (m.to - m.from) / m.step.max(1) <= 20_160,
+            format!("{f}.step"),
+            "more than 20160 datapoints in one series",
+        )?;
+        need(
+            m.jitter >= 0.0,
+            format!("{f}.jitter"),
+            "must not be negative",
+        )?;
         for (j, seg) in m.segments.iter().enumerate() {
             let g = format!("{f}.segments[{j}]");
-            need(seg.from <= seg.to, format!("{g}.from"), format!("must not be after `to` ({} > {})", seg.from, seg.to))?;
+            need(
+                seg.from <= seg.to,
+                format!("{g}.from"),
+                format!("must not be after `to` ({} > {})", seg.from, seg.to),
+            )?;
             need(
                 seg.value.is_some() != seg.ramp.is_some(),
                 &g,
                 "must give exactly one of `value` and `ramp`",
             )?;
-            need(seg.jitter.unwrap_or(0.0) >= 0.0, format!("{g}.jitter"), "must not be negative")?;
+            need(
+                seg.jitter.unwrap_or(0.0) >= 0.0,
+                format!("{g}.jitter"),
+                "must not be negative",
+            )?;
         }
     }
     for (i, l) in s.logs.iter().enumerate() {
         let f = format!("logs[{i}]");
-        need(l.group.starts_with('/') || !l.group.is_empty(), format!("{f}.group"), "must not be empty")?;
+        need(
+            l.group.starts_with('/') || !l.group.is_empty(),
+            format!("{f}.group"),
+            "must not be empty",
+        )?;
         non_empty(&l.stream, format!("{f}.stream"))?;
-        need(!l.stream.contains(':') && !l.stream.contains('*'), format!("{f}.stream"), "must not contain ':' or '*'")?;
-        let emitters = l.background.iter().map(|e| ("background".to_owned(), e)).chain(
-            l.bursts.iter().enumerate().map(|(j, e)| (format!("bursts[{j}]"), e)),
-        );
+        need(
+            !l.stream.contains(':') && !l.stream.contains('*'),
+            format!("{f}.stream"),
+            "must not contain ':' or '*'",
+        )?;
+        let emitters = l
+            .background
+            .iter()
+            .map(|e| ("background".to_owned(), e))
+            .chain(
+                l.bursts
+                    .iter()
+                    .enumerate()
+                    .map(|(j, e)| (format!("bursts[{j}]"), e)),
+            );
         for (name, e) in emitters {
             let g = format!("{f}.{name}");
             range(e.from, e.to, &g)?;
-            need(e.every > 0, format!("{g}.every"), format!("must be positive, got {}", e.every))?;
-            need(!e.lines.is_empty(), format!("{g}.lines"), "must not be empty")?;
+            need(
+                e.every > 0,
+                format!("{g}.every"),
+                format!("must be positive, got {}", e.every),
+            )?;
+            need(
+                !e.lines.is_empty(),
+                format!("{g}.lines"),
+                "must not be empty",
+            )?;
         }
         for (j, (t, _)) in l.lines.iter().enumerate() {
-            need((-14 * 86400..=7200).contains(t), format!("{f}.lines[{j}][0]"), format!("time {t} is outside the last 14 days to 2 hours ahead"))?;
+            need(
+                (-14 * 86400..=7200).contains(t),
+                format!("{f}.lines[{j}][0]"),
+                format!("time {t} is outside the last 14 days to 2 hours ahead"),
+            )?;
         }
     }
     for (i, e) in s.cloudtrail.iter().enumerate() {
@@ -371,20 +458,35 @@ fn validate(s: &Scenario) -> Result<(), Invalid> {
         for (j, svc) in c.services.iter().enumerate() {
             let g = format!("{f}.services[{j}]");
             non_empty(&svc.name, format!("{g}.name"))?;
-            need((0..=1000).contains(&svc.desired), format!("{g}.desired"), format!("must be 0 to 1000, got {}", svc.desired))?;
-            need(!svc.task_definitions.is_empty(), format!("{g}.task_definitions"), "must list at least one task definition")?;
+            need(
+                (0..=1000).contains(&svc.desired),
+                format!("{g}.desired"),
+                format!("must be 0 to 1000, got {}", svc.desired),
+            )?;
+            need(
+                !svc.task_definitions.is_empty(),
+                format!("{g}.task_definitions"),
+                "must list at least one task definition",
+            )?;
             for (k, td) in svc.task_definitions.iter().enumerate() {
                 non_empty(&td.family, format!("{g}.task_definitions[{k}].family"))?;
                 non_empty(&td.image, format!("{g}.task_definitions[{k}].image"))?;
             }
             for (k, st) in svc.stopped_tasks.iter().enumerate() {
-                need((1..=1000).contains(&st.count), format!("{g}.stopped_tasks[{k}].count"), format!("must be 1 to 1000, got {}", st.count))?;
+                need(
+                    (1..=1000).contains(&st.count),
+                    format!("{g}.stopped_tasks[{k}].count"),
+                    format!("must be 1 to 1000, got {}", st.count),
+                )?;
             }
             for (k, lb) in svc.load_balancers.iter().enumerate() {
                 need(
                     lb.target_group.starts_with("targetgroup/"),
                     format!("{g}.load_balancers[{k}].target_group"),
-                    format!("must look like targetgroup/NAME/ID, got {:?}", lb.target_group),
+                    format!(
+                        "must look like targetgroup/NAME/ID, got {:?}",
+                        lb.target_group
+                    ),
                 )?;
             }
         }
@@ -392,24 +494,48 @@ fn validate(s: &Scenario) -> Result<(), Invalid> {
     for (i, r) in s.rds.iter().enumerate() {
         let f = format!("rds[{i}]");
         non_empty(&r.id, format!("{f}.id"))?;
-        need(["available", "stopped"].contains(&r.status.as_str()), format!("{f}.status"), format!("must be \"available\" or \"stopped\", got {:?}", r.status))?;
-        need(r.allocated_storage > 0, format!("{f}.allocated_storage"), "must be positive")?;
+        need(
+            ["available", "stopped"].contains(&r.status.as_str()),
+            format!("{f}.status"),
+            format!("must be \"available\" or \"stopped\", got {:?}", r.status),
+        )?;
+        need(
+            r.allocated_storage > 0,
+            format!("{f}.allocated_storage"),
+            "must be positive",
+        )?;
     }
     for (i, e) in s.ec2.iter().enumerate() {
         let f = format!("ec2[{i}]");
         non_empty(&e.name, format!("{f}.name"))?;
-        need(["running", "stopped"].contains(&e.state.as_str()), format!("{f}.state"), format!("must be \"running\" or \"stopped\", got {:?}", e.state))?;
+        need(
+            ["running", "stopped"].contains(&e.state.as_str()),
+            format!("{f}.state"),
+            format!("must be \"running\" or \"stopped\", got {:?}", e.state),
+        )?;
     }
     let x = &s.expect;
-    need(CATEGORIES.contains(&x.root_cause.as_str()), "expect.root_cause", format!("must be one of {CATEGORIES:?}, got {:?}", x.root_cause))?;
+    need(
+        CATEGORIES.contains(&x.root_cause.as_str()),
+        "expect.root_cause",
+        format!("must be one of {CATEGORIES:?}, got {:?}", x.root_cause),
+    )?;
     for (i, c) in x.also_acceptable.iter().enumerate() {
-        need(CATEGORIES.contains(&c.as_str()), format!("expect.also_acceptable[{i}]"), format!("{c:?} is not a root-cause category"))?;
+        need(
+            CATEGORIES.contains(&c.as_str()),
+            format!("expect.also_acceptable[{i}]"),
+            format!("{c:?} is not a root-cause category"),
+        )?;
     }
     for (i, c) in x.must_cite.iter().enumerate() {
         non_empty(c, format!("expect.must_cite[{i}]"))?;
     }
     for (i, c) in x.secrets.iter().enumerate() {
-        need(c.len() >= 4, format!("expect.secrets[{i}]"), "must be at least 4 characters (shorter strings match by accident)")?;
+        need(
+            c.len() >= 4,
+            format!("expect.secrets[{i}]"),
+            "must be at least 4 characters (shorter strings match by accident)",
+        )?;
     }
     Ok(())
 }
@@ -531,29 +657,47 @@ mod tests {
 
     fn err_of(mutate: impl Fn(&mut serde_json::Value)) -> String {
         let p = public_dir().join("ecs-oom-after-memory-limit-cut.json");
-        let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json");
         mutate(&mut v);
-        parse("x.json", &v.to_string()).expect_err("must be invalid").to_string()
+        parse("x.json", &v.to_string())
+            .expect_err("must be invalid")
+            .to_string()
     }
 
     #[test]
     fn errors_name_field_and_rule() {
         let e = err_of(|v| v["alarm"]["period"] = 0.into());
-        assert!(e.contains("alarm.period") && e.contains("multiple of 60"), "{e}");
-        let e = err_of(|v| v["metrics"][1]["segments"][0]["ramp"] = serde_json::json!([1, 2]));
-        assert!(e.contains("metrics[1].segments[0]") && e.contains("exactly one"), "{e}");
+        assert!(
+            e.contains("alarm.period") && e.contains("multiple of 60"),
+            "{e}"
+        );
+        let e = err_of(|v| v["metrics"][1]["segments"][0]["value"] = 5.into());
+        assert!(
+            e.contains("metrics[1].segments[0]") && e.contains("exactly one"),
+            "{e}"
+        );
         let e = err_of(|v| v["metrics"][0]["step"] = "sixty".into());
-        assert!(e.contains("metrics[0].step") && e.contains("invalid type"), "{e}");
+        assert!(
+            e.contains("metrics[0].step") && e.contains("invalid type"),
+            "{e}"
+        );
         let e = err_of(|v| {
             v.as_object_mut().map(|o| o.remove("alarm"));
         });
         assert!(e.contains("alarm"), "{e}");
         let e = err_of(|v| v["expect"]["root_cause"] = "gremlins".into());
-        assert!(e.contains("expect.root_cause") && e.contains("gremlins"), "{e}");
+        assert!(
+            e.contains("expect.root_cause") && e.contains("gremlins"),
+            "{e}"
+        );
         let e = err_of(|v| v["format"] = "convops-scenario/2".into());
         assert!(e.starts_with("x.json: format: must be"), "{e}");
         let e = err_of(|v| v["alarm"]["dimensions"]["LoadBalancer"] = "app/other/1".into());
-        assert!(e.contains("alarm") && e.contains("must also appear in `metrics`"), "{e}");
+        assert!(
+            e.contains("alarm") && e.contains("must also appear in `metrics`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -569,8 +713,20 @@ mod tests {
             baseline: 10.0,
             jitter: 1.0,
             segments: vec![
-                Segment { from: -300, to: 0, value: Some(90.0), ramp: None, jitter: Some(0.0) },
-                Segment { from: -120, to: 0, value: None, ramp: Some([0.0, 120.0]), jitter: Some(0.0) },
+                Segment {
+                    from: -300,
+                    to: 0,
+                    value: Some(90.0),
+                    ramp: None,
+                    jitter: Some(0.0),
+                },
+                Segment {
+                    from: -120,
+                    to: 0,
+                    value: None,
+                    ramp: Some([0.0, 120.0]),
+                    jitter: Some(0.0),
+                },
             ],
         };
         let a = datapoints(7, 0, &m);
@@ -583,7 +739,12 @@ mod tests {
         let l = LogGroup {
             group: "/g".into(),
             stream: "s".into(),
-            background: Some(Emitter { from: -10, to: 0, every: 5, lines: vec!["a {n}".into(), "b".into()] }),
+            background: Some(Emitter {
+                from: -10,
+                to: 0,
+                every: 5,
+                lines: vec!["a {n}".into(), "b".into()],
+            }),
             bursts: vec![],
             lines: vec![(-7, "fixed".into())],
         };

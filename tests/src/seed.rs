@@ -15,7 +15,9 @@ use crate::scenario::{self, Scenario};
 pub const ACCOUNT_ID: &str = "123456789012";
 
 /// `Operation: Code: message` for an SDK error (the full debug chain only when AWS sent no code).
-fn sdk<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(what: &str) -> impl FnOnce(E) -> anyhow::Error + '_ {
+fn sdk<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    what: &str,
+) -> impl FnOnce(E) -> anyhow::Error + '_ {
     move |e| match (e.code(), e.message()) {
         (Some(c), Some(m)) => anyhow::anyhow!("{what}: {c}: {m}"),
         (Some(c), None) => anyhow::anyhow!("{what}: {c}"),
@@ -31,7 +33,12 @@ pub async fn seed(s: &Scenario, aws: &AwsEndpoints, t0: i64) -> anyhow::Result<S
     let cw = cloudwatch_client(&shared, aws);
     seed_metrics(&s, &cw, t0).await?;
     seed_logs(&s, &aws_sdk_cloudwatchlogs::Client::new(&shared), t0).await?;
-    seed_ecs(&s, &aws_sdk_ecs::Client::new(&shared), &aws_sdk_ec2::Client::new(&shared)).await?;
+    seed_ecs(
+        &s,
+        &aws_sdk_ecs::Client::new(&shared),
+        &aws_sdk_ec2::Client::new(&shared),
+    )
+    .await?;
     seed_rds(&s, &aws_sdk_rds::Client::new(&shared)).await?;
     seed_alarm(&s, &cw).await?;
     Ok(s)
@@ -43,7 +50,11 @@ async fn seed_ec2(s: &Scenario, shared: &aws_config::SdkConfig) -> anyhow::Resul
         return Ok(s.clone());
     }
     let ec2 = aws_sdk_ec2::Client::new(shared);
-    let images = ec2.describe_images().send().await.map_err(sdk("DescribeImages"))?;
+    let images = ec2
+        .describe_images()
+        .send()
+        .await
+        .map_err(sdk("DescribeImages"))?;
     let image = images
         .images()
         .iter()
@@ -74,7 +85,11 @@ async fn seed_ec2(s: &Scenario, shared: &aws_config::SdkConfig) -> anyhow::Resul
             .context("RunInstances returned no instance")?
             .to_owned();
         if inst.state == "stopped" {
-            ec2.stop_instances().instance_ids(&id).send().await.map_err(sdk("StopInstances"))?;
+            ec2.stop_instances()
+                .instance_ids(&id)
+                .send()
+                .await
+                .map_err(sdk("StopInstances"))?;
         }
         if let Some(planned) = &inst.instance_id {
             replacements.push((planned.clone(), id));
@@ -90,7 +105,11 @@ async fn seed_ec2(s: &Scenario, shared: &aws_config::SdkConfig) -> anyhow::Resul
     Ok(serde_json::from_str(&text)?)
 }
 
-async fn seed_metrics(s: &Scenario, cw: &aws_sdk_cloudwatch::Client, t0: i64) -> anyhow::Result<()> {
+async fn seed_metrics(
+    s: &Scenario,
+    cw: &aws_sdk_cloudwatch::Client,
+    t0: i64,
+) -> anyhow::Result<()> {
     use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
     for (i, m) in s.metrics.iter().enumerate() {
         let dims: Vec<Dimension> = m
@@ -122,12 +141,20 @@ async fn seed_metrics(s: &Scenario, cw: &aws_sdk_cloudwatch::Client, t0: i64) ->
     Ok(())
 }
 
-async fn seed_logs(s: &Scenario, logs: &aws_sdk_cloudwatchlogs::Client, t0: i64) -> anyhow::Result<()> {
+async fn seed_logs(
+    s: &Scenario,
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    t0: i64,
+) -> anyhow::Result<()> {
     use aws_sdk_cloudwatchlogs::types::InputLogEvent;
     let mut groups = std::collections::BTreeSet::new();
     for (i, l) in s.logs.iter().enumerate() {
         if groups.insert(l.group.clone()) {
-            logs.create_log_group().log_group_name(&l.group).send().await.map_err(sdk("CreateLogGroup"))?;
+            logs.create_log_group()
+                .log_group_name(&l.group)
+                .send()
+                .await
+                .map_err(sdk("CreateLogGroup"))?;
         }
         logs.create_log_stream()
             .log_group_name(&l.group)
@@ -145,7 +172,12 @@ async fn seed_logs(s: &Scenario, logs: &aws_sdk_cloudwatchlogs::Client, t0: i64)
                 bytes = 0;
             }
             bytes += size;
-            batch.push(InputLogEvent::builder().timestamp((t0 + t) * 1000).message(line).build()?);
+            batch.push(
+                InputLogEvent::builder()
+                    .timestamp((t0 + t) * 1000)
+                    .message(line)
+                    .build()?,
+            );
         }
         if !batch.is_empty() {
             put_logs(logs, &l.group, &l.stream, batch).await?;
@@ -170,20 +202,34 @@ async fn put_logs(
     Ok(())
 }
 
-async fn seed_ecs(s: &Scenario, ecs: &aws_sdk_ecs::Client, ec2: &aws_sdk_ec2::Client) -> anyhow::Result<()> {
-    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, LaunchType, LoadBalancer, NetworkMode};
+async fn seed_ecs(
+    s: &Scenario,
+    ecs: &aws_sdk_ecs::Client,
+    ec2: &aws_sdk_ec2::Client,
+) -> anyhow::Result<()> {
+    use aws_sdk_ecs::types::{
+        Compatibility, ContainerDefinition, LaunchType, LoadBalancer, NetworkMode,
+    };
     if s.ecs.is_empty() {
         return Ok(());
     }
     // awsvpc tasks need a subnet; the emulator's default VPC has some.
-    let subnets = ec2.describe_subnets().send().await.map_err(sdk("DescribeSubnets"))?;
+    let subnets = ec2
+        .describe_subnets()
+        .send()
+        .await
+        .map_err(sdk("DescribeSubnets"))?;
     let subnet = subnets
         .subnets()
         .iter()
         .find_map(|s| s.subnet_id())
         .context("the emulator has no default subnet")?
         .to_owned();
-    let groups = ec2.describe_security_groups().send().await.map_err(sdk("DescribeSecurityGroups"))?;
+    let groups = ec2
+        .describe_security_groups()
+        .send()
+        .await
+        .map_err(sdk("DescribeSecurityGroups"))?;
     let group = groups
         .security_groups()
         .iter()
@@ -192,7 +238,11 @@ async fn seed_ecs(s: &Scenario, ecs: &aws_sdk_ecs::Client, ec2: &aws_sdk_ec2::Cl
         .to_owned();
     let net = (subnet, group);
     for c in &s.ecs {
-        ecs.create_cluster().cluster_name(&c.cluster).send().await.map_err(sdk("CreateCluster"))?;
+        ecs.create_cluster()
+            .cluster_name(&c.cluster)
+            .send()
+            .await
+            .map_err(sdk("CreateCluster"))?;
         for svc in &c.services {
             let container = svc
                 .load_balancers
@@ -231,7 +281,10 @@ async fn seed_ecs(s: &Scenario, ecs: &aws_sdk_ecs::Client, ec2: &aws_sdk_ec2::Cl
                 .iter()
                 .map(|lb| {
                     LoadBalancer::builder()
-                        .target_group_arn(format!("arn:aws:elasticloadbalancing:{}:{ACCOUNT_ID}:{}", s.region, lb.target_group))
+                        .target_group_arn(format!(
+                            "arn:aws:elasticloadbalancing:{}:{ACCOUNT_ID}:{}",
+                            s.region, lb.target_group
+                        ))
                         .container_name(lb.container.clone().unwrap_or_else(|| container.clone()))
                         .container_port(lb.port.unwrap_or(8080) as i32)
                         .build()
@@ -297,7 +350,11 @@ async fn run_tasks(
             .send()
             .await
             .map_err(sdk("RunTask"))?;
-        arns.extend(out.tasks().iter().filter_map(|t| t.task_arn().map(str::to_owned)));
+        arns.extend(
+            out.tasks()
+                .iter()
+                .filter_map(|t| t.task_arn().map(str::to_owned)),
+        );
         left -= n;
     }
     Ok(arns)
@@ -316,7 +373,11 @@ async fn seed_rds(s: &Scenario, rds: &aws_sdk_rds::Client) -> anyhow::Result<()>
             .await
             .map_err(sdk("CreateDBInstance"))?;
         if db.status == "stopped" {
-            rds.stop_db_instance().db_instance_identifier(&db.id).send().await.map_err(sdk("StopDBInstance"))?;
+            rds.stop_db_instance()
+                .db_instance_identifier(&db.id)
+                .send()
+                .await
+                .map_err(sdk("StopDBInstance"))?;
         }
     }
     Ok(())
@@ -331,7 +392,10 @@ async fn seed_alarm(s: &Scenario, cw: &aws_sdk_cloudwatch::Client) -> anyhow::Re
         .namespace(&a.namespace)
         .metric_name(&a.metric)
         .set_dimensions(Some(
-            a.dimensions.iter().map(|(k, v)| Dimension::builder().name(k).value(v).build()).collect(),
+            a.dimensions
+                .iter()
+                .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+                .collect(),
         ))
         .period(a.period as i32)
         .evaluation_periods(a.evaluation_periods as i32)

@@ -31,11 +31,33 @@ async fn every_public_scenario_runs_without_leaking() -> anyhow::Result<()> {
         outcomes.push(runner::run_file(&emu, &f, &Options::default()).await);
     }
     for o in &outcomes {
-        assert!(o.error.is_none(), "{} could not be run: {:?}", o.scenario, o.error);
-        assert!(o.leaked_secrets.is_empty(), "{} leaked {:?}", o.scenario, o.leaks);
-        assert!(o.message.contains(&o.scenario_alarm_hint()), "{}: delivered message names no alarm", o.scenario);
-        assert!(o.raw_bytes > 0 && o.evidence_bytes > 0, "{}: bytes not measured", o.scenario);
-        assert!(o.sources.contains_key("metrics"), "{}: no metrics source report", o.scenario);
+        assert!(
+            o.error.is_none(),
+            "{} could not be run: {:?}",
+            o.scenario,
+            o.error
+        );
+        assert!(
+            o.leaked_secrets.is_empty(),
+            "{} leaked {:?}",
+            o.scenario,
+            o.leaks
+        );
+        assert!(
+            o.message.contains(&o.scenario_alarm_hint()),
+            "{}: delivered message names no alarm",
+            o.scenario
+        );
+        assert!(
+            o.raw_bytes > 0 && o.evidence_bytes > 0,
+            "{}: bytes not measured",
+            o.scenario
+        );
+        assert!(
+            o.sources.contains_key("metrics"),
+            "{}: no metrics source report",
+            o.scenario
+        );
     }
     let s = runner::summarise(&outcomes);
     eprintln!("public scenarios: {}", serde_json::to_string(&s)?);
@@ -50,7 +72,9 @@ trait AlarmHint {
 impl AlarmHint for runner::Outcome {
     /// The alarm name of the scenario file, which every delivered message must carry.
     fn scenario_alarm_hint(&self) -> String {
-        scenario::load(std::path::Path::new(&self.file)).map(|s| s.alarm.name).unwrap_or_default()
+        scenario::load(std::path::Path::new(&self.file))
+            .map(|s| s.alarm.name)
+            .unwrap_or_default()
     }
 }
 
@@ -60,7 +84,12 @@ async fn leak_check_finds_a_legitimately_sent_string_everywhere_it_goes() -> any
     let mut s = scenario::load(&src)?;
     // The alarm's name and its load balancer are sent on purpose: declared secret, they must be
     // reported in every place they reach.
-    let lb = s.alarm.dimensions.get("LoadBalancer").cloned().expect("an ALB alarm");
+    let lb = s
+        .alarm
+        .dimensions
+        .get("LoadBalancer")
+        .cloned()
+        .expect("an ALB alarm");
     s.expect.secrets = vec![s.alarm.name.clone(), lb.clone()];
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("declared-secret.json");
@@ -68,9 +97,19 @@ async fn leak_check_finds_a_legitimately_sent_string_everywhere_it_goes() -> any
     let emu = Emulator::start().await?;
     let o = runner::run_file(&emu, &file, &Options::default()).await;
     assert!(o.error.is_none(), "{:?}", o.error);
-    assert_eq!(o.leaked_secrets, vec![s.alarm.name.clone(), lb], "{:?}", o.leaks);
+    assert_eq!(
+        o.leaked_secrets,
+        vec![s.alarm.name.clone(), lb],
+        "{:?}",
+        o.leaks
+    );
     for leak in &o.leaks {
-        assert_eq!(leak.places, ["agent_evidence", "database", "api", "chat"], "{}", leak.secret);
+        assert_eq!(
+            leak.places,
+            ["agent_evidence", "database", "api", "chat"],
+            "{}",
+            leak.secret
+        );
     }
     Ok(())
 }
@@ -83,16 +122,28 @@ fn broken_scenario_gets_a_precise_error_and_exit_2() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("broken.json");
     std::fs::write(&file, v.to_string())?;
-    let out = Command::new(convops_tests::procs::bin("convops-scenario")?).arg("run").arg(&file).output()?;
+    let out = Command::new(convops_tests::procs::bin("convops-scenario")?)
+        .arg("run")
+        .arg(&file)
+        .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("broken.json: metrics[0].step: must be positive, got 0"), "{stderr}");
+    assert!(
+        stderr.contains("broken.json: metrics[0].step: must be positive, got 0"),
+        "{stderr}"
+    );
 
     std::fs::write(&file, "{\"format\": \"convops-scenario/1\", \"name\": 7}")?;
-    let out = Command::new(convops_tests::procs::bin("convops-scenario")?).args(["run", "--json"]).arg(&file).output()?;
+    let out = Command::new(convops_tests::procs::bin("convops-scenario")?)
+        .args(["run", "--json"])
+        .arg(&file)
+        .output()?;
     let stdout: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     let err = stdout["error"].as_str().unwrap_or_default();
-    assert!(err.contains("name: invalid type: integer `7`, expected a string"), "{err}");
+    assert!(
+        err.contains("name: invalid type: integer `7`, expected a string"),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -102,11 +153,14 @@ async fn cloudtrail_lookup_honours_range_attributes_and_pages() -> anyhow::Resul
     use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
     let s = scenario::load(&public_dir().join("payments-sg-ingress-revoked.json"))?;
     let t0 = 1_800_000_000;
-    let server = CloudTrailServer::start(cloudtrail::events(&s.cloudtrail, t0, &s.region, &s.name)).await?;
+    let server =
+        CloudTrailServer::start(cloudtrail::events(&s.cloudtrail, t0, &s.region, &s.name)).await?;
     let conf = aws_sdk_cloudtrail::Config::builder()
         .behavior_version(aws_sdk_cloudtrail::config::BehaviorVersion::latest())
         .region(aws_sdk_cloudtrail::config::Region::new(s.region.clone()))
-        .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new("a", "b", None, None, "t"))
+        .credentials_provider(aws_sdk_cloudtrail::config::Credentials::new(
+            "a", "b", None, None, "t",
+        ))
         .endpoint_url(server.endpoint())
         .build();
     let ct = aws_sdk_cloudtrail::Client::from_conf(conf);
@@ -115,9 +169,17 @@ async fn cloudtrail_lookup_honours_range_attributes_and_pages() -> anyhow::Resul
     let mut seen = Vec::new();
     let mut token = None;
     loop {
-        let out = ct.lookup_events().max_results(1).set_next_token(token).send().await?;
+        let out = ct
+            .lookup_events()
+            .max_results(1)
+            .set_next_token(token)
+            .send()
+            .await?;
         for e in out.events() {
-            seen.push((e.event_time().map(|t| t.secs()).unwrap_or_default(), e.event_id().unwrap_or_default().to_owned()));
+            seen.push((
+                e.event_time().map(|t| t.secs()).unwrap_or_default(),
+                e.event_id().unwrap_or_default().to_owned(),
+            ));
         }
         token = out.next_token().map(str::to_owned);
         if token.is_none() {
@@ -131,7 +193,11 @@ async fn cloudtrail_lookup_honours_range_attributes_and_pages() -> anyhow::Resul
 
     // A time range.
     let (from, to) = (-3600, 0);
-    let want = s.cloudtrail.iter().filter(|e| (from..=to).contains(&e.t)).count();
+    let want = s
+        .cloudtrail
+        .iter()
+        .filter(|e| (from..=to).contains(&e.t))
+        .count();
     let out = ct
         .lookup_events()
         .start_time(DateTime::from_secs(t0 + from))
@@ -144,19 +210,41 @@ async fn cloudtrail_lookup_honours_range_attributes_and_pages() -> anyhow::Resul
     let name = &s.cloudtrail[0].event_name;
     let out = ct
         .lookup_events()
-        .lookup_attributes(LookupAttribute::builder().attribute_key(LookupAttributeKey::EventName).attribute_value(name).build()?)
+        .lookup_attributes(
+            LookupAttribute::builder()
+                .attribute_key(LookupAttributeKey::EventName)
+                .attribute_value(name)
+                .build()?,
+        )
         .send()
         .await?;
-    assert_eq!(out.events().len(), s.cloudtrail.iter().filter(|e| &e.event_name == name).count());
-    let inner: serde_json::Value = serde_json::from_str(out.events()[0].cloud_trail_event().unwrap_or("{}"))?;
+    assert_eq!(
+        out.events().len(),
+        s.cloudtrail
+            .iter()
+            .filter(|e| &e.event_name == name)
+            .count()
+    );
+    let inner: serde_json::Value =
+        serde_json::from_str(out.events()[0].cloud_trail_event().unwrap_or("{}"))?;
     assert_eq!(inner["eventName"], name.as_str());
     assert_eq!(inner["awsRegion"], s.region.as_str());
 
     // Two attributes are refused, as by AWS.
     let two = ct
         .lookup_events()
-        .lookup_attributes(LookupAttribute::builder().attribute_key(LookupAttributeKey::EventName).attribute_value("a").build()?)
-        .lookup_attributes(LookupAttribute::builder().attribute_key(LookupAttributeKey::Username).attribute_value("b").build()?)
+        .lookup_attributes(
+            LookupAttribute::builder()
+                .attribute_key(LookupAttributeKey::EventName)
+                .attribute_value("a")
+                .build()?,
+        )
+        .lookup_attributes(
+            LookupAttribute::builder()
+                .attribute_key(LookupAttributeKey::Username)
+                .attribute_value("b")
+                .build()?,
+        )
         .send()
         .await;
     assert!(format!("{:?}", two.expect_err("refused")).contains("InvalidLookupAttributesException"));

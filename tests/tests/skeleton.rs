@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricDatum, StandardUnit, StateValue, Statistic};
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, MetricDatum, StandardUnit, StateValue, Statistic,
+};
 use convops_tests::cbor::CborAdapter;
 use convops_tests::chat::SlackReceiver;
 use convops_tests::moto::Moto;
@@ -38,7 +40,15 @@ async fn world() -> anyhow::Result<World> {
     let cw = procs::cloudwatch_client(&shared, &aws);
     let dir = tempfile::tempdir()?;
     let cp = ControlPlaneSetup::create(dir.path(), &slack.webhook_url())?;
-    Ok(World { _moto: moto, adapter, slack, aws, cw, cp, dir })
+    Ok(World {
+        _moto: moto,
+        adapter,
+        slack,
+        aws,
+        cw,
+        cp,
+        dir,
+    })
 }
 
 fn now_secs() -> i64 {
@@ -56,7 +66,11 @@ async fn fire_alarm(w: &World, name: &str, lb: &str, reason: &str) -> anyhow::Re
     let data: Vec<MetricDatum> = (0..60)
         .map(|i| {
             let t = now - 3600 + i * 60;
-            let v = if t >= now - 600 { 40.0 + (i % 5) as f64 } else { (i % 3) as f64 };
+            let v = if t >= now - 600 {
+                40.0 + (i % 5) as f64
+            } else {
+                (i % 3) as f64
+            };
             MetricDatum::builder()
                 .metric_name("HTTPCode_Target_5XX_Count")
                 .dimensions(dim.clone())
@@ -66,7 +80,11 @@ async fn fire_alarm(w: &World, name: &str, lb: &str, reason: &str) -> anyhow::Re
                 .build()
         })
         .collect();
-    w.cw.put_metric_data().namespace("AWS/ApplicationELB").set_metric_data(Some(data)).send().await?;
+    w.cw.put_metric_data()
+        .namespace("AWS/ApplicationELB")
+        .set_metric_data(Some(data))
+        .send()
+        .await?;
     w.cw.put_metric_alarm()
         .alarm_name(name)
         .namespace("AWS/ApplicationELB")
@@ -79,7 +97,12 @@ async fn fire_alarm(w: &World, name: &str, lb: &str, reason: &str) -> anyhow::Re
         .comparison_operator(ComparisonOperator::GreaterThanThreshold)
         .send()
         .await?;
-    w.cw.set_alarm_state().alarm_name(name).state_value(StateValue::Alarm).state_reason(reason).send().await?;
+    w.cw.set_alarm_state()
+        .alarm_name(name)
+        .state_value(StateValue::Alarm)
+        .state_reason(reason)
+        .send()
+        .await?;
     Ok(())
 }
 
@@ -125,12 +148,22 @@ async fn fired_alarm_reaches_slack_once_and_is_listed() -> anyhow::Result<()> {
 
     let msgs = w.slack.wait_for(1, WAIT).await?;
     let text = msgs[0].text();
-    assert!(text.contains("orders-api-5xx"), "alarm name missing:\n{text}");
+    assert!(
+        text.contains("orders-api-5xx"),
+        "alarm name missing:\n{text}"
+    );
     assert!(text.contains(reason), "reason missing:\n{text}");
-    assert!(text.contains("HTTPCode_Target_5XX_Count"), "metric missing:\n{text}");
+    assert!(
+        text.contains("HTTPCode_Target_5XX_Count"),
+        "metric missing:\n{text}"
+    );
     assert!(text.contains("→ now"), "baseline vs now missing:\n{text}");
     assert!(text.contains("onset"), "onset missing:\n{text}");
-    assert!(w.slack.rejections().is_empty(), "{:?}", w.slack.rejections());
+    assert!(
+        w.slack.rejections().is_empty(),
+        "{:?}",
+        w.slack.rejections()
+    );
     assert_eq!(w.slack.attempts(), 2, "one 429, then one successful retry");
 
     let incidents = w.cp.incidents().await?;
@@ -140,15 +173,33 @@ async fn fired_alarm_reaches_slack_once_and_is_listed() -> anyhow::Result<()> {
 
     // The alarm stays in ALARM: three more polls must not investigate it again.
     let polls = w.adapter.count("DescribeAlarms");
-    w.adapter.wait_calls("DescribeAlarms", polls, 3, WAIT).await?;
-    assert_eq!(w.slack.messages().len(), 1, "an alarm that stays in ALARM is not investigated again");
+    w.adapter
+        .wait_calls("DescribeAlarms", polls, 3, WAIT)
+        .await?;
+    assert_eq!(
+        w.slack.messages().len(),
+        1,
+        "an alarm that stays in ALARM is not investigated again"
+    );
     assert_eq!(w.adapter.count("GetMetricData"), 1);
 
     // The agent never called a write action (everything it sent to CloudWatch is counted).
-    let agent_ops: Vec<String> = w.adapter.counts.lock().map(|c| c.keys().cloned().collect()).unwrap_or_default();
+    let agent_ops: Vec<String> = w
+        .adapter
+        .counts
+        .lock()
+        .map(|c| c.keys().cloned().collect())
+        .unwrap_or_default();
     for op in agent_ops {
         assert!(
-            ["DescribeAlarms", "GetMetricData", "PutMetricData", "PutMetricAlarm", "SetAlarmState"].contains(&op.as_str()),
+            [
+                "DescribeAlarms",
+                "GetMetricData",
+                "PutMetricData",
+                "PutMetricAlarm",
+                "SetAlarmState"
+            ]
+            .contains(&op.as_str()),
             "unexpected CloudWatch operation {op}"
         );
     }
@@ -159,8 +210,14 @@ async fn fired_alarm_reaches_slack_once_and_is_listed() -> anyhow::Result<()> {
         assert_no_credentials(&f.display().to_string(), &std::fs::read(&f)?);
     }
     assert_no_credentials("agent log", agent.log_text().as_bytes());
-    assert!(agent.log_text().contains("aws call"), "debug logging was on, so the check above means something");
-    assert!(!agent.log_text().contains(&w.cp.agent_token), "agent token in the agent log");
+    assert!(
+        agent.log_text().contains("aws call"),
+        "debug logging was on, so the check above means something"
+    );
+    assert!(
+        !agent.log_text().contains(&w.cp.agent_token),
+        "agent token in the agent log"
+    );
     Ok(())
 }
 
@@ -190,12 +247,23 @@ async fn control_plane_restart_loses_nothing_and_delivers_nothing_twice() -> any
     fire_alarm(&w, "alarm-c", "app/c/3", "Threshold Crossed: c").await?;
     w.slack.wait_for(3, WAIT).await?;
     let polls = w.adapter.count("DescribeAlarms");
-    w.adapter.wait_calls("DescribeAlarms", polls, 3, WAIT).await?;
+    w.adapter
+        .wait_calls("DescribeAlarms", polls, 3, WAIT)
+        .await?;
 
-    let texts: Vec<String> = w.slack.messages().iter().map(|m| m.text().to_owned()).collect();
+    let texts: Vec<String> = w
+        .slack
+        .messages()
+        .iter()
+        .map(|m| m.text().to_owned())
+        .collect();
     assert_eq!(texts.len(), 3, "{texts:#?}");
     for (i, name) in ["alarm-a", "alarm-b", "alarm-c"].iter().enumerate() {
-        assert!(texts[i].contains(name), "message {i} should be {name}: {}", texts[i]);
+        assert!(
+            texts[i].contains(name),
+            "message {i} should be {name}: {}",
+            texts[i]
+        );
     }
     let incidents = w.cp.incidents().await?;
     assert_eq!(incidents.len(), 3, "{incidents:#?}");

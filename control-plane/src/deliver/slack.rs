@@ -19,7 +19,9 @@ fn truncate(s: &str, max: usize) -> String {
 
 /// Escape the three characters Slack's mrkdwn treats as control characters.
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> serde_json::Value {
@@ -32,7 +34,12 @@ pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> serde_jso
             "text": truncate(&format!("• {} `[{}]`", escape(&f.text), escape(&f.evidence)), MAX_SECTION_CHARS)}}));
     }
     if !d.unchecked.is_empty() {
-        let list = d.unchecked.iter().map(|u| format!("• {}", escape(u))).collect::<Vec<_>>().join("\n");
+        let list = d
+            .unchecked
+            .iter()
+            .map(|u| format!("• {}", escape(u)))
+            .collect::<Vec<_>>()
+            .join("\n");
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
             "text": truncate(&format!("*Could not check:*\n{list}"), MAX_SECTION_CHARS)}}));
     }

@@ -72,18 +72,29 @@ fn print_human(o: &Outcome) {
     for h in &o.hypotheses {
         println!("           {} {:.2}", h.category, h.confidence);
     }
-    println!("must cite: {} found, missing {:?}", o.must_cite_found.len(), o.must_cite_missing);
+    println!(
+        "must cite: {} found, missing {:?}",
+        o.must_cite_found.len(),
+        o.must_cite_missing
+    );
     println!(
         "bytes:     {} read from AWS, {} sent ({:.2}%)",
         o.raw_bytes,
         o.evidence_bytes,
-        if o.raw_bytes > 0 { 100.0 * o.evidence_bytes as f64 / o.raw_bytes as f64 } else { 0.0 }
+        if o.raw_bytes > 0 {
+            100.0 * o.evidence_bytes as f64 / o.raw_bytes as f64
+        } else {
+            0.0
+        }
     );
     for (name, s) in &o.sources {
         println!(
             "           {name}: {}{} ({} calls, {} raw, {} sent)",
             s.status,
-            s.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
+            s.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default(),
             s.api_calls,
             s.raw_bytes,
             s.sent_bytes
@@ -97,7 +108,10 @@ fn print_human(o: &Outcome) {
             println!("LEAK:      {:?} found in {}", l.secret, l.places.join(", "));
         }
     }
-    println!("--- delivered message ---\n{}\n-------------------------", o.message);
+    println!(
+        "--- delivered message ---\n{}\n-------------------------",
+        o.message
+    );
 }
 
 fn print_table(outcomes: &[Outcome]) {
@@ -115,7 +129,11 @@ fn print_table(outcomes: &[Outcome]) {
             "{:<44} {:<19} {:<19} {:>2}/{:<2} {:>5} {:>10} {:>8} {:>7}",
             o.scenario,
             o.expected_root_cause,
-            format!("{}{}", if o.correct { "✓ " } else { "✗ " }, o.root_cause.as_deref().unwrap_or("-")),
+            format!(
+                "{}{}",
+                if o.correct { "✓ " } else { "✗ " },
+                o.root_cause.as_deref().unwrap_or("-")
+            ),
             o.must_cite_found.len(),
             o.must_cite_found.len() + o.must_cite_missing.len(),
             o.leaked_secrets.len(),
@@ -126,7 +144,10 @@ fn print_table(outcomes: &[Outcome]) {
     }
     let s = runner::summarise(outcomes);
     println!();
-    println!("scenarios:            {} ({} could not be run)", s.scenarios, s.errors);
+    println!(
+        "scenarios:            {} ({} could not be run)",
+        s.scenarios, s.errors
+    );
     println!("top-1 accuracy:       {:.0}%", 100.0 * s.top1_accuracy);
     println!("must-cite rate:       {:.0}%", 100.0 * s.must_cite_rate);
     println!("leaked secrets:       {}", s.leaked_secrets);
@@ -136,8 +157,12 @@ fn print_table(outcomes: &[Outcome]) {
     }
     println!(
         "detect→deliver:       p50 {} ms, p95 {} ms",
-        s.detect_to_deliver_p50_ms.map(|v| v.to_string()).unwrap_or("n/a".into()),
-        s.detect_to_deliver_p95_ms.map(|v| v.to_string()).unwrap_or("n/a".into())
+        s.detect_to_deliver_p50_ms
+            .map(|v| v.to_string())
+            .unwrap_or("n/a".into()),
+        s.detect_to_deliver_p95_ms
+            .map(|v| v.to_string())
+            .unwrap_or("n/a".into())
     );
 }
 
@@ -146,30 +171,55 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = async {
         match cli.command {
-            Cmd::Run { file, json, timeout } => {
+            Cmd::Run {
+                file,
+                json,
+                timeout,
+            } => {
                 // A file that is not a valid scenario is a usage error: say why, precisely.
                 if let Err(e) = convops_tests::scenario::load(&file) {
                     if json {
-                        let o = Outcome { file: file.display().to_string(), error: Some(e.to_string()), ..Outcome::default() };
+                        let o = Outcome {
+                            file: file.display().to_string(),
+                            error: Some(e.to_string()),
+                            ..Outcome::default()
+                        };
                         println!("{}", serde_json::to_string_pretty(&o)?);
                     }
                     eprintln!("convops-scenario: {e}");
                     return Ok(ExitCode::from(2));
                 }
                 let emu = Emulator::start().await?;
-                let o = runner::run_file(&emu, &file, &Options { timeout: Duration::from_secs(timeout) }).await;
+                let o = runner::run_file(
+                    &emu,
+                    &file,
+                    &Options {
+                        timeout: Duration::from_secs(timeout),
+                    },
+                )
+                .await;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&o)?);
                 } else {
                     print_human(&o);
                 }
-                Ok(if o.error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+                Ok(if o.error.is_some() {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                })
             }
             Cmd::RunAll { dir, json, timeout } => {
                 let files = scenario_files(&dir)?;
-                anyhow::ensure!(!files.is_empty(), "{}: no *.json scenario files", dir.display());
+                anyhow::ensure!(
+                    !files.is_empty(),
+                    "{}: no *.json scenario files",
+                    dir.display()
+                );
                 let emu = Emulator::start().await?;
-                let opts = Options { timeout: Duration::from_secs(timeout) };
+                let opts = Options {
+                    timeout: Duration::from_secs(timeout),
+                };
                 let mut outcomes = Vec::new();
                 for f in &files {
                     outcomes.push(runner::run_file(&emu, f, &opts).await);
