@@ -129,7 +129,7 @@ pub fn render_text(d: &Diagnosis, incident_url: &str) -> String {
             out.push_str(&format!("• {u}\n"));
         }
     }
-    out.push_str(&format!("Incident: {incident_url}"));
+    out.push_str(&format!("Incident (API, workspace key): {incident_url}"));
     out
 }
 
@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn states_alarm_reason_metric_and_gaps() {
         let d = diagnose(&frame());
-        let text = render_text(&d, "https://cp/incidents/inc-1");
+        let text = render_text(&d, "https://cp/api/v1/incidents/inc-1");
         for want in [
             "api-5xx is in ALARM",
             "Reason: Threshold Crossed",
@@ -202,7 +202,7 @@ mod tests {
             "onset 1970-01-01 00:10 UTC, 20 min before the alarm",
             "[m1]",
             "logs partial: throttled",
-            "https://cp/incidents/inc-1",
+            "Incident (API, workspace key): https://cp/api/v1/incidents/inc-1",
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }

@@ -43,7 +43,7 @@ pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> serde_jso
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
             "text": truncate(&format!("*Could not check:*\n{list}"), MAX_SECTION_CHARS)}}));
     }
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{}|Open incident>", escape(incident_url))}]}));
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Incident (API, workspace key): `{}`", escape(incident_url))}]}));
     if blocks.len() > MAX_BLOCKS {
         blocks.truncate(MAX_BLOCKS - 1);
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": "…[more findings truncated; open the incident]"}}));
