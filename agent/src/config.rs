@@ -32,6 +32,22 @@ struct RawConfig {
     investigation: RawInvestigation,
     #[serde(default)]
     spool: RawSpool,
+    #[serde(default)]
+    redaction: RawRedaction,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedaction {
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: String,
+    pattern: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,6 +100,8 @@ pub struct Settings {
     pub lookback: Duration,
     pub deadline: Duration,
     pub spool_dir: PathBuf,
+    /// User-defined redaction rules `(name, regex)`, applied before the built-in ones.
+    pub redaction_rules: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +148,33 @@ pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError>
     validate(raw)
 }
 
+/// Only the `[redaction]` section of a config file, validated (for `convops-agent redact`).
+pub fn load_redaction_rules(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    if !path.is_file() {
+        return Err(ConfigError(format!(
+            "config file {}: not found or not a regular file",
+            path.display()
+        )));
+    }
+    let raw: RawConfig = Figment::new()
+        .merge(Toml::file_exact(path))
+        .extract()
+        .map_err(|e| ConfigError(convops_shared::config_error::one_line(e)))?;
+    validate_rules(raw.redaction)
+}
+
+fn validate_rules(redaction: RawRedaction) -> Result<Vec<(String, String)>, ConfigError> {
+    let RawRedaction { rules } = redaction;
+    let mut out = Vec::new();
+    for (i, RawRule { name, pattern }) in rules.into_iter().enumerate() {
+        convops_shared::redact::Redactor::default()
+            .with_rule(&name, &pattern)
+            .map_err(|e| ConfigError::key(&format!("redaction.rules[{i}]"), e))?;
+        out.push((name, pattern));
+    }
+    Ok(out)
+}
+
 fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let RawConfig {
         control_plane,
@@ -137,6 +182,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         alarms,
         investigation,
         spool,
+        redaction,
     } = raw;
     let RawControlPlane {
         url,
@@ -204,6 +250,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         ));
     }
     let RawSpool { dir } = spool;
+    let redaction_rules = validate_rules(redaction)?;
     Ok(Settings {
         control_plane: ControlPlaneSettings {
             url,
@@ -219,6 +266,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         lookback: Duration::from_secs(lookback),
         deadline: Duration::from_secs(deadline),
         spool_dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL_DIR)),
+        redaction_rules,
     })
 }
 
@@ -287,6 +335,28 @@ mod tests {
         assert!(
             e.contains("control_plane.ca_file") && e.contains("/nonexistent/ca.pem"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn redaction_rules_are_compiled_at_load() {
+        let base = "[control_plane]\nurl = \"wss://x/\"\ntoken = \"t\"\n";
+        let e = err(&format!(
+            "{base}[[redaction.rules]]\nname = \"emp\"\npattern = \"(\"\n"
+        ));
+        assert!(
+            e.contains("redaction.rules[0]") && e.contains("\"emp\""),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(
+            &dir,
+            &format!("{base}[[redaction.rules]]\nname = \"emp\"\npattern = \"EMP-\\\\d+\"\n"),
+        );
+        let s = load_from(Some(&p), env_none()).expect("valid");
+        assert_eq!(
+            s.redaction_rules,
+            vec![("emp".to_string(), "EMP-\\d+".to_string())]
         );
     }
 

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use convops_shared::protocol::{Command, Trigger};
+use convops_shared::redact::Redactor;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +39,7 @@ use crate::spool::{AlarmMemo, Spool};
 /// Run the agent until `cancel` fires or a critical task fails.
 pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Result<()> {
     let spool = Spool::open(&settings.spool_dir)?;
+    let redactor = redactor(&settings.redaction_rules)?.rekeyed(&spool.pseudonym_key()?);
     let tls = tls::client_config(settings.control_plane.ca_file.as_deref())?;
     let clients = Clients::from_env(settings.region.as_deref()).await;
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
@@ -58,6 +60,7 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         clients,
         spool,
         settings,
+        redactor,
     };
     let mut uplink_task = tokio::spawn(uplink.run(cancel.clone()));
     let mut watch_task = tokio::spawn(watcher.run(cmd_rx, cancel.clone()));
@@ -75,10 +78,20 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
     result
 }
 
+/// The built-in redaction rules plus the configured ones.
+pub fn redactor(rules: &[(String, String)]) -> anyhow::Result<Redactor> {
+    let mut r = Redactor::new(&rand::random::<[u8; 32]>());
+    for (name, pattern) in rules {
+        r = r.with_rule(name, pattern)?;
+    }
+    Ok(r)
+}
+
 struct Watcher {
     clients: Clients,
     spool: Spool,
     settings: Settings,
+    redactor: Redactor,
 }
 
 impl Watcher {
@@ -137,7 +150,10 @@ impl Watcher {
                     };
                     let seq = self
                         .spool
-                        .push(Some((&alarm.name, &memo)), investigate::encoder(frame))
+                        .push(
+                            Some((&alarm.name, &memo)),
+                            investigate::encoder(frame, &self.redactor),
+                        )
                         .await?;
                     tracing::info!(alarm = %alarm.name, seq, "evidence spooled");
                 }
@@ -165,7 +181,9 @@ impl Watcher {
             command_id: cmd.id.clone(),
         };
         let frame = investigate::gather(&self.clients, &alarm, trigger, self.limits()).await;
-        self.spool.push(None, investigate::encoder(frame)).await?;
+        self.spool
+            .push(None, investigate::encoder(frame, &self.redactor))
+            .await?;
         Ok(())
     }
 }

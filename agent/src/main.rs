@@ -29,6 +29,9 @@ enum Cmd {
     Run,
     /// Check the configuration and exit.
     CheckConfig,
+    /// Redact lines from stdin to stdout, one output line per input line, in order: shows what
+    /// would leave this account. Applies the built-in rules plus any in the --config file.
+    Redact,
 }
 
 fn init_tracing() {
@@ -41,9 +44,76 @@ fn init_tracing() {
         .init();
 }
 
+/// `redact`: stream stdin to stdout. User rules come from the config file when one is given; a
+/// missing control-plane section is fine here.
+fn redact(config: Option<&std::path::Path>) -> ExitCode {
+    use std::io::{BufRead, Write};
+    let rules = match config {
+        None => Vec::new(),
+        Some(path) => match convops_agent::config::load_redaction_rules(path) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("convops-agent: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let redactor = match convops_agent::redactor(&rules) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("convops-agent: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut buf = Vec::new();
+    let mut reader = std::io::BufReader::new(stdin);
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break,
+            Ok(_) => {
+                let had_newline = buf.last() == Some(&b'\n');
+                if had_newline {
+                    buf.pop();
+                }
+                // Invalid UTF-8 is redacted lossily rather than passed through unchecked.
+                let line = String::from_utf8_lossy(&buf);
+                let red = redactor.redact(&line);
+                let res = out
+                    .write_all(red.as_bytes())
+                    .and_then(|_| out.write_all(b"\n"));
+                if let Err(e) = res {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        return ExitCode::SUCCESS;
+                    }
+                    eprintln!("convops-agent: writing output: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            Err(e) => {
+                eprintln!("convops-agent: reading input: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    match out.flush() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("convops-agent: writing output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Cmd::Redact)) {
+        return redact(cli.config.as_deref());
+    }
     let settings = match convops_agent::config::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -52,6 +122,7 @@ async fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Cmd::Run) {
+        Cmd::Redact => unreachable!("handled before loading the full configuration"),
         Cmd::CheckConfig => {
             eprintln!("convops-agent: configuration is valid");
             ExitCode::SUCCESS

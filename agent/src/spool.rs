@@ -27,6 +27,7 @@ use sled::Transactional;
 
 const NEXT_SEQ: &[u8] = b"next_seq";
 const AGENT_ID: &[u8] = b"agent_id";
+const PSEUDONYM_KEY: &[u8] = b"pseudonym_key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -93,6 +94,13 @@ impl Spool {
             db,
             notify: Default::default(),
         };
+        if spool.meta.get(PSEUDONYM_KEY)?.is_none() {
+            let key: [u8; 32] = rand::random();
+            spool
+                .meta
+                .compare_and_swap(PSEUDONYM_KEY, None as Option<&[u8]>, Some(&key[..]))?
+                .ok();
+        }
         if spool.meta.get(AGENT_ID)?.is_none() {
             let id = format!("agt-{:016x}", rand::random::<u64>());
             spool
@@ -111,6 +119,15 @@ impl Spool {
             .get(AGENT_ID)?
             .ok_or_else(|| SpoolError::Corrupt("agent id missing".into()))?;
         String::from_utf8(v.to_vec()).map_err(|e| SpoolError::Corrupt(e.to_string()))
+    }
+
+    /// The key for redaction pseudonyms: created with the spool, never sent anywhere.
+    pub fn pseudonym_key(&self) -> Result<Vec<u8>, SpoolError> {
+        Ok(self
+            .meta
+            .get(PSEUDONYM_KEY)?
+            .ok_or_else(|| SpoolError::Corrupt("pseudonym key missing".into()))?
+            .to_vec())
     }
 
     /// Append a frame built for the next sequence number and, in the same transaction, remember

@@ -17,6 +17,10 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     /// Sources that were partial or failed, with why.
     pub unchecked: Vec<String>,
+    /// Values the control plane masked on receipt because the agent had not (defence in depth;
+    /// zero when the agent's redaction caught everything).
+    #[serde(default)]
+    pub masked_by_control_plane: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +63,7 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
         reason: a.state_reason.clone(),
         findings,
         unchecked,
+        masked_by_control_plane: 0,
     }
 }
 
@@ -128,6 +133,12 @@ pub fn render_text(d: &Diagnosis, incident_url: &str) -> String {
         for u in &d.unchecked {
             out.push_str(&format!("• {u}\n"));
         }
+    }
+    if d.masked_by_control_plane > 0 {
+        out.push_str(&format!(
+            "Note: {} value(s) in this evidence were masked by ConvOps on receipt (shown as [type:xxxx]).\n",
+            d.masked_by_control_plane
+        ));
     }
     out.push_str(&format!("Incident (API, workspace key): {incident_url}"));
     out

@@ -25,6 +25,9 @@ use crate::store::Store;
 
 pub struct AppState {
     pub store: Store,
+    /// Re-applies redaction to everything stored and sent (keyed per workspace).
+    pub redactor: convops_shared::redact::Redactor,
+    pub sealer: crate::secrets::Sealer,
     pub public_url: url::Url,
     pub heartbeat_secs: u32,
     pub wake_delivery: Arc<Notify>,

@@ -216,7 +216,34 @@ async fn handle_evidence(
         });
     }
     debug_assert!(raw.len() <= MAX_FRAME_BYTES);
-    let diagnosis = diagnose::diagnose(frame);
+    // Defence in depth: re-redact what the agent sent before storing or sending any of it.
+    let redactor = state.redactor.rekeyed(
+        &state
+            .sealer
+            .derive_key(&format!("pseudonyms:{workspace_id}")),
+    );
+    let mut value =
+        serde_json::to_value(AgentFrame::Evidence(Box::new(frame.clone()))).unwrap_or_default();
+    let masked = redactor.redact_json(&mut value);
+    let checked: EvidenceFrame;
+    let (frame, stored_text) = if masked == 0 {
+        (frame, raw.to_owned())
+    } else {
+        tracing::warn!(%workspace_id, %agent_id, seq, masked, "control plane masked values the agent had not redacted");
+        checked = match serde_json::from_value::<AgentFrame>(value.clone()) {
+            Ok(AgentFrame::Evidence(f)) => *f,
+            _ => {
+                return Some(ServerFrame::Error {
+                    code: ErrorCode::Internal,
+                    message: "re-redaction failed".into(),
+                    seq: None,
+                })
+            }
+        };
+        (&checked, value.to_string())
+    };
+    let mut diagnosis = diagnose::diagnose(frame);
+    diagnosis.masked_by_control_plane = masked;
     let dedupe_key = match &frame.trigger {
         Trigger::Alarm => format!("alarm:{}:{}", frame.alarm.name, frame.alarm.transitioned_at),
         Trigger::Command { command_id } => format!("command:{command_id}"),
@@ -230,7 +257,7 @@ async fn handle_evidence(
                 agent_id,
                 seq,
                 investigation_id: &frame.investigation_id,
-                body: raw,
+                body: &stored_text,
             },
             |_| NewIncident {
                 dedupe_key,
@@ -242,10 +269,13 @@ async fn handle_evidence(
             |incident_id, route| {
                 let url = incident_url(&public_url, incident_id);
                 let text = diagnose::render_text(&diagnosis, &url);
-                match route.kind.as_str() {
-                    SLACK_WEBHOOK => slack::message(&diagnosis, &url, &text).to_string(),
-                    _ => serde_json::json!({ "text": text }).to_string(),
-                }
+                let mut body = match route.kind.as_str() {
+                    SLACK_WEBHOOK => slack::message(&diagnosis, &url, &text),
+                    _ => serde_json::json!({ "text": text }),
+                };
+                // And once more on exactly what leaves: idempotent, so a no-op unless something slipped.
+                redactor.redact_json(&mut body);
+                body.to_string()
             },
         )
         .await;

@@ -50,6 +50,8 @@ pub async fn run(
     let wake = Arc::new(tokio::sync::Notify::new());
     let state = Arc::new(http::AppState {
         store: store.clone(),
+        redactor: convops_shared::redact::Redactor::default(),
+        sealer: sealer.clone(),
         public_url: settings.public_url.clone(),
         heartbeat_secs: settings.heartbeat_secs,
         wake_delivery: wake.clone(),

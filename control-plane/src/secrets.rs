@@ -12,6 +12,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 #[derive(Clone)]
 pub struct Sealer {
     cipher: Aes256Gcm,
+    key: [u8; 32],
 }
 
 impl std::fmt::Debug for Sealer {
@@ -24,6 +25,7 @@ impl Sealer {
     pub fn from_key(key: &[u8; 32]) -> Self {
         Sealer {
             cipher: Aes256Gcm::new(key.into()),
+            key: *key,
         }
     }
 
@@ -41,6 +43,16 @@ impl Sealer {
             .try_into()
             .map_err(|_| anyhow::anyhow!("key file {}: key must be 32 bytes", path.display()))?;
         Ok(Self::from_key(&key))
+    }
+
+    /// A 32-byte key for `purpose`, derived from the master key (HMAC-SHA256), so per-workspace
+    /// keys need no storage of their own.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {

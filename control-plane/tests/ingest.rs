@@ -24,6 +24,7 @@ struct Server {
     port: u16,
     ca: std::path::PathBuf,
     token: String,
+    workspace_id: String,
     cancel: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -74,6 +75,7 @@ async fn server() -> Server {
         port,
         ca: dir.path().join("tls/ca.pem"),
         token,
+        workspace_id: ws.id,
         cancel,
         _dir: dir,
     }
@@ -285,4 +287,49 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
         .expect("q")
         .expect("ws");
     assert_eq!(store.incidents(&ws.id, 10).await.expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn evidence_the_agent_failed_to_redact_is_masked_before_storage_and_delivery() {
+    let s = server().await;
+    wait_up(&s).await;
+    let mut a = session(&s, "agt-leaky").await;
+    let mut v: serde_json::Value = serde_json::from_str(&evidence(1)).expect("json");
+    v["alarm"]["state_reason"] =
+        "Threshold Crossed; db password=hunter22secret from 203.0.113.77".into();
+    a.send(Message::text(v.to_string())).await.expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 1 }));
+
+    let store = Store::open_sqlite(&s._dir.path().join("data/convops.db"))
+        .await
+        .expect("open");
+    let incidents = store.incidents(&s.workspace_id, 10).await.expect("list");
+    let stored = serde_json::to_string(&incidents).expect("json")
+        + &serde_json::to_string(
+            &store
+                .evidence(&s.workspace_id, &incidents[0].id)
+                .await
+                .expect("evidence"),
+        )
+        .expect("json");
+    // The delivery worker may already have tried (and failed) the route; the body is in the db.
+    let db = std::fs::read(s._dir.path().join("data/convops.db")).unwrap_or_default();
+    let wal = std::fs::read(s._dir.path().join("data/convops.db-wal")).unwrap_or_default();
+    for secret in ["hunter22secret", "203.0.113.77"] {
+        assert!(!stored.contains(secret), "{secret} stored: {stored}");
+        for (name, bytes) in [("db", &db), ("wal", &wal)] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in the {name} file"
+            );
+        }
+    }
+    assert!(
+        stored.contains("[password_or_secret:") && stored.contains("[ipv4:"),
+        "{stored}"
+    );
+    assert_eq!(
+        incidents[0].diagnosis["masked_by_control_plane"], 2,
+        "the reader is told"
+    );
 }

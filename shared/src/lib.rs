@@ -5,6 +5,7 @@
 //!
 //! - [`protocol`]: the versioned websocket frames (`Hello`, `Evidence`, `Ack`, …) and their codec.
 //! - [`evidence`]: what an investigation produces (alarm, metric series and their summaries).
+//! - [`redact`]: masking of secrets and personal data with consistent pseudonyms.
 //! - [`stats`]: pure statistics used to summarise metric series (median, MAD, change point).
 //! - [`secret`]: a string wrapper that never prints its value.
 //! - [`config_error`]: one-line rendering of configuration errors.
@@ -12,5 +13,6 @@
 pub mod config_error;
 pub mod evidence;
 pub mod protocol;
+pub mod redact;
 pub mod secret;
 pub mod stats;

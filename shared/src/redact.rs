@@ -1,0 +1,666 @@
+//! Redaction of secrets and personal data, applied by the agent before anything leaves the
+//! customer's account and re-applied by the control plane to what it stores and sends.
+//!
+//! Each match is replaced by a **consistent pseudonym**, `[type:xxxx]`, where `xxxx` is a keyed
+//! hash (HMAC-SHA256, first 16 bits) of the value. The same value gets the same pseudonym within a
+//! workspace, so a diagnosis can say "every failure goes to the same host" without revealing it;
+//! the key never leaves the account. Only the sensitive part is replaced: the value of
+//! `key=value`, the password of URL userinfo, the credential after `Bearer`. Everything else in
+//! the line is kept byte for byte.
+//!
+//! Properties (tested): idempotent (a redacted line redacts to itself), UTF-8 safe, never panics,
+//! and lines without candidates come back unchanged and unallocated (`Cow::Borrowed`).
+
+use std::borrow::Cow;
+
+use hmac::{Hmac, Mac};
+use regex::Regex;
+use sha2::Sha256;
+
+/// One detection rule: a regex whose group `v` (or the whole match) is the sensitive value.
+#[derive(Clone)]
+struct Rule {
+    kind: &'static str,
+    re: Regex,
+    /// Extra check given the line and the value's byte range.
+    check: Option<Check>,
+    /// The key=value parser instead of `re`'s groups.
+    key_value: bool,
+}
+
+/// A compiled set of rules plus the pseudonym key.
+#[derive(Clone)]
+pub struct Redactor {
+    rules: Vec<Rule>,
+    key: Vec<u8>,
+    mask_re: Regex,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("rules", &self.rules.len())
+            .finish()
+    }
+}
+
+/// An error in a user-defined rule.
+#[derive(Debug, thiserror::Error)]
+#[error("redaction rule {name:?}: {message}")]
+pub struct RuleError {
+    pub name: String,
+    pub message: String,
+}
+
+/// Key names whose value is a secret: the name must *end* with one of these words
+/// (`DB_PASSWORD`, `client_secret`, `x-api-key`), so `api_key_rotation_days` or `token_ttl` are
+/// left alone.
+const SECRET_KEY_NAME: &str = r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|auth[_-]?key|signing[_-]?key|encryption[_-]?key|credentials?|session(?:[_-]?id)?|sid[_-]?token|cookie)";
+
+/// A check on a candidate: the line and the value's byte range.
+type Check = fn(&str, usize, usize) -> bool;
+
+/// `(kind, pattern, check)`; an empty pattern means the key=value parser.
+fn rules() -> Vec<(&'static str, &'static str, Option<Check>)> {
+    vec![
+        // Whole-token formats, most specific first.
+        (
+            "private_key",
+            r"(?s)-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|$)",
+            None,
+        ),
+        (
+            "jwt",
+            r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}",
+            None,
+        ),
+        (
+            "aws_access_key_id",
+            r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b",
+            None,
+        ),
+        (
+            "aws_session_token",
+            r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{20,}",
+            None,
+        ),
+        (
+            "aws_secret_access_key",
+            r#"(?i)aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?(?P<v>[A-Za-z0-9/+=]{40})"#,
+            None,
+        ),
+        (
+            "github_token",
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
+            None,
+        ),
+        ("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}", None),
+        (
+            "slack_webhook",
+            r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
+            None,
+        ),
+        ("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", None),
+        (
+            "stripe_key",
+            r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}|\bwhsec_[A-Za-z0-9]{16,}",
+            None,
+        ),
+        ("gcp_api_key", r"\bAIza[0-9A-Za-z_-]{35}", None),
+        (
+            "sendgrid_key",
+            r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",
+            None,
+        ),
+        ("twilio_key", r"\b(?:SK|AC)[0-9a-f]{32}\b", None),
+        ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b", None),
+        (
+            "pypi_token",
+            r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{20,}",
+            None,
+        ),
+        (
+            "llm_api_key",
+            r"\bsk-(?:ant-(?:api|admin)\d\d-|proj-|svcacct-)?[A-Za-z0-9_-]{32,}",
+            None,
+        ),
+        (
+            "datadog_api_key",
+            r#"(?i)\b(?:dd|datadog)_?(?:api|app(?:lication)?)_?key["']?\s*[:=]\s*["']?(?P<v>[a-f0-9]{32,40})\b"#,
+            None,
+        ),
+        (
+            "azure_storage_key",
+            r"(?i)\bAccountKey=(?P<v>[A-Za-z0-9+/]{40,}={0,2})",
+            None,
+        ),
+        (
+            "url_password",
+            r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:(?P<v>[^\s/]+)@[A-Za-z0-9.-]+",
+            None,
+        ),
+        (
+            "bearer_token",
+            r"(?i)\bbearer\s+(?P<v>[A-Za-z0-9._~+/=-]{12,})",
+            None,
+        ),
+        (
+            "basic_auth",
+            r"(?i)\bbasic\s+(?P<v>[A-Za-z0-9+/]{12,}={0,2})",
+            None,
+        ),
+        // `"name": "X_SECRET", "value": "…"` pairs (container environment in CloudTrail).
+        (
+            "password_or_secret",
+            r#"(?i)"name"\s*:\s*"[A-Za-z0-9_.-]*(?:secret|password|passwd|token|api_?key|private_?key|access_?key|credentials?|_key)"\s*,\s*"value"\s*:\s*"(?P<v>[^"]+)""#,
+            Some(not_masked),
+        ),
+        // key=value, key: value, "key": "value", 'key': 'value'.
+        ("password_or_secret", "", Some(not_masked)),
+        (
+            "card_cvv",
+            r#"(?i)\b(?:cvv2?|cvc2?|cid|security_?code)["']?\s*[:=]\s*["']?(?P<v>\d{3,4})\b"#,
+            None,
+        ),
+        ("ssn", r"\b(?P<v>\d{3}-\d{2}-\d{4})\b", Some(valid_ssn)),
+        (
+            "iban",
+            r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+            Some(valid_iban),
+        ),
+        ("card_number", r"\b\d(?:[ -]?\d){12,18}\b", Some(valid_card)),
+        (
+            "email",
+            r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b",
+            Some(valid_email),
+        ),
+        (
+            "aws_account_id",
+            r"\barn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:(?P<v>\d{12})(?::|/|\b)",
+            None,
+        ),
+        (
+            "aws_account_id",
+            r#"(?i)account(?:[_-]?id)?["']?\s*[:=]?\s*["']?(?P<v>\d{12})\b"#,
+            None,
+        ),
+        ("aws_account_id", r"\b(?P<v>\d{12})\.dkr\.ecr\.", None),
+        (
+            "aws_account_id",
+            r"[A-Za-z0-9]-(?P<v>\d{12})-[A-Za-z]",
+            None,
+        ),
+        (
+            "aws_account_id",
+            r"(?m)(?:^|\s)2 (?P<v>\d{12}) eni-[0-9a-f]+",
+            None,
+        ),
+        (
+            "phone",
+            r"\+\d{1,3}[ -]?\(?\d{1,4}\)?(?:[ -]?\d{2,4}){2,4}\b",
+            Some(valid_phone),
+        ),
+        ("phone", r"\(\d{3}\) ?\d{3}-\d{4}\b", None),
+        ("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", Some(valid_ipv4)),
+        (
+            "ipv6",
+            r"(?i)(?:[0-9a-f]{1,4}:){2,7}(?::|[0-9a-f]{1,4})(?::?[0-9a-f]{1,4}){0,6}",
+            Some(valid_ipv6),
+        ),
+    ]
+}
+
+/// The key of a key=value pair (`DB_PASSWORD=`, `"password": `, `x-api-key: `); the value is
+/// read by [`kv_value`], which can tell a value from the next key (`credentials: token=…`).
+fn kv_pattern() -> String {
+    // No leading boundary: leftmost-first matching starts at the key's first character, and a
+    // boundary group would swallow the space before a following key.
+    format!(r#"(?i)["']?[A-Za-z0-9_.-]*{SECRET_KEY_NAME}["']?\s*[:=]\s*"#)
+}
+
+/// The value starting at `p`: quoted (up to the closing quote) or bare (up to a delimiter,
+/// keeping base64 `=` padding). `None` when the bare word is itself the key of a nested pair.
+fn kv_value(line: &str, p: usize) -> Option<(usize, usize)> {
+    let rest = &line[p..];
+    let first = rest.chars().next()?;
+    if first == '"' || first == '\'' {
+        let close = rest[1..].find(first)?;
+        return Some((p + 1, p + 1 + close));
+    }
+    let run = rest
+        .find(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | ';' | '&' | '"' | '\'' | '}' | ']' | ')' | '=')
+        })
+        .unwrap_or(rest.len());
+    let after = &rest[run..];
+    let padding = after.len() - after.trim_start_matches('=').len();
+    let next = after[padding..].chars().next();
+    if padding > 0
+        && next.is_some_and(|c| {
+            !c.is_whitespace() && !matches!(c, ',' | ';' | '&' | '"' | '\'' | '}' | ']' | ')')
+        })
+    {
+        return None; // `key=value` nested inside this value: its own key will be matched
+    }
+    (run > 0).then_some((p, p + run + padding))
+}
+
+/// Values that are already masked, empty placeholders, or references, not secrets.
+fn not_masked(line: &str, start: usize, end: usize) -> bool {
+    let t = line[start..end].trim();
+    if t.is_empty() || t.len() < 3 {
+        return false;
+    }
+    let lower = t.to_ascii_lowercase();
+    let placeholder = t
+        .chars()
+        .all(|c| matches!(c, '*' | 'x' | 'X' | '#' | '•' | '.'))
+        || (t.starts_with('<') && t.ends_with('>'))
+        || (t.starts_with('[') && t.ends_with(']'))
+        || t.starts_with("${")
+        || t.starts_with("{{")
+        || [
+            "redacted",
+            "masked",
+            "hidden",
+            "null",
+            "none",
+            "undefined",
+            "true",
+            "false",
+            "changeme",
+        ]
+        .contains(&lower.as_str());
+    !placeholder
+}
+
+fn luhn(digits: &[u32]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+fn valid_card(line: &str, start: usize, end: usize) -> bool {
+    let v = &line[start..end];
+    let digits: Vec<u32> = v.chars().filter_map(|c| c.to_digit(10)).collect();
+    let n = digits.len();
+    if !(13..=19).contains(&n) || !luhn(&digits) {
+        return false;
+    }
+    // Separators, when present, must be consistent (all spaces or all dashes).
+    if v.contains(' ') && v.contains('-') {
+        return false;
+    }
+    let prefix = |k: usize| digits.iter().take(k).fold(0u32, |a, d| a * 10 + d);
+    let (p1, p2, p3, p4) = (prefix(1), prefix(2), prefix(3), prefix(4));
+    match p1 {
+        4 => matches!(n, 13 | 16 | 19),
+        5 => (51..=55).contains(&p2) && n == 16,
+        2 => (2221..=2720).contains(&p4) && n == 16,
+        3 => {
+            ((p2 == 34 || p2 == 37) && n == 15)
+                || ((3528..=3589).contains(&p4) && n >= 16)
+                || ((300..=305).contains(&p3) || p2 == 36 || p2 == 38) && n == 14
+        }
+        6 => (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3)) && n >= 16,
+        _ => false,
+    }
+}
+
+fn valid_ssn(line: &str, start: usize, end: usize) -> bool {
+    let v = &line[start..end];
+    let area: u32 = v[0..3].parse().unwrap_or(0);
+    let group: u32 = v[4..6].parse().unwrap_or(0);
+    let serial: u32 = v[7..11].parse().unwrap_or(0);
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+fn valid_iban(line: &str, start: usize, end: usize) -> bool {
+    let v = &line[start..end];
+    let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+    if !(15..=34).contains(&compact.len()) {
+        return false;
+    }
+    let rearranged = format!("{}{}", &compact[4..], &compact[..4]);
+    let mut rem: u64 = 0;
+    for c in rearranged.chars() {
+        let val = match c.to_digit(36) {
+            Some(d) => d as u64,
+            None => return false,
+        };
+        rem = if val >= 10 {
+            (rem * 100 + val) % 97
+        } else {
+            (rem * 10 + val) % 97
+        };
+    }
+    rem == 1
+}
+
+const FILE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "css", "js", "mjs", "ts", "json", "txt",
+    "log", "html", "htm", "xml", "yaml", "yml", "toml", "md", "pdf", "zip", "gz", "tar", "jar",
+    "py", "rb", "go", "rs", "java", "class", "so", "dll", "exe", "bin", "csv", "map", "woff",
+    "woff2", "ttf",
+];
+
+fn valid_email(line: &str, start: usize, end: usize) -> bool {
+    let v = &line[start..end];
+    let Some((local, domain)) = v.rsplit_once('@') else {
+        return false;
+    };
+    let tld = domain
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    // `git@github.com:org/repo.git` is an SSH remote, not a person.
+    if local == "git" {
+        return false;
+    }
+    !FILE_EXTENSIONS.contains(&tld.as_str())
+}
+
+fn valid_phone(line: &str, start: usize, end: usize) -> bool {
+    let v = &line[start..end];
+    let n = v.chars().filter(char::is_ascii_digit).count();
+    (8..=15).contains(&n)
+}
+
+fn valid_ipv4(line: &str, start: usize, end: usize) -> bool {
+    let v = &line[start..end];
+    !version_context(line, start, end)
+        && v.split('.').all(|o| {
+            o.parse::<u16>().is_ok_and(|n| n <= 255) && !(o.len() > 1 && o.starts_with('0'))
+        })
+}
+
+fn valid_ipv6(line: &str, start: usize, end: usize) -> bool {
+    let v = &line[start..end];
+    v.matches(':').count() >= 3 && v.parse::<std::net::Ipv6Addr>().is_ok()
+}
+
+/// Context that makes a dotted quad a version number, not an address.
+fn version_context(line: &str, start: usize, end: usize) -> bool {
+    let before = &line[..start];
+    let after = &line[end..];
+    if before.ends_with('/')
+        || before.ends_with('v')
+        || before.ends_with('V')
+        || after.starts_with('.')
+        || after.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '.')
+    {
+        return true;
+    }
+    let word = before
+        .trim_end()
+        .rsplit(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    [
+        "version", "ver", "firmware", "bios", "build", "release", "kernel", "driver", "rev",
+        "revision", "fw", "os", "agent", "chrome", "firefox", "safari",
+    ]
+    .contains(&word.as_str())
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Self::new(b"convops-default-pseudonym-key")
+    }
+}
+
+impl Redactor {
+    /// The built-in rules, with `key` for pseudonyms (keep it per workspace and secret).
+    pub fn new(key: &[u8]) -> Self {
+        let rules = rules()
+            .into_iter()
+            .map(|(kind, pat, check)| {
+                let key_value = pat.is_empty();
+                let pat = if key_value {
+                    kv_pattern()
+                } else {
+                    pat.to_owned()
+                };
+                Rule {
+                    kind,
+                    // The built-in patterns are constants tested below; a failure is a bug.
+                    re: Regex::new(&pat)
+                        .unwrap_or_else(|e| panic!("built-in redaction rule {kind}: {e}")),
+                    check,
+                    key_value,
+                }
+            })
+            .collect();
+        Redactor {
+            rules,
+            key: key.to_vec(),
+            mask_re: Regex::new(r"\[[a-z0-9_]+:[0-9a-f]{4}\]")
+                .unwrap_or_else(|e| panic!("mask pattern: {e}")),
+        }
+    }
+
+    /// The same rules with another pseudonym key (cheap: compiled regexes are shared).
+    pub fn rekeyed(&self, key: &[u8]) -> Redactor {
+        Redactor {
+            key: key.to_vec(),
+            ..self.clone()
+        }
+    }
+
+    /// Add a user-defined rule: `pattern` is a regex; its group `v` (or the whole match) is masked
+    /// as `[name:xxxx]`.
+    pub fn with_rule(mut self, name: &str, pattern: &str) -> Result<Self, RuleError> {
+        let err = |message: String| RuleError {
+            name: name.to_owned(),
+            message,
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(err("name must be lowercase letters, digits and '_'".into()));
+        }
+        let re = Regex::new(pattern).map_err(|e| err(e.to_string().replace('\n', " ")))?;
+        let kind: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        self.rules.insert(
+            0,
+            Rule {
+                kind,
+                re,
+                check: None,
+                key_value: false,
+            },
+        );
+        Ok(self)
+    }
+
+    fn pseudonym(&self, kind: &str, value: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(kind.as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        format!("[{kind}:{:02x}{:02x}]", tag[0], tag[1])
+    }
+
+    /// The sensitive spans of `line`: `(start, end, kind)`, sorted and non-overlapping. Where
+    /// candidates overlap, the earlier (more specific) rule wins.
+    pub fn find(&self, line: &str) -> Vec<(usize, usize, &'static str)> {
+        let masks: Vec<(usize, usize)> = self
+            .mask_re
+            .find_iter(line)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        let overlaps = |spans: &[(usize, usize, &'static str)], s: usize, e: usize| {
+            spans.iter().any(|&(a, b, _)| s < b && e > a)
+        };
+        let inside_mask = |s: usize, e: usize| masks.iter().any(|&(ms, me)| s < me && e > ms);
+        let mut accepted: Vec<(usize, usize, &'static str)> = Vec::new();
+        for rule in &self.rules {
+            let candidates: Vec<(usize, usize)> = if rule.key_value {
+                rule.re
+                    .find_iter(line)
+                    .filter_map(|m| kv_value(line, m.end()))
+                    .collect()
+            } else {
+                rule.re
+                    .captures_iter(line)
+                    .filter_map(|caps| {
+                        caps.name("v")
+                            .or_else(|| caps.get(0))
+                            .map(|m| (m.start(), m.end()))
+                    })
+                    .collect()
+            };
+            for (s, e) in candidates {
+                if s == e || inside_mask(s, e) || overlaps(&accepted, s, e) {
+                    continue;
+                }
+                if rule.check.is_some_and(|check| !check(line, s, e)) {
+                    continue;
+                }
+                accepted.push((s, e, rule.kind));
+            }
+        }
+        accepted.sort_by_key(|a| a.0);
+        accepted
+    }
+
+    /// Redact one line (or any text). Returns the input unchanged and unallocated when nothing
+    /// sensitive is found.
+    pub fn redact<'a>(&self, line: &'a str) -> Cow<'a, str> {
+        let spans = self.find(line);
+        if spans.is_empty() {
+            return Cow::Borrowed(line);
+        }
+        let mut out = String::with_capacity(line.len());
+        let mut pos = 0;
+        for (s, e, kind) in spans {
+            out.push_str(&line[pos..s]);
+            out.push_str(&self.pseudonym(kind, &line[s..e]));
+            pos = e;
+        }
+        out.push_str(&line[pos..]);
+        Cow::Owned(out)
+    }
+
+    /// Redact every string inside a JSON value, in place; returns how many strings changed.
+    pub fn redact_json(&self, value: &mut serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::String(s) => match self.redact(s) {
+                Cow::Owned(r) => {
+                    *s = r;
+                    1
+                }
+                Cow::Borrowed(_) => 0,
+            },
+            serde_json::Value::Array(items) => items.iter_mut().map(|v| self.redact_json(v)).sum(),
+            serde_json::Value::Object(map) => map.values_mut().map(|v| self.redact_json(v)).sum(),
+            _ => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_only_the_value_and_keeps_the_rest() {
+        let r = Redactor::default();
+        let out = r.redact("db connect url=postgres://app:Sup3rS3cret@orders-db:5432/orders ok");
+        assert!(!out.contains("Sup3rS3cret"), "{out}");
+        assert!(
+            out.starts_with("db connect url=postgres://app:[url_password:")
+                && out.ends_with("@orders-db:5432/orders ok"),
+            "{out}"
+        );
+        let out = r.redact(r#"{"password":"hunter2x","user":"bob"}"#);
+        assert!(
+            out.starts_with(r#"{"password":"[password_or_secret:"#)
+                && out.ends_with(r#"]","user":"bob"}"#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn pseudonyms_are_consistent_and_keyed() {
+        let a = Redactor::new(b"k1");
+        let x = a.redact("from 203.0.113.9 and 203.0.113.9 and 203.0.113.10");
+        let parts: Vec<&str> = x.split(' ').collect();
+        assert_eq!(parts[1], parts[3], "same value, same pseudonym: {x}");
+        assert_ne!(parts[1], parts[5], "{x}");
+        assert_ne!(
+            Redactor::new(b"k2").redact("from 203.0.113.9"),
+            a.redact("from 203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn idempotent_and_leaves_placeholders() {
+        let r = Redactor::default();
+        for line in [
+            "password=hunter2x token=abcdefghijkl ip 10.1.2.3 mail a.b@example.com",
+            "password=****** token=<redacted> (masked upstream)",
+            "firmware 5.7.9.5 applied; bios 2.0.5; chrome/120.0.6099.109",
+        ] {
+            let once = r.redact(line).into_owned();
+            assert_eq!(r.redact(&once), once, "not idempotent for {line:?}");
+        }
+        assert_eq!(
+            r.redact("password=****** token=<redacted>"),
+            "password=****** token=<redacted>"
+        );
+    }
+
+    #[test]
+    fn user_rules() {
+        let r = Redactor::default()
+            .with_rule("employee_id", r"\bEMP-(?P<v>\d{6})\b")
+            .expect("rule");
+        assert!(r
+            .redact("by EMP-123456 today")
+            .starts_with("by EMP-[employee_id:"));
+        let e = Redactor::default()
+            .with_rule("bad", "(")
+            .expect_err("invalid");
+        assert!(e.to_string().contains("\"bad\""), "{e}");
+    }
+
+    #[test]
+    fn utf8_and_odd_input_never_panic() {
+        let r = Redactor::default();
+        for line in [
+            "",
+            "ü@ä.de",
+            "passwörd=geheim",
+            "ключ token=секретноезначение",
+            "\u{0}\u{ffff}",
+            "a@b.c@d.e",
+            "::::::::",
+            "-----BEGIN PRIVATE KEY-----",
+        ] {
+            let _ = r.redact(line);
+        }
+    }
+}
