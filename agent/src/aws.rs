@@ -206,6 +206,11 @@ where
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 impl Clients {
@@ -215,12 +220,23 @@ impl Clients {
             loader = loader.region(aws_config::Region::new(region.to_owned()));
         }
         let shared = loader.load().await;
-        let cloudwatch = aws_sdk_cloudwatch::Client::from_conf(
-            aws_sdk_cloudwatch::config::Builder::from(&shared)
-                .interceptor(ByteCounter)
-                .build(),
-        );
-        Clients { cloudwatch }
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&shared)
+                        .interceptor(ByteCounter)
+                        .build(),
+                )
+            };
+        }
+        Clients {
+            cloudwatch: client!(aws_sdk_cloudwatch),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            cloudtrail: client!(aws_sdk_cloudtrail),
+            ecs: client!(aws_sdk_ecs),
+            rds: client!(aws_sdk_rds),
+            ec2: client!(aws_sdk_ec2),
+        }
     }
 }
 

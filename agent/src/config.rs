@@ -34,6 +34,14 @@ struct RawConfig {
     spool: RawSpool,
     #[serde(default)]
     redaction: RawRedaction,
+    #[serde(default)]
+    ecs: RawEcs,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEcs {
+    clusters: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +110,8 @@ pub struct Settings {
     pub spool_dir: PathBuf,
     /// User-defined redaction rules `(name, regex)`, applied before the built-in ones.
     pub redaction_rules: Vec<(String, String)>,
+    /// ECS clusters whose services are investigated (names or ARNs).
+    pub ecs_clusters: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +193,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         investigation,
         spool,
         redaction,
+        ecs,
     } = raw;
     let RawControlPlane {
         url,
@@ -251,6 +262,13 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     }
     let RawSpool { dir } = spool;
     let redaction_rules = validate_rules(redaction)?;
+    let RawEcs { clusters } = ecs;
+    let ecs_clusters: Vec<String> = clusters
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .collect();
     Ok(Settings {
         control_plane: ControlPlaneSettings {
             url,
@@ -267,6 +285,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         deadline: Duration::from_secs(deadline),
         spool_dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL_DIR)),
         redaction_rules,
+        ecs_clusters,
     })
 }
 

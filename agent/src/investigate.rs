@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use convops_shared::evidence::{AlarmInfo, EvidenceItem, SourceReport, SourceStatus};
+use convops_shared::evidence::{
+    AlarmInfo, EcsServiceEvidence, EvidenceItem, SourceReport, SourceStatus,
+};
 use convops_shared::protocol::{AgentFrame, EvidenceFrame, Trigger};
 use convops_shared::redact::Redactor;
 
@@ -12,10 +14,12 @@ use crate::aws::{metered, CallError, Clients, FailureKind, Meter};
 use crate::collect;
 
 /// Knobs of an investigation.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub lookback: Duration,
     pub deadline: Duration,
+    /// ECS clusters to look at.
+    pub clusters: Vec<String>,
 }
 
 pub fn now_ms() -> i64 {
@@ -33,52 +37,254 @@ fn failure_status(e: &CallError) -> (SourceStatus, String) {
     }
 }
 
+/// Sequential ids with a prefix (`m1`, `e1`, …), unique within an investigation.
+fn ids(prefix: &'static str) -> impl FnMut() -> String {
+    let mut n = 0;
+    move || {
+        n += 1;
+        format!("{prefix}{n}")
+    }
+}
+
+/// What one source produced: items (possibly some before a failure), status and reason.
+struct Outcome {
+    items: Vec<EvidenceItem>,
+    status: SourceStatus,
+    reason: Option<String>,
+}
+
+impl Outcome {
+    fn ok(items: Vec<EvidenceItem>) -> Self {
+        Outcome {
+            items,
+            status: SourceStatus::Ok,
+            reason: None,
+        }
+    }
+    fn partial(items: Vec<EvidenceItem>, reason: String) -> Self {
+        Outcome {
+            items,
+            status: SourceStatus::Partial,
+            reason: Some(reason),
+        }
+    }
+    fn failed(e: &CallError) -> Self {
+        let (status, reason) = failure_status(e);
+        Outcome {
+            items: Vec::new(),
+            status,
+            reason: Some(reason),
+        }
+    }
+}
+
+/// Run one source metered and under the deadline, and report it.
+async fn run_source(
+    name: &str,
+    deadline: Duration,
+    fut: impl std::future::Future<Output = Outcome>,
+    sources: &mut Vec<SourceReport>,
+) -> Vec<EvidenceItem> {
+    let meter = Arc::new(Meter::default());
+    let outcome = match tokio::time::timeout(deadline, metered(meter.clone(), fut)).await {
+        Ok(o) => o,
+        Err(_) => Outcome {
+            items: Vec::new(),
+            status: SourceStatus::Partial,
+            reason: Some(format!("deadline of {}s reached", deadline.as_secs())),
+        },
+    };
+    if let Some(reason) = &outcome.reason {
+        tracing::warn!(source = name, status = ?outcome.status, %reason, "evidence source incomplete");
+    }
+    sources.push(SourceReport {
+        source: name.to_owned(),
+        status: outcome.status,
+        reason: outcome.reason,
+        raw_bytes: meter.raw_bytes(),
+        api_calls: meter.calls(),
+    });
+    outcome.items
+}
+
+/// The last path segment of a dimension value (`app/shop-alb/5f2a` → `shop-alb`, …).
+fn dimension_names(alarm: &AlarmInfo) -> Vec<String> {
+    alarm
+        .dimensions
+        .values()
+        .map(|v| {
+            let parts: Vec<&str> = v.split('/').collect();
+            match parts.as_slice() {
+                [_, name, _] => (*name).to_owned(),
+                _ => v.clone(),
+            }
+        })
+        .collect()
+}
+
 /// Gather evidence for `alarm`. Never fails: a source that fails is reported as such.
 pub async fn gather(
     clients: &Clients,
     alarm: &AlarmInfo,
     trigger: Trigger,
-    limits: Limits,
+    limits: &Limits,
 ) -> EvidenceFrame {
     let started_at = now_ms();
     let investigation_id = format!("inv-{:016x}", rand::random::<u64>());
-    let mut items = Vec::new();
+    let lookback = limits.lookback.as_millis() as i64;
+    let window_start = alarm.transitioned_at.min(started_at) - lookback;
     let mut sources = Vec::new();
+    let deadline = limits.deadline;
 
-    let meter = Arc::new(Meter::default());
-    let fut = collect::metrics::alarm_metric(
-        clients,
-        alarm,
-        "m1",
-        limits.lookback.as_millis() as i64,
-        started_at,
-    );
-    let result = tokio::time::timeout(limits.deadline, metered(meter.clone(), fut)).await;
-    let (status, reason) = match result {
-        Ok(Ok(m)) => {
-            items.push(EvidenceItem::Metric(m));
-            (SourceStatus::Ok, None)
+    let metrics = async {
+        match collect::metrics::alarm_metric(clients, alarm, "m1", lookback, started_at).await {
+            Ok(m) => Outcome::ok(vec![EvidenceItem::Metric(m)]),
+            Err(e) => Outcome::failed(&e),
         }
-        Ok(Err(e)) => {
-            tracing::warn!(alarm = %alarm.name, error = %e, "metrics source failed");
-            let (s, r) = failure_status(&e);
-            (s, Some(r))
-        }
-        Err(_) => (
-            SourceStatus::Partial,
-            Some(format!(
-                "deadline of {}s reached",
-                limits.deadline.as_secs()
-            )),
-        ),
     };
-    sources.push(SourceReport {
-        source: "metrics".into(),
-        status,
-        reason,
-        raw_bytes: meter.raw_bytes(),
-        api_calls: meter.calls(),
-    });
+    let ecs = async {
+        if limits.clusters.is_empty() {
+            return Outcome::partial(
+                Vec::new(),
+                "no ECS clusters configured (ecs.clusters)".into(),
+            );
+        }
+        let mut next = ids("e");
+        let mut items = Vec::new();
+        for cluster in &limits.clusters {
+            match collect::ecs::cluster_services(clients, cluster, &mut next).await {
+                Ok(services) => items.extend(services.into_iter().map(EvidenceItem::EcsService)),
+                Err(e) => {
+                    let (_, reason) = failure_status(&e);
+                    return Outcome {
+                        items,
+                        status: SourceStatus::Partial,
+                        reason: Some(format!("cluster {cluster}: {reason}")),
+                    };
+                }
+            }
+        }
+        Outcome::ok(items)
+    };
+    let cloudtrail = async {
+        let mut next = ids("c");
+        match collect::cloudtrail::changes(clients, window_start, started_at, &mut next).await {
+            Ok((changes, truncated)) => {
+                let items = changes.into_iter().map(EvidenceItem::Change).collect();
+                if truncated {
+                    Outcome::partial(
+                        items,
+                        "more changes than the page limit; the oldest were not read".into(),
+                    )
+                } else {
+                    Outcome::ok(items)
+                }
+            }
+            Err(e) => Outcome::failed(&e),
+        }
+    };
+    let rds = async {
+        let mut next = ids("r");
+        match collect::resources::db_instances(clients, &mut next).await {
+            Ok(r) => Outcome::ok(r.into_iter().map(EvidenceItem::Resource).collect()),
+            Err(e) => Outcome::failed(&e),
+        }
+    };
+    let ec2 = async {
+        let mut next = ids("i");
+        match collect::resources::ec2_instances(clients, &mut next).await {
+            Ok(r) => Outcome::ok(r.into_iter().map(EvidenceItem::Resource).collect()),
+            Err(e) => Outcome::failed(&e),
+        }
+    };
+    let (mut s1, mut s2, mut s3, mut s4, mut s5) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (metric_items, ecs_items, change_items, rds_items, ec2_items) = tokio::join!(
+        // Boxed: SDK futures are large, and five of them joined overflow a worker's stack.
+        run_source("metrics", deadline, Box::pin(metrics), &mut s1),
+        run_source("ecs", deadline, Box::pin(ecs), &mut s2),
+        run_source("cloudtrail", deadline, Box::pin(cloudtrail), &mut s3),
+        run_source("rds", deadline, Box::pin(rds), &mut s4),
+        run_source("ec2", deadline, Box::pin(ec2), &mut s5),
+    );
+    for s in [s1, s2, s3, s4, s5] {
+        sources.extend(s);
+    }
+
+    // Logs of the services behind the alarm (or of every service when none is identified) and
+    // of the resources the alarm names.
+    let services: Vec<&EcsServiceEvidence> = ecs_items
+        .iter()
+        .filter_map(|i| match i {
+            EvidenceItem::EcsService(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let related: Vec<&&EcsServiceEvidence> = services
+        .iter()
+        .filter(|s| collect::ecs::related(s, &alarm.dimensions))
+        .collect();
+    let mut names: Vec<String> = if related.is_empty() {
+        services.iter().map(|s| s.service.clone()).collect()
+    } else {
+        related.iter().map(|s| s.service.clone()).collect()
+    };
+    names.extend(dimension_names(alarm));
+    names.sort();
+    names.dedup();
+    let logs = async {
+        let groups = match collect::logs::relevant_groups(clients, &names).await {
+            Ok(g) => g,
+            Err(e) => return Outcome::failed(&e),
+        };
+        let mut items = Vec::new();
+        let mut notes = Vec::new();
+        for (n, group) in groups.iter().take(MAX_LOG_GROUPS).enumerate() {
+            match collect::logs::group_errors(
+                clients,
+                group,
+                window_start,
+                started_at,
+                format!("l{}", n + 1),
+            )
+            .await
+            {
+                Ok((ev, truncated)) => {
+                    if truncated {
+                        notes.push(format!("{group}: read cap reached"));
+                    }
+                    if ev.lines_matched > 0 {
+                        items.push(EvidenceItem::Logs(ev));
+                    }
+                }
+                Err(e) => notes.push(format!("{group}: {}", failure_status(&e).1)),
+            }
+        }
+        if groups.len() > MAX_LOG_GROUPS {
+            notes.push(format!(
+                "{} more matching log groups not read",
+                groups.len() - MAX_LOG_GROUPS
+            ));
+        }
+        if notes.is_empty() {
+            Outcome::ok(items)
+        } else {
+            Outcome::partial(items, notes.join("; "))
+        }
+    };
+    let log_items = run_source("logs", deadline, Box::pin(logs), &mut sources).await;
+
+    // Priority order: the alarm's metric, the services behind it, recent changes, errors, state.
+    let (related_items, other_ecs): (Vec<EvidenceItem>, Vec<EvidenceItem>) = ecs_items
+        .into_iter()
+        .partition(|i| matches!(i, EvidenceItem::EcsService(s) if collect::ecs::related(s, &alarm.dimensions)));
+    let mut items = metric_items;
+    items.extend(related_items);
+    items.extend(change_items.into_iter().take(MAX_CHANGES));
+    items.extend(log_items);
+    items.extend(other_ecs);
+    items.extend(rds_items);
+    items.extend(ec2_items);
 
     let raw_bytes = sources.iter().map(|s| s.raw_bytes).sum();
     EvidenceFrame {
@@ -93,6 +299,11 @@ pub async fn gather(
         raw_bytes,
     }
 }
+
+/// Log groups read per investigation at most.
+const MAX_LOG_GROUPS: usize = 5;
+/// Changes kept per investigation at most (newest first).
+const MAX_CHANGES: usize = 25;
 
 /// Redact every string of `frame` and encode it for spooling with the sequence number the spool
 /// assigns. This is the one way evidence reaches the spool, so nothing unredacted is stored or

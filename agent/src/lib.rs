@@ -99,6 +99,7 @@ impl Watcher {
         Limits {
             lookback: self.settings.lookback,
             deadline: self.settings.deadline,
+            clusters: self.settings.ecs_clusters.clone(),
         }
     }
 
@@ -141,9 +142,13 @@ impl Watcher {
             ) {
                 Decision::Investigate => {
                     tracing::info!(alarm = %alarm.name, reason = %alarm.state_reason, "alarm fired; investigating");
-                    let frame =
-                        investigate::gather(&self.clients, &alarm, Trigger::Alarm, self.limits())
-                            .await;
+                    let frame = Box::pin(investigate::gather(
+                        &self.clients,
+                        &alarm,
+                        Trigger::Alarm,
+                        &self.limits(),
+                    ))
+                    .await;
                     let memo = AlarmMemo {
                         state: alarm.state.clone(),
                         handled_transition: Some(alarm.transitioned_at),
@@ -180,7 +185,13 @@ impl Watcher {
         let trigger = Trigger::Command {
             command_id: cmd.id.clone(),
         };
-        let frame = investigate::gather(&self.clients, &alarm, trigger, self.limits()).await;
+        let frame = Box::pin(investigate::gather(
+            &self.clients,
+            &alarm,
+            trigger,
+            &self.limits(),
+        ))
+        .await;
         self.spool
             .push(None, investigate::encoder(frame, &self.redactor))
             .await?;

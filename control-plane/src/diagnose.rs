@@ -4,7 +4,9 @@
 //! metric's baseline against now with the onset time, and what could not be checked. It is a pure,
 //! deterministic function of the evidence.
 
-use convops_shared::evidence::{EvidenceItem, MetricEvidence, SourceStatus};
+use convops_shared::evidence::{
+    ChangeEvidence, EcsServiceEvidence, EvidenceItem, LogEvidence, MetricEvidence, SourceStatus,
+};
 use convops_shared::protocol::EvidenceFrame;
 use serde::{Deserialize, Serialize};
 
@@ -29,18 +31,50 @@ pub struct Finding {
     pub text: String,
 }
 
+/// Per kind, at most this many findings are stated (the API has all the evidence).
+const MAX_CHANGES_STATED: usize = 6;
+const MAX_LOG_GROUPS_STATED: usize = 3;
+const MAX_SERVICES_STATED: usize = 4;
+
 pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
     let a = &frame.alarm;
-    let findings = frame
-        .items
-        .iter()
-        .map(|item| match item {
-            EvidenceItem::Metric(m) => Finding {
-                evidence: m.id.clone(),
-                text: metric_line(m, a.transitioned_at),
-            },
-        })
-        .collect();
+    let mut findings = Vec::new();
+    let (mut changes, mut logs, mut services) = (0, 0, 0);
+    for item in &frame.items {
+        let text = match item {
+            EvidenceItem::Metric(m) => Some(metric_line(m, a.transitioned_at)),
+            EvidenceItem::EcsService(e) => {
+                services += 1;
+                (services <= MAX_SERVICES_STATED).then(|| ecs_line(e))
+            }
+            EvidenceItem::Change(c) => {
+                changes += 1;
+                (changes <= MAX_CHANGES_STATED).then(|| change_line(c, a.transitioned_at))
+            }
+            EvidenceItem::Logs(l) => {
+                logs += 1;
+                (logs <= MAX_LOG_GROUPS_STATED).then(|| log_line(l))
+            }
+            EvidenceItem::Resource(r) => {
+                let healthy = matches!(r.state.as_str(), "available" | "running");
+                (!healthy).then(|| {
+                    format!(
+                        "{} {} is {} ({})",
+                        kind_name(&r.resource_type),
+                        r.name,
+                        r.state,
+                        r.details.join(", ")
+                    )
+                })
+            }
+        };
+        if let Some(text) = text {
+            findings.push(Finding {
+                evidence: item.id().to_owned(),
+                text,
+            });
+        }
+    }
     let unchecked = frame
         .sources
         .iter()
@@ -65,6 +99,89 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
         unchecked,
         masked_by_control_plane: 0,
     }
+}
+
+fn kind_name(resource_type: &str) -> &str {
+    match resource_type {
+        "rds_instance" => "RDS instance",
+        "ec2_instance" => "EC2 instance",
+        other => other,
+    }
+}
+
+fn ecs_line(e: &EcsServiceEvidence) -> String {
+    let mut line = format!(
+        "ECS service {} ({}) runs {}: {} running of {} desired",
+        e.service, e.cluster, e.task_definition, e.running, e.desired
+    );
+    if e.deployments.len() > 1 {
+        line.push_str(&format!("; deployments: {}", e.deployments.join(" | ")));
+    }
+    if !e.stopped.is_empty() {
+        let stopped: Vec<String> = e
+            .stopped
+            .iter()
+            .take(3)
+            .map(|s| {
+                format!(
+                    "{}× {}{}",
+                    s.count,
+                    s.reason,
+                    s.task_definition
+                        .as_deref()
+                        .map(|t| format!(" ({t})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        line.push_str(&format!("; stopped tasks: {}", stopped.join("; ")));
+    }
+    line
+}
+
+fn change_line(c: &ChangeEvidence, transition_ms: i64) -> String {
+    let before = (transition_ms - c.at) / 60_000;
+    let when = if before > 0 {
+        format!("{before} min before the alarm")
+    } else {
+        "after the alarm".to_owned()
+    };
+    let on = if c.resources.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", c.resources.join(", "))
+    };
+    format!(
+        "change: {} by {}{on} ({}, {})",
+        c.event_name,
+        c.actor,
+        utc(c.at),
+        when
+    )
+}
+
+fn log_line(l: &LogEvidence) -> String {
+    let top: Vec<String> = l
+        .templates
+        .iter()
+        .take(2)
+        .map(|t| {
+            let example = t
+                .examples
+                .first()
+                .map(String::as_str)
+                .unwrap_or(t.template.as_str());
+            let short: String = example.chars().take(220).collect();
+            format!("{}× \"{}\"", t.count, short)
+        })
+        .collect();
+    format!(
+        "logs {}: {} error-like lines of {} read; {}",
+        l.group,
+        l.lines_matched,
+        l.lines_read,
+        top.join("; ")
+    )
 }
 
 fn metric_line(m: &MetricEvidence, transition_ms: i64) -> String {

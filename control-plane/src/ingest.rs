@@ -306,9 +306,10 @@ async fn handle_evidence(
     }
 }
 
+/// Where the incident can be read: its API resource (the web UI is not built yet).
 pub fn incident_url(public_url: &url::Url, incident_id: &str) -> String {
     format!(
-        "{}/incidents/{incident_id}",
+        "{}/api/v1/incidents/{incident_id}",
         public_url.as_str().trim_end_matches('/')
     )
 }

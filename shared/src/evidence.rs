@@ -94,18 +94,124 @@ pub struct MetricEvidence {
     pub points: Vec<(i64, f64)>,
 }
 
+/// A group of similar log lines: the template (variables as `<*>`), how many, when, examples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogTemplate {
+    pub template: String,
+    pub count: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// A few redacted example lines.
+    pub examples: Vec<String>,
+}
+
+/// Error-like lines of one log group in the investigation window, grouped into templates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogEvidence {
+    pub id: String,
+    pub group: String,
+    /// Lines read from the group in the window.
+    pub lines_read: u64,
+    /// Lines that looked like errors.
+    pub lines_matched: u64,
+    /// Templates by count, largest first.
+    pub templates: Vec<LogTemplate>,
+}
+
+/// A write (non-read-only) management event from CloudTrail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEvidence {
+    pub id: String,
+    pub at: i64,
+    pub event_source: String,
+    pub event_name: String,
+    pub actor: String,
+    pub resources: Vec<String>,
+    /// Redacted request parameters, truncated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<String>,
+}
+
+/// Stopped tasks of a service grouped by reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoppedTasks {
+    pub reason: String,
+    pub count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_stopped_at: Option<i64>,
+}
+
+/// An ECS service: its deployments, counts, and why its tasks stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EcsServiceEvidence {
+    pub id: String,
+    pub cluster: String,
+    pub service: String,
+    /// `family:revision` of the task definition the service runs.
+    pub task_definition: String,
+    pub desired: i64,
+    pub running: i64,
+    /// `(task definition, status, rollout state, created_at)` per deployment.
+    pub deployments: Vec<String>,
+    pub target_groups: Vec<String>,
+    pub stopped: Vec<StoppedTasks>,
+    /// The latest service events (messages), newest first.
+    pub events: Vec<String>,
+}
+
+/// An RDS instance or EC2 instance and its state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceEvidence {
+    pub id: String,
+    /// `rds_instance` or `ec2_instance`.
+    pub resource_type: String,
+    pub name: String,
+    pub state: String,
+    /// Facts such as class, engine, storage, type, state reason.
+    pub details: Vec<String>,
+}
+
 /// One piece of evidence. Tagged by `kind` on the wire; new kinds are added by later protocol
 /// minor versions and an older control plane rejects them with a clear error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EvidenceItem {
     Metric(MetricEvidence),
+    Logs(LogEvidence),
+    Change(ChangeEvidence),
+    EcsService(EcsServiceEvidence),
+    Resource(ResourceEvidence),
 }
 
 impl EvidenceItem {
     pub fn id(&self) -> &str {
         match self {
             EvidenceItem::Metric(m) => &m.id,
+            EvidenceItem::Logs(l) => &l.id,
+            EvidenceItem::Change(c) => &c.id,
+            EvidenceItem::EcsService(e) => &e.id,
+            EvidenceItem::Resource(r) => &r.id,
+        }
+    }
+
+    /// The evidence source that produced this item (`metrics`, `logs`, `cloudtrail`, `ecs`,
+    /// `rds`, `ec2`).
+    pub fn source(&self) -> &str {
+        match self {
+            EvidenceItem::Metric(_) => "metrics",
+            EvidenceItem::Logs(_) => "logs",
+            EvidenceItem::Change(_) => "cloudtrail",
+            EvidenceItem::EcsService(_) => "ecs",
+            EvidenceItem::Resource(r) if r.resource_type == "rds_instance" => "rds",
+            EvidenceItem::Resource(_) => "ec2",
         }
     }
 }

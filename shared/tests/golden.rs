@@ -65,7 +65,72 @@ fn cases() -> Vec<(&'static str, String)> {
         }],
         raw_bytes: 5120,
     }));
+    let all_kinds = AgentFrame::Evidence(Box::new(EvidenceFrame {
+        seq: 8,
+        investigation_id: "inv-5f0c2b".into(),
+        trigger: Trigger::Command { command_id: "cmd-1".into() },
+        alarm: alarm(),
+        started_at: 1_767_225_601_000,
+        finished_at: 1_767_225_602_000,
+        items: vec![
+            EvidenceItem::EcsService(EcsServiceEvidence {
+                id: "e1".into(),
+                cluster: "prod".into(),
+                service: "orders-api".into(),
+                task_definition: "orders-api:2".into(),
+                desired: 3,
+                running: 1,
+                deployments: vec!["orders-api:2 PRIMARY IN_PROGRESS".into()],
+                target_groups: vec!["arn:aws:elasticloadbalancing:eu-central-1:[aws_account_id:1a2b]:targetgroup/orders-tg/6d0e".into()],
+                stopped: vec![StoppedTasks {
+                    reason: "OutOfMemoryError: Container killed due to memory usage".into(),
+                    count: 4,
+                    task_definition: Some("orders-api:2".into()),
+                    last_stopped_at: Some(1_767_225_500_000),
+                }],
+                events: vec!["(service orders-api) has started 1 tasks".into()],
+            }),
+            EvidenceItem::Change(ChangeEvidence {
+                id: "c1".into(),
+                at: 1_767_223_800_000,
+                event_source: "ecs.amazonaws.com".into(),
+                event_name: "RegisterTaskDefinition".into(),
+                actor: "ci-deploy".into(),
+                resources: vec!["orders-api:2".into()],
+                parameters: Some(r#"{"family":"orders-api","memory":"256"}"#.into()),
+            }),
+            EvidenceItem::Logs(LogEvidence {
+                id: "l1".into(),
+                group: "/ecs/orders-api".into(),
+                lines_read: 720,
+                lines_matched: 100,
+                templates: vec![LogTemplate {
+                    template: "java.lang.OutOfMemoryError: Java heap space".into(),
+                    count: 100,
+                    first_seen: 1_767_224_100_000,
+                    last_seen: 1_767_225_600_000,
+                    examples: vec!["java.lang.OutOfMemoryError: Java heap space".into()],
+                }],
+            }),
+            EvidenceItem::Resource(ResourceEvidence {
+                id: "r1".into(),
+                resource_type: "rds_instance".into(),
+                name: "orders-db".into(),
+                state: "available".into(),
+                details: vec!["class db.t3.medium".into()],
+            }),
+        ],
+        sources: vec![SourceReport {
+            source: "logs".into(),
+            status: SourceStatus::Partial,
+            reason: Some("throttled: logs:FilterLogEvents failed: ThrottlingException: Rate exceeded".into()),
+            raw_bytes: 4_600_000,
+            api_calls: 12,
+        }],
+        raw_bytes: 4_600_000,
+    }));
     vec![
+        ("evidence_all_kinds", all_kinds.encode()),
         (
             "hello",
             AgentFrame::Hello {

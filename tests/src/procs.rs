@@ -285,6 +285,32 @@ pub fn start_agent(
     spool_dir: &Path,
     log: PathBuf,
 ) -> anyhow::Result<Proc> {
+    Proc::spawn(agent_command(cp, aws, spool_dir)?, log)
+}
+
+/// Start an agent watching the ECS clusters `clusters`, as a customer would configure it.
+pub fn start_agent_watching(
+    cp: &ControlPlaneSetup,
+    aws: &AwsEndpoints,
+    spool_dir: &Path,
+    log: PathBuf,
+    clusters: &[String],
+) -> anyhow::Result<Proc> {
+    let mut cmd = agent_command(cp, aws, spool_dir)?;
+    if !clusters.is_empty() {
+        cmd.env(
+            "CONVOPS_AGENT__ECS__CLUSTERS",
+            serde_json::to_string(clusters)?,
+        );
+    }
+    Proc::spawn(cmd, log)
+}
+
+fn agent_command(
+    cp: &ControlPlaneSetup,
+    aws: &AwsEndpoints,
+    spool_dir: &Path,
+) -> anyhow::Result<Command> {
     let mut cmd = Command::new(bin("convops-agent")?);
     cmd.arg("run")
         .env("CONVOPS_AGENT__CONTROL_PLANE__URL", cp.agent_url())
@@ -304,7 +330,7 @@ pub fn start_agent(
     if let Some(ct) = &aws.cloudtrail {
         cmd.env("AWS_ENDPOINT_URL_CLOUDTRAIL", ct);
     }
-    Proc::spawn(cmd, log)
+    Ok(cmd)
 }
 
 /// An SDK config for seeding the emulator (test code writes; the agent never does).

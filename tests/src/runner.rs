@@ -151,11 +151,14 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
     let dir = tempfile::tempdir()?;
     let cp = ControlPlaneSetup::create(dir.path(), &slack.webhook_url())?;
     let _cp_proc = cp.start().await?;
-    let mut agent = procs::start_agent(
+    // Configured as a customer would: with the ECS clusters to watch, nothing else from the file.
+    let clusters: Vec<String> = s.ecs.iter().map(|c| c.cluster.clone()).collect();
+    let mut agent = procs::start_agent_watching(
         &cp,
         &aws,
         &dir.path().join("spool"),
         dir.path().join("agent.log"),
+        &clusters,
     )?;
     eprintln!(
         "convops-scenario: {}: control plane and agent running; waiting for the diagnosis",
@@ -302,8 +305,11 @@ fn measure(o: &mut Outcome, frames: &[serde_json::Value], delivered_at_ms: i64) 
         for item in frame["items"].as_array().into_iter().flatten() {
             let source = match item["kind"].as_str().unwrap_or_default() {
                 "metric" => "metrics",
-                "log" | "log_template" | "logs" => "logs",
-                "cloudtrail" | "change" => "cloudtrail",
+                "logs" => "logs",
+                "change" => "cloudtrail",
+                "ecs_service" => "ecs",
+                "resource" if item["resource_type"] == "rds_instance" => "rds",
+                "resource" => "ec2",
                 other => other,
             };
             *sent_by_source.entry(source).or_default() += item.to_string().len() as u64;
