@@ -273,6 +273,50 @@ mod tests {
         }
     }
 
+    /// Every SDK request in the agent's source is sent inside `call(Action::…, …)`: the `.send()`
+    /// must be preceded, within the same statement, by `call(` and `Action::`.
+    #[test]
+    fn every_aws_call_goes_through_the_action_list() {
+        fn rs_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for e in std::fs::read_dir(dir).expect("src dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    rs_files(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        rs_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut sends = 0;
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("read");
+            // Tests in this file mention the pattern in strings; skip this module's test code.
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (pos, _) in code.match_indices(".send()") {
+                // The statement start: the last `;` or `{` before the call.
+                let stmt_start = code[..pos].rfind([';', '{']).unwrap_or(0);
+                let stmt = &code[stmt_start..pos];
+                assert!(
+                    stmt.contains("call(") && stmt.contains("Action::"),
+                    "{}: an SDK .send() outside call(Action::…): …{}",
+                    f.display(),
+                    &code[stmt_start..pos + 7]
+                );
+                sends += 1;
+            }
+        }
+        // Ten call sites today; fewer means the scan is not looking where the calls are.
+        assert!(
+            sends >= 10,
+            "found only {sends} SDK calls; is the scan still looking at the right files?"
+        );
+    }
+
     #[test]
     fn classifies_throttling_and_denial() {
         assert_eq!(

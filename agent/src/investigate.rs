@@ -155,10 +155,16 @@ pub async fn gather(
             match collect::ecs::cluster_services(clients, cluster, &mut next).await {
                 Ok(services) => items.extend(services.into_iter().map(EvidenceItem::EcsService)),
                 Err(e) => {
-                    let (_, reason) = failure_status(&e);
+                    let (status, reason) = failure_status(&e);
+                    // Some clusters read: partial. None: the source failed the way the call did.
+                    let status = if items.is_empty() {
+                        status
+                    } else {
+                        SourceStatus::Partial
+                    };
                     return Outcome {
                         items,
-                        status: SourceStatus::Partial,
+                        status,
                         reason: Some(format!("cluster {cluster}: {reason}")),
                     };
                 }

@@ -6,6 +6,7 @@
 //! - [`chat`]: a local Slack incoming-webhook receiver that checks requests the way Slack does.
 //! - [`procs`]: runs the real `convops-control-plane` and `convops-agent` binaries.
 //! - [`scenario`]: the `convops-scenario/1` format: parsing, validation, deterministic data.
+//! - [`failing`]: an AWS endpoint that always answers one error (throttling, access denied).
 //! - [`cloudtrail`]: `LookupEvents` served from a scenario (moto lacks it).
 //! - [`seed`]: seeding the emulator from a scenario.
 //! - [`runner`]: replaying a scenario through the product and scoring the result.
@@ -13,6 +14,7 @@
 pub mod cbor;
 pub mod chat;
 pub mod cloudtrail;
+pub mod failing;
 pub mod moto;
 pub mod procs;
 pub mod runner;

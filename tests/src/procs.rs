@@ -276,6 +276,8 @@ pub struct AwsEndpoints {
     pub cloudwatch: String,
     /// The harness's CloudTrail `LookupEvents` server, when one runs.
     pub cloudtrail: Option<String>,
+    /// Further `AWS_ENDPOINT_URL_<SERVICE>` overrides, e.g. to a failing stand-in.
+    pub overrides: Vec<(String, String)>,
 }
 
 /// Start an agent with its spool in `spool_dir`.
@@ -329,6 +331,9 @@ fn agent_command(
         .env_remove("AWS_PROFILE");
     if let Some(ct) = &aws.cloudtrail {
         cmd.env("AWS_ENDPOINT_URL_CLOUDTRAIL", ct);
+    }
+    for (k, v) in &aws.overrides {
+        cmd.env(k, v);
     }
     Ok(cmd)
 }

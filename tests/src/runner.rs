@@ -142,6 +142,7 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
         default: emu.moto.endpoint(),
         cloudwatch: emu.adapter.endpoint(),
         cloudtrail: Some(trail.endpoint()),
+        overrides: Vec::new(),
     };
     eprintln!("convops-scenario: {}: seeding the emulator", s.name);
     let s = crate::seed::seed(s, &aws, t0)

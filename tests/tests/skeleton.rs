@@ -35,6 +35,7 @@ async fn world() -> anyhow::Result<World> {
         default: moto.endpoint(),
         cloudwatch: adapter.endpoint(),
         cloudtrail: None,
+        overrides: Vec::new(),
     };
     let shared = procs::seed_config(&aws).await;
     let cw = procs::cloudwatch_client(&shared, &aws);
