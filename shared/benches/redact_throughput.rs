@@ -27,17 +27,31 @@ impl SplitMix {
 
 fn rerandomise(line: &str, rng: &mut SplitMix) -> String {
     line.chars()
-        .map(|c| if c.is_ascii_digit() { char::from(b'0' + (rng.next() % 10) as u8) } else { c })
+        .map(|c| {
+            if c.is_ascii_digit() {
+                char::from(b'0' + (rng.next() % 10) as u8)
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
     let mut base: Vec<String> = Vec::new();
-    let mut systems: Vec<_> = std::fs::read_dir(root.join("loghub")).expect("loghub").flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut systems: Vec<_> = std::fs::read_dir(root.join("loghub"))
+        .expect("loghub")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     systems.sort();
     for dir in systems {
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}_2k.log"))) {
             base.extend(text.lines().map(str::to_owned));
         }
@@ -68,13 +82,22 @@ fn main() {
     }
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
     let mb = bytes as f64 / 1e6;
-    println!("corpus: {LINES} lines, {mb:.1} MB ({} Loghub lines, {} secret lines) at {}", base.len(), secrets.len(), file.display());
+    println!(
+        "corpus: {LINES} lines, {mb:.1} MB ({} Loghub lines, {} secret lines) at {}",
+        base.len(),
+        secrets.len(),
+        file.display()
+    );
 
     let redactor = Redactor::new(b"bench");
     let patterns = dir.join("patterns.txt");
     // rg joins -f patterns into one alternation: scope each pattern's flags in its own group and
     // drop the group name all rules share.
-    let for_rg: Vec<String> = redactor.patterns().iter().map(|p| format!("(?:{})", p.replace("(?P<v>", "(?:"))).collect();
+    let for_rg: Vec<String> = redactor
+        .patterns()
+        .iter()
+        .map(|p| format!("(?:{})", p.replace("(?P<v>", "(?:")))
+        .collect();
     std::fs::write(&patterns, for_rg.join("\n") + "\n").expect("patterns");
 
     // ripgrep: best of 3.
@@ -88,7 +111,11 @@ fn main() {
             .arg(&file)
             .output()
             .expect("rg on PATH (Debian package ripgrep)");
-        assert!(out.status.success(), "rg failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "rg failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         rg_best = rg_best.min(t.elapsed().as_secs_f64());
         rg_count = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     }
@@ -111,7 +138,16 @@ fn main() {
         ours_best = ours_best.min(t.elapsed().as_secs_f64());
         changed = n;
     }
-    println!("ripgrep 1 thread, find only:  {:>8.1} MB/s ({rg_best:.2}s, {rg_count} matches)", mb / rg_best);
-    println!("redactor 1 thread, find+mask: {:>8.1} MB/s ({ours_best:.2}s, {changed} lines changed)", mb / ours_best);
-    println!("ratio redactor/ripgrep:       {:>8.1}%", 100.0 * rg_best / ours_best);
+    println!(
+        "ripgrep 1 thread, find only:  {:>8.1} MB/s ({rg_best:.2}s, {rg_count} matches)",
+        mb / rg_best
+    );
+    println!(
+        "redactor 1 thread, find+mask: {:>8.1} MB/s ({ours_best:.2}s, {changed} lines changed)",
+        mb / ours_best
+    );
+    println!(
+        "ratio redactor/ripgrep:       {:>8.1}%",
+        100.0 * rg_best / ours_best
+    );
 }

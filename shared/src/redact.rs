@@ -460,7 +460,10 @@ impl Redactor {
     /// The rules' regular expressions (the key=value rule's is its key pattern), e.g. to give the
     /// same patterns to another scanner in a benchmark.
     pub fn patterns(&self) -> Vec<String> {
-        self.rules.iter().map(|r| r.re.as_str().to_owned()).collect()
+        self.rules
+            .iter()
+            .map(|r| r.re.as_str().to_owned())
+            .collect()
     }
 
     /// The same rules with another pseudonym key (cheap: compiled regexes are shared).

@@ -230,7 +230,7 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
     // The leak check, over everything that left the account.
     let sent: String = frames.iter().map(|f| f["frame"].to_string()).collect();
     let mut db = Vec::new();
-    for f in files_under(&dir.path().join("data")) {
+    for f in crate::files_under(&dir.path().join("data")) {
         db.extend(std::fs::read(&f).unwrap_or_default());
     }
     let places: [(&str, &[u8]); 4] = [
@@ -328,21 +328,6 @@ fn measure(o: &mut Outcome, frames: &[serde_json::Value], delivered_at_ms: i64) 
     if detected_at != i64::MAX {
         o.detect_to_deliver_ms = (delivered_at_ms - detected_at).max(0);
     }
-}
-
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// The `run-all` summary.

@@ -120,21 +120,6 @@ fn assert_no_credentials(label: &str, bytes: &[u8]) {
     }
 }
 
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fired_alarm_reaches_slack_once_and_is_listed() -> anyhow::Result<()> {
     let w = world().await?;
@@ -207,7 +192,7 @@ async fn fired_alarm_reaches_slack_once_and_is_listed() -> anyhow::Result<()> {
 
     // No credential reached the spool or the logs.
     agent.kill();
-    for f in files_under(&spool) {
+    for f in convops_tests::files_under(&spool) {
         assert_no_credentials(&f.display().to_string(), &std::fs::read(&f)?);
     }
     assert_no_credentials("agent log", agent.log_text().as_bytes());
