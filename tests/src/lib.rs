@@ -9,6 +9,7 @@
 //! - [`failing`]: an AWS endpoint that always answers one error (throttling, access denied).
 //! - [`cloudtrail`]: `LookupEvents` served from a scenario (moto lacks it).
 //! - [`seed`]: seeding the emulator from a scenario.
+//! - [`tap`]: records what the agent sends over its TLS websocket, for the leak check.
 //! - [`runner`]: replaying a scenario through the product and scoring the result.
 
 pub mod cbor;
@@ -20,6 +21,7 @@ pub mod procs;
 pub mod runner;
 pub mod scenario;
 pub mod seed;
+pub mod tap;
 
 /// A free TCP port on 127.0.0.1 (bound and released; callers retry on the rare collision).
 pub fn free_port() -> std::io::Result<u16> {

@@ -298,7 +298,21 @@ pub fn start_agent_watching(
     log: PathBuf,
     clusters: &[String],
 ) -> anyhow::Result<Proc> {
+    start_agent_through(cp, aws, spool_dir, log, clusters, &cp.agent_url())
+}
+
+/// Like [`start_agent_watching`], with the agent connecting to `url` (e.g. a recording tap in
+/// front of the control plane) instead of the control plane itself.
+pub fn start_agent_through(
+    cp: &ControlPlaneSetup,
+    aws: &AwsEndpoints,
+    spool_dir: &Path,
+    log: PathBuf,
+    clusters: &[String],
+    url: &str,
+) -> anyhow::Result<Proc> {
     let mut cmd = agent_command(cp, aws, spool_dir)?;
+    cmd.env("CONVOPS_AGENT__CONTROL_PLANE__URL", url);
     if !clusters.is_empty() {
         cmd.env(
             "CONVOPS_AGENT__ECS__CLUSTERS",

@@ -3,7 +3,8 @@
 //! control plane and agent run as processes, and a local Slack receiver takes the delivery.
 //!
 //! The leak check looks for every `expect.secrets` string in everything that left the account:
-//! the evidence frames the agent sent (as stored), every file of the control plane's data
+//! every frame the agent sent, recorded by a tap on its websocket before the control plane's own
+//! re-redaction could hide an agent-side leak; every file of the control plane's data
 //! directory (database and its WAL), every API answer the runner read, and the chat message.
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::cloudtrail::{self, CloudTrailServer};
 use crate::moto::Moto;
 use crate::procs::{self, AwsEndpoints, ControlPlaneSetup};
 use crate::scenario::{self, Scenario};
+use crate::tap::Tap;
 
 /// The emulator, shared by the scenarios of one run and reset between them.
 pub struct Emulator {
@@ -154,12 +156,21 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
     let _cp_proc = cp.start().await?;
     // Configured as a customer would: with the ECS clusters to watch, nothing else from the file.
     let clusters: Vec<String> = s.ecs.iter().map(|c| c.cluster.clone()).collect();
-    let mut agent = procs::start_agent_watching(
+    // The agent talks to the control plane through a tap that records what it sends.
+    let tap = Tap::start(
+        cp.agent_url(),
+        &cp.dir.join("tls/cert.pem"),
+        &cp.dir.join("tls/key.pem"),
+        &cp.ca_file(),
+    )
+    .await?;
+    let mut agent = procs::start_agent_through(
         &cp,
         &aws,
         &dir.path().join("spool"),
         dir.path().join("agent.log"),
         &clusters,
+        &tap.url(),
     )?;
     eprintln!(
         "convops-scenario: {}: control plane and agent running; waiting for the diagnosis",
@@ -228,7 +239,12 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
     measure(&mut outcome, &frames, delivered.received_at_ms);
 
     // The leak check, over everything that left the account.
-    let sent: String = frames.iter().map(|f| f["frame"].to_string()).collect();
+    // What the agent sent, as it sent it (before the control plane's re-redaction).
+    let sent: String = tap.sent().concat();
+    anyhow::ensure!(
+        sent.contains(r#""type":"evidence""#),
+        "the tap recorded no evidence frame from the agent, so the leak check would be vacuous"
+    );
     let mut db = Vec::new();
     for f in crate::files_under(&dir.path().join("data")) {
         db.extend(std::fs::read(&f).unwrap_or_default());
