@@ -93,6 +93,8 @@ impl Drop for Tap {
     }
 }
 
+// The handshake callback's error type is fixed by tungstenite's `Callback` trait; it cannot be boxed.
+#[allow(clippy::result_large_err)]
 async fn relay(
     tcp: tokio::net::TcpStream,
     acceptor: tokio_rustls::TlsAcceptor,
