@@ -222,8 +222,8 @@ async fn handle_evidence(
             .sealer
             .derive_key(&format!("pseudonyms:{workspace_id}")),
     );
-    let mut value =
-        serde_json::to_value(AgentFrame::Evidence(Box::new(frame.clone()))).unwrap_or_default();
+    // `raw` is this frame's text, already decoded once: parse it rather than clone and re-encode.
+    let mut value: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
     let masked = redactor.redact_json(&mut value);
     let checked: EvidenceFrame;
     let (frame, stored_text) = if masked == 0 {

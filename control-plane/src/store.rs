@@ -130,15 +130,8 @@ impl Store {
         action: &str,
         detail: &str,
     ) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)")
-            .bind(workspace_id)
-            .bind(now_ms())
-            .bind(actor)
-            .bind(action)
-            .bind(detail)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        audit_in(&mut conn, workspace_id, now_ms(), actor, action, detail).await
     }
 
     /// Create a workspace and its first API key; returns the workspace and the key (shown once).
@@ -175,13 +168,15 @@ impl Store {
         .bind(ws.created_at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, 'workspace.create', ?)")
-            .bind(&ws.id)
-            .bind(ws.created_at)
-            .bind(actor)
-            .bind(format!("name={name}"))
-            .execute(&mut *tx)
-            .await?;
+        audit_in(
+            &mut tx,
+            Some(&ws.id),
+            ws.created_at,
+            actor,
+            "workspace.create",
+            &format!("name={name}"),
+        )
+        .await?;
         tx.commit().await?;
         Ok((ws, key))
     }
@@ -217,13 +212,15 @@ impl Store {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, 'agent_token.create', ?)")
-            .bind(workspace_id)
-            .bind(now_ms())
-            .bind(actor)
-            .bind(format!("name={name}"))
-            .execute(&mut *tx)
-            .await?;
+        audit_in(
+            &mut tx,
+            Some(workspace_id),
+            now_ms(),
+            actor,
+            "agent_token.create",
+            &format!("name={name}"),
+        )
+        .await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -267,13 +264,15 @@ impl Store {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, 'route.add', ?)")
-            .bind(workspace_id)
-            .bind(now_ms())
-            .bind(actor)
-            .bind(format!("id={id} kind={kind}"))
-            .execute(&mut *tx)
-            .await?;
+        audit_in(
+            &mut tx,
+            Some(workspace_id),
+            now_ms(),
+            actor,
+            "route.add",
+            &format!("id={id} kind={kind}"),
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -559,6 +558,29 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Append one audit row on `conn`, which may be inside the caller's transaction so the record
+/// commits (or rolls back) with the change it describes.
+async fn audit_in(
+    conn: &mut sqlx::SqliteConnection,
+    workspace_id: Option<&str>,
+    at: i64,
+    actor: &str,
+    action: &str,
+    detail: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(workspace_id)
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 fn incident_from_row(r: sqlx::sqlite::SqliteRow) -> Incident {

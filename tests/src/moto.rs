@@ -45,7 +45,7 @@ pub fn ensure_installed() -> anyhow::Result<PathBuf> {
 }
 
 fn install(venv: &Path) -> anyhow::Result<()> {
-    if exe_missing(&venv.join("bin/python")) {
+    if !venv.join("bin/python").exists() {
         eprintln!("convops: creating Python venv at {}", venv.display());
         run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
     }
@@ -59,10 +59,6 @@ fn install(venv: &Path) -> anyhow::Result<()> {
         "--disable-pip-version-check",
         MOTO_REQUIREMENT,
     ]))
-}
-
-fn exe_missing(p: &Path) -> bool {
-    !p.exists()
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<()> {

@@ -21,6 +21,7 @@ use crate::moto::Moto;
 use crate::procs::{self, AwsEndpoints, ControlPlaneSetup};
 use crate::scenario::{self, Scenario};
 use crate::tap::Tap;
+use convops_shared::evidence::EvidenceItem;
 
 /// The emulator, shared by the scenarios of one run and reset between them.
 pub struct Emulator {
@@ -318,16 +319,12 @@ fn measure(o: &mut Outcome, frames: &[serde_json::Value], delivered_at_ms: i64) 
         let frame = &f["frame"];
         o.raw_bytes += frame["raw_bytes"].as_u64().unwrap_or(0);
         detected_at = detected_at.min(frame["started_at"].as_i64().unwrap_or(i64::MAX));
-        let mut sent_by_source: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut sent_by_source: BTreeMap<String, u64> = BTreeMap::new();
         for item in frame["items"].as_array().into_iter().flatten() {
-            let source = match item["kind"].as_str().unwrap_or_default() {
-                "metric" => "metrics",
-                "logs" => "logs",
-                "change" => "cloudtrail",
-                "ecs_service" => "ecs",
-                "resource" if item["resource_type"] == "rds_instance" => "rds",
-                "resource" => "ec2",
-                other => other,
+            // The item kind → source mapping is the wire type's own.
+            let source = match serde_json::from_value::<EvidenceItem>(item.clone()) {
+                Ok(parsed) => parsed.source().to_owned(),
+                Err(_) => item["kind"].as_str().unwrap_or_default().to_owned(),
             };
             *sent_by_source.entry(source).or_default() += item.to_string().len() as u64;
         }
@@ -338,7 +335,7 @@ fn measure(o: &mut Outcome, frames: &[serde_json::Value], delivered_at_ms: i64) 
             e.reason = src["reason"].as_str().map(str::to_owned);
             e.raw_bytes += src["raw_bytes"].as_u64().unwrap_or(0);
             e.api_calls += src["api_calls"].as_u64().unwrap_or(0);
-            e.sent_bytes += sent_by_source.get(name.as_str()).copied().unwrap_or(0);
+            e.sent_bytes += sent_by_source.get(&name).copied().unwrap_or(0);
         }
     }
     if detected_at != i64::MAX {
