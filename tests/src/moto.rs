@@ -25,12 +25,25 @@ pub fn ensure_installed() -> anyhow::Result<PathBuf> {
         return Ok(exe);
     }
     // Serialise concurrent installs (tests run in parallel) with a lock directory.
+    // A lock left by an installer that was killed is taken over once it is older than any
+    // install takes.
     let lock = venv.with_extension("install-lock");
+    if let Some(parent) = lock.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
         match std::fs::create_dir(&lock) {
             Ok(()) => break,
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(e).with_context(|| format!("creating lock {}", lock.display()));
+            }
             Err(_) if exe.is_file() => return Ok(exe),
+            Err(_) if lock_age(&lock) > Duration::from_secs(900) => {
+                eprintln!("convops: removing stale lock {}", lock.display());
+                let _ = std::fs::remove_dir(&lock);
+            }
             Err(_) if Instant::now() > deadline => {
                 anyhow::bail!("timed out waiting for {}", lock.display())
             }
@@ -42,6 +55,14 @@ pub fn ensure_installed() -> anyhow::Result<PathBuf> {
     result?;
     anyhow::ensure!(exe.is_file(), "{} missing after install", exe.display());
     Ok(exe)
+}
+
+fn lock_age(lock: &Path) -> Duration {
+    std::fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .unwrap_or_default()
 }
 
 fn install(venv: &Path) -> anyhow::Result<()> {
