@@ -36,6 +36,16 @@ struct RawConfig {
     redaction: RawRedaction,
     #[serde(default)]
     ecs: RawEcs,
+    #[serde(default)]
+    logs: RawLogs,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogs {
+    error_pattern: Option<String>,
+    #[serde(default)]
+    groups: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +122,27 @@ pub struct Settings {
     pub redaction_rules: Vec<(String, String)>,
     /// ECS clusters whose services are investigated (names or ARNs).
     pub ecs_clusters: Vec<String>,
+    pub logs: LogSettings,
+}
+
+/// How the agent reads logs.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// Lines matching this are kept as error-like (`logs.error_pattern`).
+    pub error_pattern: regex::Regex,
+    /// Extra log groups per resource name (`[logs.groups]`), read before the ones found by
+    /// naming convention.
+    pub groups: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            error_pattern: regex::Regex::new(crate::collect::logs::DEFAULT_ERROR_PATTERN)
+                .unwrap_or_else(|e| panic!("{e}")),
+            groups: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +225,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         spool,
         redaction,
         ecs,
+        logs,
     } = raw;
     let RawControlPlane {
         url,
@@ -269,6 +301,33 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty())
         .collect();
+    let RawLogs {
+        error_pattern,
+        groups,
+    } = logs;
+    let error_pattern = match error_pattern {
+        None => LogSettings::default().error_pattern,
+        Some(p) => regex::RegexBuilder::new(&p)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| {
+                ConfigError::key(
+                    "logs.error_pattern",
+                    format!(
+                        "{p:?} is not a valid regular expression: {}",
+                        one_line_regex(&e)
+                    ),
+                )
+            })?,
+    };
+    for (name, list) in &groups {
+        if let Some(bad) = list.iter().find(|g| g.is_empty() || g.len() > 512) {
+            return Err(ConfigError::key(
+                &format!("logs.groups.{name}"),
+                format!("{bad:?} is not a log group name (1 to 512 characters)"),
+            ));
+        }
+    }
     Ok(Settings {
         control_plane: ControlPlaneSettings {
             url,
@@ -286,7 +345,18 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         spool_dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL_DIR)),
         redaction_rules,
         ecs_clusters,
+        logs: LogSettings {
+            error_pattern,
+            groups,
+        },
     })
+}
+
+fn one_line_regex(e: &regex::Error) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -355,6 +425,31 @@ mod tests {
             e.contains("control_plane.ca_file") && e.contains("/nonexistent/ca.pem"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn log_pattern_and_groups_are_validated() {
+        let base = "[control_plane]\nurl = \"wss://x/\"\ntoken = \"t\"\n";
+        let e = err(&format!("{base}[logs]\nerror_pattern = \"(unclosed\"\n"));
+        assert!(
+            e.contains("logs.error_pattern") && e.contains("(unclosed"),
+            "{e}"
+        );
+        let e = err(&format!("{base}[logs.groups]\napi = [\"\"]\n"));
+        assert!(e.contains("logs.groups.api"), "{e}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(
+            &dir,
+            &format!(
+                "{base}[logs]\nerror_pattern = \"(?i)\\\\bsev=(crit|err)\"\n[logs.groups]\napi = [\"/legacy/api\"]\n"
+            ),
+        );
+        let s = load_from(Some(&p), env_none()).expect("valid");
+        assert!(s.logs.error_pattern.is_match("x SEV=ERR y"));
+        assert!(!s.logs.error_pattern.is_match("ERROR without the field"));
+        assert_eq!(s.logs.groups["api"], ["/legacy/api"]);
+        let d = load_from(Some(&write(&dir, base)), env_none()).expect("valid");
+        assert!(d.logs.error_pattern.is_match("java.lang.OutOfMemoryError"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convops_shared::evidence::{
-    AlarmInfo, EcsServiceEvidence, EvidenceItem, SourceReport, SourceStatus,
+    AlarmInfo, EcsServiceEvidence, EvidenceItem, ResourceEvidence, SourceReport, SourceStatus,
 };
 use convops_shared::protocol::{AgentFrame, EvidenceFrame, Trigger};
 use convops_shared::redact::Redactor;
@@ -20,6 +20,7 @@ pub struct Limits {
     pub deadline: Duration,
     /// ECS clusters to look at.
     pub clusters: Vec<String>,
+    pub logs: crate::config::LogSettings,
 }
 
 pub fn now_ms() -> i64 {
@@ -78,20 +79,20 @@ impl Outcome {
     }
 }
 
-/// Run one source metered and under the deadline, and report it.
+/// Run one source metered and until `deadline`, and report it.
 async fn run_source(
     name: &str,
-    deadline: Duration,
+    deadline: tokio::time::Instant,
     fut: impl std::future::Future<Output = Outcome>,
     sources: &mut Vec<SourceReport>,
 ) -> Vec<EvidenceItem> {
     let meter = Arc::new(Meter::default());
-    let outcome = match tokio::time::timeout(deadline, metered(meter.clone(), fut)).await {
+    let outcome = match tokio::time::timeout_at(deadline, metered(meter.clone(), fut)).await {
         Ok(o) => o,
         Err(_) => Outcome {
             items: Vec::new(),
             status: SourceStatus::Partial,
-            reason: Some(format!("deadline of {}s reached", deadline.as_secs())),
+            reason: Some("the investigation's deadline was reached".into()),
         },
     };
     if let Some(reason) = &outcome.reason {
@@ -105,6 +106,29 @@ async fn run_source(
         api_calls: meter.calls(),
     });
     outcome.items
+}
+
+/// Fold the report of a source's second stage into its first.
+fn merge_report(into: &mut SourceReport, later: SourceReport) {
+    into.raw_bytes += later.raw_bytes;
+    into.api_calls += later.api_calls;
+    let rank = |s: SourceStatus| match s {
+        SourceStatus::Ok => 0,
+        SourceStatus::Partial => 1,
+        SourceStatus::Failed => 2,
+    };
+    if rank(later.status) > rank(into.status) {
+        // A failed second stage after a good first one leaves the source partial.
+        into.status = if into.status == SourceStatus::Ok && later.status == SourceStatus::Failed {
+            SourceStatus::Partial
+        } else {
+            later.status
+        };
+    }
+    into.reason = match (into.reason.take(), later.reason) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    };
 }
 
 /// The last path segment of a dimension value (`app/shop-alb/5f2a` → `shop-alb`, …).
@@ -134,14 +158,9 @@ pub async fn gather(
     let lookback = limits.lookback.as_millis() as i64;
     let window_start = alarm.transitioned_at.min(started_at) - lookback;
     let mut sources = Vec::new();
-    let deadline = limits.deadline;
+    let deadline = tokio::time::Instant::now() + limits.deadline;
 
-    let metrics = async {
-        match collect::metrics::alarm_metric(clients, alarm, "m1", lookback, started_at).await {
-            Ok(m) => Outcome::ok(vec![EvidenceItem::Metric(m)]),
-            Err(e) => Outcome::failed(&e),
-        }
-    };
+    // Stage 1: what the account holds (services, changes, databases, instances).
     let ecs = async {
         if limits.clusters.is_empty() {
             return Outcome::partial(
@@ -203,22 +222,16 @@ pub async fn gather(
             Err(e) => Outcome::failed(&e),
         }
     };
-    let (mut s1, mut s2, mut s3, mut s4, mut s5) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (metric_items, ecs_items, change_items, rds_items, ec2_items) = tokio::join!(
-        // Boxed: SDK futures are large, and five of them joined overflow a worker's stack.
-        run_source("metrics", deadline, Box::pin(metrics), &mut s1),
-        run_source("ecs", deadline, Box::pin(ecs), &mut s2),
-        run_source("cloudtrail", deadline, Box::pin(cloudtrail), &mut s3),
-        run_source("rds", deadline, Box::pin(rds), &mut s4),
-        run_source("ec2", deadline, Box::pin(ec2), &mut s5),
+    let (mut s1, mut s2, mut s3, mut s4) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (ecs_items, change_items, rds_items, ec2_items) = tokio::join!(
+        // Boxed: SDK futures are large, and several of them joined overflow a worker's stack.
+        run_source("ecs", deadline, Box::pin(ecs), &mut s1),
+        run_source("cloudtrail", deadline, Box::pin(cloudtrail), &mut s2),
+        run_source("rds", deadline, Box::pin(rds), &mut s3),
+        run_source("ec2", deadline, Box::pin(ec2), &mut s4),
     );
-    for s in [s1, s2, s3, s4, s5] {
-        sources.extend(s);
-    }
 
-    // Logs of the services behind the alarm (or of every service when none is identified) and
-    // of the resources the alarm names.
+    // Stage 2: the logs of the resources involved, and the metrics of everything found.
     let services: Vec<&EcsServiceEvidence> = ecs_items
         .iter()
         .filter_map(|i| match i {
@@ -226,41 +239,79 @@ pub async fn gather(
             _ => None,
         })
         .collect();
-    let related: Vec<&&EcsServiceEvidence> = services
+    let (behind, others): (Vec<&EcsServiceEvidence>, Vec<&EcsServiceEvidence>) = services
         .iter()
-        .filter(|s| collect::ecs::related(s, &alarm.dimensions))
-        .collect();
-    let mut names: Vec<String> = if related.is_empty() {
-        services.iter().map(|s| s.service.clone()).collect()
+        .partition(|s| collect::ecs::related(s, &alarm.dimensions));
+    // Logs of the services behind the alarm (or of every service when none is identified) and
+    // of the resources the alarm names.
+    let mut names: Vec<String> = if behind.is_empty() {
+        others.iter().map(|s| s.service.clone()).collect()
     } else {
-        related.iter().map(|s| s.service.clone()).collect()
+        behind.iter().map(|s| s.service.clone()).collect()
     };
     names.extend(dimension_names(alarm));
     names.sort();
     names.dedup();
+    let resources: Vec<&ResourceEvidence> = rds_items
+        .iter()
+        .chain(&ec2_items)
+        .filter_map(|i| match i {
+            EvidenceItem::Resource(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let related = collect::metrics::Related {
+        services: behind.iter().chain(&others).copied().collect(),
+        resources,
+        tables: Vec::new(),
+    };
+    let related_queries = collect::metrics::related_queries(alarm, &related);
+    let metrics = async {
+        let mut next = ids("m");
+        match collect::metrics::collect(
+            clients,
+            alarm,
+            related_queries,
+            lookback,
+            started_at,
+            &mut next,
+        )
+        .await
+        {
+            Ok(m) => Outcome::ok(m.into_iter().map(EvidenceItem::Metric).collect()),
+            Err(e) => Outcome::failed(&e),
+        }
+    };
+    let mut tables: Vec<(String, u32)> = Vec::new();
     let logs = async {
-        let groups = match collect::logs::relevant_groups(clients, &names).await {
-            Ok(g) => g,
-            Err(e) => return Outcome::failed(&e),
-        };
+        let groups =
+            match collect::logs::relevant_groups(clients, &names, &limits.logs.groups).await {
+                Ok(g) => g,
+                Err(e) => return Outcome::failed(&e),
+            };
         let mut items = Vec::new();
         let mut notes = Vec::new();
-        for (n, group) in groups.iter().take(MAX_LOG_GROUPS).enumerate() {
+        let mut mentioned: std::collections::HashMap<String, u32> = Default::default();
+        for (n, (group, scope)) in groups.iter().take(MAX_LOG_GROUPS).enumerate() {
             match collect::logs::group_errors(
                 clients,
                 group,
-                window_start,
-                started_at,
+                scope,
+                &limits.logs.error_pattern,
+                (window_start, started_at),
                 format!("l{}", n + 1),
             )
             .await
             {
-                Ok((ev, truncated)) => {
-                    if truncated {
+                Ok(read) => {
+                    if read.truncated {
                         notes.push(format!("{group}: read cap reached"));
                     }
-                    if ev.lines_matched > 0 {
-                        items.push(EvidenceItem::Logs(ev));
+                    for (t, c) in read.tables {
+                        *mentioned.entry(t).or_default() += c;
+                    }
+                    if read.evidence.lines_matched > 0 {
+                        items.push(EvidenceItem::Logs(read.evidence));
                     }
                 }
                 Err(e) => notes.push(format!("{group}: {}", failure_status(&e).1)),
@@ -272,22 +323,74 @@ pub async fn gather(
                 groups.len() - MAX_LOG_GROUPS
             ));
         }
+        tables = mentioned.into_iter().collect();
         if notes.is_empty() {
             Outcome::ok(items)
         } else {
             Outcome::partial(items, notes.join("; "))
         }
     };
-    let log_items = run_source("logs", deadline, Box::pin(logs), &mut sources).await;
+    let (mut s5, mut s6) = (Vec::new(), Vec::new());
+    let (mut metric_items, log_items) = tokio::join!(
+        run_source("metrics", deadline, Box::pin(metrics), &mut s5),
+        run_source("logs", deadline, Box::pin(logs), &mut s6),
+    );
 
-    // Priority order: the alarm's metric, the services behind it, recent changes, errors, state.
+    // Stage 3: the metrics of DynamoDB tables the logs named (most mentioned first).
+    tables.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let table_queries = collect::metrics::related_queries(
+        &AlarmInfo {
+            dimensions: Default::default(),
+            ..alarm.clone()
+        },
+        &collect::metrics::Related {
+            tables: tables.into_iter().take(MAX_TABLES).map(|t| t.0).collect(),
+            ..Default::default()
+        },
+    );
+    if !table_queries.is_empty() {
+        let first_id = metric_items.len() + 1;
+        let tables_fut = async {
+            let mut n = first_id;
+            let mut next = move || {
+                n += 1;
+                format!("m{}", n - 1)
+            };
+            match collect::metrics::read_related(
+                clients,
+                alarm,
+                table_queries,
+                lookback,
+                started_at,
+                &mut next,
+            )
+            .await
+            {
+                Ok(m) => Outcome::ok(m.into_iter().map(EvidenceItem::Metric).collect()),
+                Err(e) => Outcome::failed(&e),
+            }
+        };
+        let mut s7 = Vec::new();
+        metric_items.extend(run_source("metrics", deadline, Box::pin(tables_fut), &mut s7).await);
+        if let (Some(first), Some(second)) = (s5.first_mut(), s7.pop()) {
+            merge_report(first, second);
+        }
+    }
+    for s in [s5, s1, s2, s6, s3, s4] {
+        sources.extend(s);
+    }
+
+    // Priority order: the alarm's metric, the services behind it, recent changes, errors, other
+    // metrics, other services, state.
     let (related_items, other_ecs): (Vec<EvidenceItem>, Vec<EvidenceItem>) = ecs_items
         .into_iter()
         .partition(|i| matches!(i, EvidenceItem::EcsService(s) if collect::ecs::related(s, &alarm.dimensions)));
-    let mut items = metric_items;
+    let mut metric_items = metric_items.into_iter();
+    let mut items: Vec<EvidenceItem> = metric_items.next().into_iter().collect();
     items.extend(related_items);
     items.extend(change_items.into_iter().take(MAX_CHANGES));
     items.extend(log_items);
+    items.extend(metric_items);
     items.extend(other_ecs);
     items.extend(rds_items);
     items.extend(ec2_items);
@@ -307,7 +410,9 @@ pub async fn gather(
 }
 
 /// Log groups read per investigation at most.
-const MAX_LOG_GROUPS: usize = 5;
+const MAX_LOG_GROUPS: usize = 6;
+/// DynamoDB tables named in logs whose metrics are read at most.
+const MAX_TABLES: usize = 3;
 /// Changes kept per investigation at most (newest first).
 const MAX_CHANGES: usize = 25;
 

@@ -100,6 +100,7 @@ impl Watcher {
             lookback: self.settings.lookback,
             deadline: self.settings.deadline,
             clusters: self.settings.ecs_clusters.clone(),
+            logs: self.settings.logs.clone(),
         }
     }
 

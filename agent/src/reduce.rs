@@ -10,7 +10,7 @@ pub const MAX_POINTS: usize = 60;
 /// `transition_ms` after `eval_window_ms` of breaching data.
 pub fn summarise(points: &[(i64, f64)], transition_ms: i64, eval_window_ms: i64) -> MetricSummary {
     let values: Vec<f64> = points.iter().map(|p| p.1).collect();
-    let onset_idx = stats::change_point(&values);
+    let onset_idx = stats::onset(&values);
     // Without a clear change point, compare the alarm's evaluation window against what came before.
     let split = onset_idx.unwrap_or_else(|| {
         let cut = transition_ms - eval_window_ms;

@@ -177,6 +177,10 @@ pub struct ResourceEvidence {
     pub state: String,
     /// Facts such as class, engine, storage, type, state reason.
     pub details: Vec<String>,
+    /// The AWS identifier when `name` is a display name (an EC2 instance's `Name` tag): the
+    /// dimension value of its metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
 }
 
 /// One piece of evidence. Tagged by `kind` on the wire; new kinds are added by later protocol

@@ -58,6 +58,79 @@ pub fn change_point(values: &[f64]) -> Option<usize> {
     (sse < 0.75 * sse_all).then_some(idx)
 }
 
+/// Points of normal level between anomalous ones that still count as one episode (a service that
+/// crashes, recovers and crashes again every few minutes is one incident, not the last crash).
+const EPISODE_GAP: usize = 10;
+
+/// The start of the abnormal episode the series ends in: the change point, moved back over the
+/// points before it that already departed from the baseline in the same direction (the start of
+/// a ramp, or earlier bursts of a recurring failure, at most [`EPISODE_GAP`] points apart).
+///
+/// A least-squares split puts the change point in the middle of a ramp and at the last of a
+/// series of bursts; on-call engineers want when it *began*, because that is what a change must
+/// precede to be a cause.
+pub fn onset(values: &[f64]) -> Option<usize> {
+    let cp = change_point(values)?;
+    let after = median(&values[cp..])?;
+    let mut start = cp;
+    // Two passes: the second measures the baseline without the part of the episode the first
+    // pass found before the change point.
+    for _ in 0..2 {
+        let before = &values[..start];
+        let (Some(base), Some(spread)) = (median(before), mad(before)) else {
+            return Some(start);
+        };
+        let shift = after - base;
+        if shift == 0.0 {
+            return Some(start);
+        }
+        let dir = shift.signum();
+        // 4 robust standard deviations, and at least a tenth of the shift.
+        let threshold = (4.0 * 1.4826 * spread).max(0.1 * shift.abs());
+        let anomalous = |v: f64| (v - base) * dir > threshold;
+        let mut i = cp;
+        let mut gap = 0;
+        let mut earliest = cp;
+        while i > 0 {
+            i -= 1;
+            if anomalous(values[i]) {
+                earliest = i;
+                gap = 0;
+            } else {
+                gap += 1;
+                if gap > EPISODE_GAP.min(values.len() / 6) {
+                    break;
+                }
+            }
+        }
+        if earliest == start {
+            break;
+        }
+        start = earliest;
+    }
+    Some(start)
+}
+
+/// Whether a summarised series moved clearly away from its baseline: by more than four robust
+/// standard deviations and by at least 10% of the baseline (or, at a zero baseline, to a nonzero
+/// level). Used by the agent to decide which series keep their points and by the diagnosis.
+pub fn moved(
+    baseline: Option<f64>,
+    spread: Option<f64>,
+    current: Option<f64>,
+    peak: Option<f64>,
+) -> bool {
+    let (Some(b), Some(level)) = (baseline, current.or(peak)) else {
+        return false;
+    };
+    let spread = spread.unwrap_or(0.0);
+    let far = |v: f64| {
+        let d = (v - b).abs();
+        d > 4.0 * 1.4826 * spread && d > 0.1 * b.abs() && d > 1e-9
+    };
+    far(level) || peak.is_some_and(|p| far(p) && far((p + level) / 2.0))
+}
+
 /// Reduce `points` to at most `max` points by averaging equal-width buckets (keeps the first
 /// timestamp of each bucket). Order is preserved; fewer points than `max` are returned as is.
 pub fn downsample(points: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
@@ -103,6 +176,50 @@ mod tests {
             .map(|i| if i % 2 == 0 { 9.0 } else { 11.0 })
             .collect();
         assert_eq!(change_point(&noisy), None);
+    }
+
+    #[test]
+    fn onset_is_the_start_of_a_ramp_not_its_middle() {
+        // Flat at 100 (±2) for 60 points, then a ramp to 400 over 40 points.
+        let mut v: Vec<f64> = (0..60).map(|i| 100.0 + f64::from(i % 3) - 1.0).collect();
+        v.extend((0..40).map(|i| 100.0 + 300.0 * f64::from(i) / 39.0));
+        let cp = change_point(&v).expect("a change");
+        let start = onset(&v).expect("an onset");
+        assert!(
+            start < cp,
+            "onset {start} should precede the change point {cp}"
+        );
+        assert!((60..=64).contains(&start), "onset {start}");
+    }
+
+    #[test]
+    fn onset_reaches_back_over_recurring_bursts() {
+        // Zero, then bursts of 3 points every 10 points, the last one longest.
+        let mut v = vec![0.0; 90];
+        for burst in [60, 70, 80] {
+            for x in v.iter_mut().skip(burst).take(3) {
+                *x = 40.0;
+            }
+        }
+        v.extend(vec![45.0; 8]);
+        assert_eq!(onset(&v), Some(60));
+        // A lone blip long before does not join the episode.
+        let mut w = v.clone();
+        w[10] = 40.0;
+        assert_eq!(onset(&w), Some(60));
+    }
+
+    #[test]
+    fn moved_needs_a_clear_departure() {
+        assert!(moved(Some(100.0), Some(2.0), Some(160.0), Some(170.0)));
+        assert!(!moved(Some(100.0), Some(2.0), Some(104.0), Some(106.0)));
+        assert!(
+            !moved(Some(100.0), Some(20.0), Some(150.0), Some(150.0)),
+            "within noise"
+        );
+        assert!(moved(Some(0.0), Some(0.0), Some(1.0), Some(1.0)));
+        assert!(!moved(Some(0.0), Some(0.0), Some(0.0), Some(0.0)));
+        assert!(!moved(None, None, Some(3.0), None));
     }
 
     #[test]

@@ -118,6 +118,7 @@ fn cases() -> Vec<(&'static str, String)> {
                 name: "orders-db".into(),
                 state: "available".into(),
                 details: vec!["class db.t3.medium".into()],
+                resource_id: None,
             }),
         ],
         sources: vec![SourceReport {

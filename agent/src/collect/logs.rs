@@ -18,11 +18,40 @@ const MAX_TEMPLATES: usize = 8;
 const MAX_EXAMPLES: usize = 2;
 const MAX_EXAMPLE_CHARS: usize = 400;
 
-/// Lines that look like errors (default; the log pattern is not yet configurable).
-static ERRORISH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(?:error|errors|exception|fatal|panic|critical|crit|fail(?:ed|ure|s)?|timed?[ _-]?out|timeout|refused|denied|unauthori[sz]ed|forbidden|killed|oom|outofmemory|traceback|unavailable|throttl\w*|exceeded|unreachable|reset by peer)|(?:\b(?:status|code|http)[=: ]+|HTTP/\d(?:\.\d)?"?\s+|"\s)5\d\d\b"#)
+/// Lines that look like errors: the default of `logs.error_pattern`. Words also count after an
+/// underscore, as in `SERVICE_TASK_PLACEMENT_FAILURE`.
+pub const DEFAULT_ERROR_PATTERN: &str = r#"(?i)(?:\b|_)(?:error|errors|exception|fatal|panic|critical|crit|fail(?:ed|ure|s)?|timed?[ _-]?out|timeout|refused|denied|unauthori[sz]ed|forbidden|killed|oom|outofmemory|traceback|unavailable|throttl\w*|exceeded|unreachable|reset by peer)|(?:\b(?:status|code|http)[=: ]+|HTTP/\d(?:\.\d)?"?\s+|"\s)5\d\d\b"#;
+
+static ERRORISH: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(DEFAULT_ERROR_PATTERN).unwrap_or_else(|e| panic!("{e}")));
+
+/// DynamoDB tables named in log lines (`table=NAME`, `"TableName": "NAME"`, table ARNs): their
+/// metrics are read too, since nothing else in the read-only list names them.
+static TABLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:\btable(?:_?name)?["']?\s*[=:]\s*["']?|:table/)([A-Za-z0-9_.-]{3,255})"#)
         .unwrap_or_else(|e| panic!("{e}"))
 });
+
+/// Tables mentioned in `line`.
+pub fn tables_in(line: &str) -> impl Iterator<Item = &str> {
+    TABLE
+        .captures_iter(line)
+        .filter_map(|c| c.get(1).map(|m| m.as_str().trim_end_matches('.')))
+}
+
+/// Log groups where AWS services deliver their own events (EventBridge rules writing to
+/// CloudWatch Logs, by convention under `/aws/events/`): ECS placement failures, task state
+/// changes. They hold many resources' events, so only lines naming a resource involved are kept.
+pub const SERVICE_EVENT_GROUP_PREFIX: &str = "/aws/events/";
+
+/// Which lines of a group to keep.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scope {
+    /// The group belongs to a resource involved: every error-like line.
+    All,
+    /// A shared group: error-like lines that mention one of these names.
+    Mentioning(Vec<String>),
+}
 
 /// Variable parts replaced by `<*>` before grouping.
 static VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
@@ -50,11 +79,14 @@ pub fn is_errorish(line: &str) -> bool {
     ERRORISH.is_match(line)
 }
 
-/// Groups whose name mentions one of `names` (case-insensitive, as a path segment or part).
+/// The groups to read for the resources `names`, in priority order: the groups configured for
+/// them in `mapping`, groups whose name mentions one of them (case-insensitive, as `/ecs/NAME`),
+/// then the AWS service event groups, scoped to lines that mention them.
 pub async fn relevant_groups(
     clients: &Clients,
     names: &[String],
-) -> Result<Vec<String>, CallError> {
+    mapping: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Result<Vec<(String, Scope)>, CallError> {
     let mut groups = Vec::new();
     let mut token = None;
     loop {
@@ -77,18 +109,52 @@ pub async fn relevant_groups(
             break;
         }
     }
+    Ok(choose_groups(groups, names, mapping))
+}
+
+/// The pure part of [`relevant_groups`].
+pub fn choose_groups(
+    existing: Vec<String>,
+    names: &[String],
+    mapping: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Vec<(String, Scope)> {
     let lower: Vec<String> = names
         .iter()
         .filter(|n| n.len() >= 3)
         .map(|n| n.to_lowercase())
         .collect();
-    Ok(groups
-        .into_iter()
-        .filter(|g| {
-            let gl = g.to_lowercase();
-            lower.iter().any(|n| gl.contains(n.as_str()))
-        })
-        .collect())
+    let mut out: Vec<(String, Scope)> = Vec::new();
+    for n in names {
+        for g in mapping.get(n).into_iter().flatten() {
+            out.push((g.clone(), Scope::All));
+        }
+    }
+    let mut events = Vec::new();
+    for g in existing {
+        if out.iter().any(|(o, _)| *o == g) {
+            continue;
+        }
+        if g.starts_with(SERVICE_EVENT_GROUP_PREFIX) {
+            events.push((g, Scope::Mentioning(lower.clone())));
+            continue;
+        }
+        let gl = g.to_lowercase();
+        if lower.iter().any(|n| gl.contains(n.as_str())) {
+            out.push((g, Scope::All));
+        }
+    }
+    out.extend(events);
+    out
+}
+
+/// What reading one group produced.
+#[derive(Debug)]
+pub struct GroupRead {
+    pub evidence: LogEvidence,
+    /// The read stopped at the per-group cap.
+    pub truncated: bool,
+    /// DynamoDB tables named in the lines read, with how many lines named them.
+    pub tables: HashMap<String, u32>,
 }
 
 /// Error-like lines of `group` between `start_ms` and `end_ms`, as templates. Returns the
@@ -96,15 +162,17 @@ pub async fn relevant_groups(
 pub async fn group_errors(
     clients: &Clients,
     group: &str,
-    start_ms: i64,
-    end_ms: i64,
+    scope: &Scope,
+    pattern: &Regex,
+    (start_ms, end_ms): (i64, i64),
     id: String,
-) -> Result<(LogEvidence, bool), CallError> {
+) -> Result<GroupRead, CallError> {
     let mut read = 0u64;
     let mut matched = 0u64;
     let mut templates: HashMap<String, LogTemplate> = HashMap::new();
     let mut token = None;
     let mut truncated = false;
+    let mut tables: HashMap<String, u32> = HashMap::new();
     loop {
         let out = call(
             Action::LogsFilterLogEvents,
@@ -119,9 +187,18 @@ pub async fn group_errors(
         )
         .await?;
         for e in out.events() {
-            read += 1;
             let msg = e.message().unwrap_or_default();
-            if !is_errorish(msg) {
+            if let Scope::Mentioning(names) = scope {
+                let lower = msg.to_lowercase();
+                if !names.iter().any(|n| lower.contains(n.as_str())) {
+                    continue;
+                }
+            }
+            read += 1;
+            for t in tables_in(msg) {
+                *tables.entry(t.to_owned()).or_default() += 1;
+            }
+            if !pattern.is_match(msg) {
                 continue;
             }
             matched += 1;
@@ -155,8 +232,8 @@ pub async fn group_errors(
     let mut templates: Vec<LogTemplate> = templates.into_values().collect();
     templates.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seen.cmp(&b.first_seen)));
     templates.truncate(MAX_TEMPLATES);
-    Ok((
-        LogEvidence {
+    Ok(GroupRead {
+        evidence: LogEvidence {
             id,
             group: group.to_owned(),
             lines_read: read,
@@ -164,7 +241,8 @@ pub async fn group_errors(
             templates,
         },
         truncated,
-    ))
+        tables,
+    })
 }
 
 #[cfg(test)]
@@ -190,5 +268,52 @@ mod tests {
         );
         assert!(is_errorish(r#"10.0.0.1 - - [x] "GET / HTTP/1.1" 502 0"#));
         assert!(is_errorish("request done status=503 in 12ms"));
+        assert!(is_errorish(
+            r#"{"eventName":"SERVICE_TASK_PLACEMENT_FAILURE"}"#
+        ));
+    }
+
+    #[test]
+    fn table_names_are_found_in_common_spellings() {
+        let found = |l: &str| tables_in(l).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            found("slow put_item 2.31s table=user-sessions"),
+            ["user-sessions"]
+        );
+        assert_eq!(
+            found(r#"{"TableName": "orders_v2", "op": "Query"}"#),
+            ["orders_v2"]
+        );
+        assert_eq!(
+            found("arn:aws:dynamodb:eu-west-1:123456789012:table/carts/index/by-user"),
+            ["carts"]
+        );
+        assert!(found("the level of throughput for the table was exceeded").is_empty());
+    }
+
+    #[test]
+    fn groups_are_chosen_mapped_first_then_by_name_then_service_events() {
+        let existing = vec![
+            "/aws/events/ecs".to_owned(),
+            "/ecs/api".to_owned(),
+            "/ecs/other".to_owned(),
+            "/custom/api-audit".to_owned(),
+        ];
+        let mapping = std::collections::BTreeMap::from([(
+            "api".to_owned(),
+            vec!["/legacy/frontdoor".to_owned()],
+        )]);
+        let chosen = choose_groups(existing, &["api".to_owned()], &mapping);
+        let names: Vec<&str> = chosen.iter().map(|(g, _)| g.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "/legacy/frontdoor",
+                "/ecs/api",
+                "/custom/api-audit",
+                "/aws/events/ecs"
+            ]
+        );
+        assert_eq!(chosen[3].1, Scope::Mentioning(vec!["api".to_owned()]));
     }
 }

@@ -47,6 +47,7 @@ pub async fn db_instances(
                 name: db.db_instance_identifier().unwrap_or_default().to_owned(),
                 state: db.db_instance_status().unwrap_or("unknown").to_owned(),
                 details,
+                resource_id: None,
             });
         }
         marker = resp.marker().map(str::to_owned);
@@ -100,6 +101,7 @@ pub async fn ec2_instances(
                         .map(|n| n.as_str().to_owned())
                         .unwrap_or_else(|| "unknown".into()),
                     details,
+                    resource_id: Some(id),
                 });
             }
         }
