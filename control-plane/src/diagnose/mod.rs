@@ -1,8 +1,13 @@
-//! Diagnosis: from an investigation's evidence to a readable account of what happened.
+//! Diagnosis: from an investigation's evidence to ranked root-cause hypotheses, each with a
+//! confidence, the evidence it rests on (cited by item id, so a reader can check it) and what to
+//! check next; what could not be checked; and `unknown`, saying what is missing, when nothing is
+//! supported well enough.
 //!
-//! This first version states the facts without ranking causes: the alarm and its reason, each
-//! metric's baseline against now with the onset time, and what could not be checked. It is a pure,
-//! deterministic function of the evidence.
+//! [`diagnose`] is a pure, deterministic function of the evidence frame: no clock, no network.
+//! [`signals`] classifies the evidence; [`rules`] holds one rule per root-cause category.
+
+pub mod rules;
+pub mod signals;
 
 use convops_shared::evidence::{
     ChangeEvidence, EcsServiceEvidence, EvidenceItem, LogEvidence, MetricEvidence, SourceStatus,
@@ -10,11 +15,74 @@ use convops_shared::evidence::{
 use convops_shared::protocol::EvidenceFrame;
 use serde::{Deserialize, Serialize};
 
+/// Root-cause categories (`../shared/scenarios/FORMAT.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    DeployRegression,
+    MemoryExhaustion,
+    CpuSaturation,
+    DbOverload,
+    DbStorageFull,
+    DependencyFailure,
+    AccessChange,
+    CapacityShortfall,
+    Throttling,
+    TrafficSurge,
+    InstanceFailure,
+    Unknown,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::DeployRegression => "deploy_regression",
+            Category::MemoryExhaustion => "memory_exhaustion",
+            Category::CpuSaturation => "cpu_saturation",
+            Category::DbOverload => "db_overload",
+            Category::DbStorageFull => "db_storage_full",
+            Category::DependencyFailure => "dependency_failure",
+            Category::AccessChange => "access_change",
+            Category::CapacityShortfall => "capacity_shortfall",
+            Category::Throttling => "throttling",
+            Category::TrafficSurge => "traffic_surge",
+            Category::InstanceFailure => "instance_failure",
+            Category::Unknown => "unknown",
+        }
+    }
+}
+
+/// One piece of evidence behind a hypothesis: the item's id and the fact it shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Citation {
+    pub id: String,
+    pub fact: String,
+}
+
+/// A ranked root-cause hypothesis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hypothesis {
+    pub category: Category,
+    /// 0 to 1; comparable between hypotheses of one diagnosis.
+    pub confidence: f64,
+    /// One line: what happened.
+    pub title: String,
+    pub evidence: Vec<Citation>,
+    #[serde(default)]
+    pub next_checks: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diagnosis {
     pub title: String,
     pub alarm: String,
     pub reason: String,
+    /// When the symptom began (the alarm metric's onset).
+    #[serde(default)]
+    pub onset_at: Option<i64>,
+    /// Best first; the first is `unknown` when nothing is supported well enough.
+    #[serde(default)]
+    pub hypotheses: Vec<Hypothesis>,
     /// One line per metric: baseline vs now, onset (cites the evidence item id).
     pub findings: Vec<Finding>,
     /// Sources that were partial or failed, with why.
@@ -29,6 +97,28 @@ pub struct Diagnosis {
 pub struct Finding {
     pub evidence: String,
     pub text: String,
+}
+
+/// Hypotheses kept at most, and the least confidence kept.
+const MAX_HYPOTHESES: usize = 5;
+const MIN_CONFIDENCE: f64 = 0.1;
+
+/// Rank the hypotheses the evidence supports.
+pub fn hypotheses(frame: &EvidenceFrame) -> (i64, Vec<Hypothesis>) {
+    let facts = signals::Facts::new(frame);
+    let mut hs: Vec<Hypothesis> = rules::RULES
+        .iter()
+        .filter_map(|rule| rule(&facts))
+        .collect();
+    // Stable: equal confidences keep the rules' order.
+    hs.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    hs.retain(|h| h.confidence >= MIN_CONFIDENCE);
+    let best = hs.first().map(|h| h.confidence).unwrap_or(0.0);
+    if best < rules::CONFIDENT {
+        hs.insert(0, rules::unknown(&facts, best));
+    }
+    hs.truncate(MAX_HYPOTHESES);
+    (facts.onset, hs)
 }
 
 /// Per kind, at most this many findings are stated (the API has all the evidence).
@@ -91,10 +181,17 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
             )
         })
         .collect();
+    let (onset, hypotheses) = hypotheses(frame);
+    let title = match hypotheses.first() {
+        Some(h) => format!("{}: {}", a.name, h.title),
+        None => format!("{} is in ALARM", a.name),
+    };
     Diagnosis {
-        title: format!("{} is in ALARM", a.name),
+        title,
         alarm: a.name.clone(),
         reason: a.state_reason.clone(),
+        onset_at: Some(onset),
+        hypotheses,
         findings,
         unchecked,
         masked_by_control_plane: 0,
@@ -215,10 +312,20 @@ fn metric_line(m: &MetricEvidence, transition_ms: i64) -> String {
     line
 }
 
-/// A number with at most 3 decimals and no trailing zeros.
+/// A number with the decimals its size needs (3 below 1, none from 1000) and no trailing zeros.
 pub fn num(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
+    let decimals = match v.abs() {
+        a if a >= 1000.0 => 0,
+        a if a >= 100.0 => 1,
+        a if a >= 1.0 => 2,
+        _ => 3,
+    };
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s.as_str()
+    };
     if s == "-0" {
         "0".into()
     } else {
@@ -239,11 +346,54 @@ pub fn utc(ms: i64) -> String {
         .unwrap_or_else(|| format!("{ms} ms"))
 }
 
-/// The plain-text rendering used in chat and the API.
+/// The plain-text rendering used in chat and the API: the alarm, the leading hypothesis with its
+/// evidence and next checks, the others in a line each, and what could not be checked.
 pub fn render_text(d: &Diagnosis, incident_url: &str) -> String {
-    let mut out = format!("{}\nReason: {}\n", d.title, d.reason);
-    for f in &d.findings {
-        out.push_str(&format!("• {} [{}]\n", f.text, f.evidence));
+    let mut out = format!("{} is in ALARM\nReason: {}\n", d.alarm, d.reason);
+    if let Some(onset) = d.onset_at {
+        out.push_str(&format!("Onset: {}\n", utc(onset)));
+    }
+    let mut hs = d.hypotheses.iter();
+    if let Some(h) = hs.next() {
+        out.push_str(&format!(
+            "\nMost likely: {} ({}, confidence {:.2})\n",
+            h.title,
+            h.category.as_str(),
+            h.confidence
+        ));
+        for c in &h.evidence {
+            out.push_str(&format!("• {} [{}]\n", c.fact, c.id));
+        }
+        if !h.next_checks.is_empty() {
+            out.push_str("Next checks:\n");
+            for n in &h.next_checks {
+                out.push_str(&format!("• {n}\n"));
+            }
+        }
+    }
+    let others: Vec<&Hypothesis> = hs.collect();
+    if !others.is_empty() {
+        out.push_str("\nAlso considered:\n");
+        for h in others {
+            let mut ids: Vec<&str> = Vec::new();
+            for c in &h.evidence {
+                if !ids.contains(&c.id.as_str()) {
+                    ids.push(&c.id);
+                }
+            }
+            out.push_str(&format!(
+                "• {} ({}, {:.2}) [{}]\n",
+                h.title,
+                h.category.as_str(),
+                h.confidence,
+                ids.join(", ")
+            ));
+        }
+    }
+    if d.hypotheses.is_empty() {
+        for f in &d.findings {
+            out.push_str(&format!("• {} [{}]\n", f.text, f.evidence));
+        }
     }
     if !d.unchecked.is_empty() {
         out.push_str("Could not check:\n");
@@ -326,9 +476,10 @@ mod tests {
         for want in [
             "api-5xx is in ALARM",
             "Reason: Threshold Crossed",
-            "baseline 0.5 → now 42.25 (peak 55)",
-            "onset 1970-01-01 00:10 UTC, 20 min before the alarm",
-            "[m1]",
+            "went from 0.5 to 42.25 (peak 55), from 20 min before the alarm [m1]",
+            "Onset: 1970-01-01 00:10 UTC",
+            "(unknown, confidence",
+            "no error lines in the logs",
             "logs partial: throttled",
             "Incident (API, workspace key): https://cp/api/v1/incidents/inc-1",
         ] {
@@ -341,5 +492,10 @@ mod tests {
         assert_eq!(num(3.0), "3");
         assert_eq!(num(0.1234), "0.123");
         assert_eq!(num(-0.0001), "0");
+        assert_eq!(num(117.321), "117.3");
+        assert_eq!(num(9684.06), "9684");
+        assert_eq!(num(42.25), "42.25");
+        assert_eq!(num(1000.0), "1000");
+        assert_eq!(num(-2500.4), "-2500");
     }
 }

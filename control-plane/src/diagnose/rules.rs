@@ -1,0 +1,1133 @@
+//! The rules: from classified facts to scored hypotheses, one rule per root-cause category.
+//!
+//! Each rule looks for the way its failure presents on AWS (what stops, what the logs say, which
+//! metric moves, which change precedes the onset) and scores how well the evidence supports it.
+//! Scores are deterministic sums of weighted, independent pieces of support, capped below 1: a
+//! cause with a symptom *and* an independent corroboration beats one with a symptom alone, and a
+//! change can only be a cause when it precedes the onset.
+
+use convops_shared::evidence::{ChangeEvidence, EcsServiceEvidence, ResourceEvidence};
+
+use super::signals::{
+    behind_alarm, desired_count, family_name, proximity, ChangeKind, ErrorLines, Facts, Family,
+    MetricKind, Series,
+};
+use super::{num, utc, Category, Citation, Hypothesis};
+
+/// A hypothesis being built.
+struct Draft {
+    category: Category,
+    score: f64,
+    title: String,
+    evidence: Vec<Citation>,
+    next_checks: Vec<String>,
+}
+
+impl Draft {
+    fn new(category: Category) -> Self {
+        Draft {
+            category,
+            score: 0.0,
+            title: String::new(),
+            evidence: Vec::new(),
+            next_checks: Vec::new(),
+        }
+    }
+    fn cite(&mut self, id: &str, fact: String) {
+        if !self.evidence.iter().any(|c| c.id == id && c.fact == fact) {
+            self.evidence.push(Citation {
+                id: id.to_owned(),
+                fact,
+            });
+        }
+    }
+    fn done(self) -> Option<Hypothesis> {
+        (self.score > 0.0).then(|| Hypothesis {
+            category: self.category,
+            confidence: (self.score.clamp(0.0, 0.95) * 100.0).round() / 100.0,
+            title: self.title,
+            evidence: self.evidence,
+            next_checks: self.next_checks,
+        })
+    }
+}
+
+/// `N min before the alarm` / `at the alarm` / `N min after the alarm`.
+fn when(f: &Facts<'_>, at: i64) -> String {
+    let min = (f.frame.alarm.transitioned_at - at) / 60_000;
+    match min {
+        0 => format!("at {}", utc(at)),
+        m if m > 0 => format!("{m} min before the alarm"),
+        m => format!("{} min after the alarm", -m),
+    }
+}
+
+fn change_fact(f: &Facts<'_>, c: &ChangeEvidence) -> String {
+    let on = if c.resources.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", c.resources.join(", "))
+    };
+    let params = match (c.event_name.as_str(), desired_count(c)) {
+        ("UpdateService", Some(n)) => format!(" (desired count {n})"),
+        _ => String::new(),
+    };
+    format!(
+        "{}{on}{params} by {}, {}",
+        c.event_name,
+        c.actor,
+        when(f, c.at)
+    )
+}
+
+fn series_fact(f: &Facts<'_>, s: &Series<'_>) -> String {
+    let sm = &s.m.summary;
+    let mut out = format!(
+        "{} went from {} to {}",
+        s.label(),
+        sm.baseline.map(num).unwrap_or_else(|| "?".into()),
+        sm.current.map(num).unwrap_or_else(|| "?".into())
+    );
+    if let Some(p) = sm.peak {
+        if sm.current.is_some_and(|c| (p - c).abs() > f64::EPSILON) {
+            out.push_str(&format!(" (peak {})", num(p)));
+        }
+    }
+    if let Some(o) = s.onset() {
+        out.push_str(&format!(", from {}", when(f, o)));
+    }
+    out
+}
+
+fn log_fact(e: &ErrorLines<'_>) -> String {
+    format!(
+        "{}× \"{}\" in {} (first {})",
+        e.t.count,
+        e.excerpt,
+        e.logs.group,
+        utc(e.t.first_seen)
+    )
+}
+
+/// The services a change touched, by name or task definition family.
+fn services_of_change<'a>(f: &Facts<'a>, c: &ChangeEvidence) -> Vec<&'a EcsServiceEvidence> {
+    f.services
+        .iter()
+        .copied()
+        .filter(|s| {
+            c.resources.iter().any(|r| {
+                let r = r.rsplit('/').next().unwrap_or(r);
+                r == s.service || family_name(r) == family_name(&s.task_definition)
+            })
+        })
+        .collect()
+}
+
+/// Errors logged by `svc` (its log groups), or by any group when it is the service behind the
+/// alarm and the group belongs to no known service.
+fn errors_of_service<'f, 'a, 's>(
+    f: &'f Facts<'a>,
+    svc: &'s EcsServiceEvidence,
+) -> impl Iterator<Item = &'f ErrorLines<'a>> + use<'f, 'a, 's> {
+    f.errors
+        .iter()
+        .filter(move |e| match f.service_of_group(&e.logs.group) {
+            Some(s) => s.service == svc.service,
+            None => e.services.contains(&svc.service),
+        })
+}
+
+/// The change of `kinds` nearest before `onset` (proximity at least `min_proximity`), preferring
+/// changes that touch `names`.
+fn trigger<'a>(
+    f: &Facts<'a>,
+    kinds: &[ChangeKind],
+    onset: i64,
+    min_proximity: f64,
+    names: &[&str],
+) -> Option<&'a ChangeEvidence> {
+    f.changes
+        .iter()
+        .filter(|(c, k)| kinds.contains(k) && proximity(c.at, onset) >= min_proximity)
+        .max_by(|(a, _), (b, _)| {
+            let touches = |c: &ChangeEvidence| {
+                c.resources
+                    .iter()
+                    .any(|r| names.iter().any(|n| !n.is_empty() && r.contains(n)))
+            };
+            (touches(a), proximity(a.at, onset), a.at)
+                .partial_cmp(&(touches(b), proximity(b.at, onset), b.at))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .map(|(c, _)| *c)
+}
+
+pub fn memory_exhaustion(f: &Facts<'_>) -> Option<Hypothesis> {
+    let mut d = Draft::new(Category::MemoryExhaustion);
+    let mut kinds = 0;
+    let mut subject: Option<(&EcsServiceEvidence, String)> = None;
+    for s in &f.services {
+        for st in &s.stopped {
+            let oom = super::signals::family_of(&st.reason).0 == Family::OutOfMemory
+                || st.reason.contains("137");
+            if oom {
+                let rev = st
+                    .task_definition
+                    .clone()
+                    .unwrap_or_else(|| s.task_definition.clone());
+                d.cite(
+                    &s.id,
+                    format!("{} tasks of {rev} stopped: \"{}\"", st.count, st.reason),
+                );
+                if subject.is_none() {
+                    subject = Some((s, rev));
+                }
+                d.score = d.score.max(0.9);
+            }
+        }
+    }
+    if d.score > 0.0 {
+        kinds += 1;
+    }
+    let oom_logs: Vec<_> = f.errors_of(Family::OutOfMemory).collect();
+    if !oom_logs.is_empty() {
+        kinds += 1;
+        d.score = d.score.max(0.8);
+        for e in oom_logs.iter().take(2) {
+            d.cite(&e.logs.id, log_fact(e));
+            if subject.is_none() {
+                if let Some(s) = f.service_of_group(&e.logs.group) {
+                    subject = Some((s, s.task_definition.clone()));
+                }
+            }
+        }
+    }
+    if let Some(s) = f
+        .series
+        .iter()
+        .find(|s| s.kind == MetricKind::ServiceMemory && s.up() && s.level() >= 90.0)
+    {
+        kinds += 1;
+        d.score = d.score.max(0.6);
+        d.cite(&s.m.id, series_fact(f, s));
+        if subject.is_none() {
+            if let Some(svc) = f
+                .services
+                .iter()
+                .find(|x| Some(x.service.as_str()) == s.dim("ServiceName"))
+            {
+                subject = Some((svc, svc.task_definition.clone()));
+            }
+        }
+    }
+    if d.score == 0.0 {
+        return None;
+    }
+    d.score += 0.03 * (kinds - 1) as f64;
+    let (svc, rev) = subject
+        .map(|(s, r)| (s.service.clone(), r))
+        .unwrap_or_else(|| ("the service".into(), String::new()));
+    d.title = if rev.is_empty() {
+        format!("{svc} is killed at its memory limit (out of memory)")
+    } else {
+        format!("{svc} ({rev}) is killed at its memory limit (out of memory)")
+    };
+    let fam = family_name(&rev).to_owned();
+    if let Some(c) = trigger(f, &[ChangeKind::Deploy], f.onset, 0.3, &[&fam, &rev]) {
+        if c.resources.iter().any(|r| r.contains(&fam)) {
+            d.cite(
+                &c.id,
+                format!("rolled out before onset: {}", change_fact(f, c)),
+            );
+            d.next_checks.push(format!(
+                "Compare the memory settings of {rev} with the previous revision; roll back if the limit was lowered"
+            ));
+        }
+    }
+    d.next_checks.push(format!(
+        "Check {svc}'s memory limit against its working set; raise it or fix the leak"
+    ));
+    d.done()
+}
+
+/// Errors a rollout introduces show up within this long of it.
+const NEW_ERROR_WINDOW: i64 = 20 * 60_000;
+
+pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
+    let mut best: Option<Draft> = None;
+    for (c, kind) in &f.changes {
+        if *kind != ChangeKind::Deploy {
+            continue;
+        }
+        let prox = proximity(c.at, f.onset);
+        if prox < 0.2 {
+            continue;
+        }
+        let mut d = Draft::new(Category::DeployRegression);
+        d.score = 0.3 * prox;
+        let svcs = services_of_change(f, c);
+        let svc = svcs.first().copied();
+        let rev = c
+            .resources
+            .iter()
+            .find(|r| r.contains(':') && !r.starts_with("arn:"))
+            .cloned()
+            .or_else(|| svc.map(|s| s.task_definition.clone()))
+            .unwrap_or_else(|| c.resources.join(", "));
+        d.cite(&c.id, change_fact(f, c));
+        if let Some(svc) = svc {
+            // The other half of the rollout (RegisterTaskDefinition + UpdateService).
+            for (o, k) in &f.changes {
+                if *k == ChangeKind::Deploy
+                    && o.id != c.id
+                    && (o.at - c.at).abs() <= 10 * 60_000
+                    && services_of_change(f, o)
+                        .iter()
+                        .any(|s| s.service == svc.service)
+                {
+                    d.cite(&o.id, change_fact(f, o));
+                }
+            }
+            // Errors a release causes: not capacity or quota, and starting within minutes of it.
+            let errors: Vec<&ErrorLines<'_>> = errors_of_service(f, svc)
+                .filter(|e| !matches!(e.family, Family::Placement | Family::Throttled))
+                .collect();
+            let new: Vec<&&ErrorLines<'_>> = errors
+                .iter()
+                .filter(|e| {
+                    e.t.first_seen >= c.at - 60_000 && e.t.first_seen <= c.at + NEW_ERROR_WINDOW
+                })
+                .collect();
+            let old = errors.iter().any(|e| e.t.first_seen < c.at - 5 * 60_000);
+            if !new.is_empty() && !old {
+                d.score += 0.35;
+                if new.iter().any(|e| e.family == Family::CodeError) {
+                    d.score += 0.15;
+                }
+                let mut shown: Vec<&&ErrorLines<'_>> = new.clone();
+                shown
+                    .sort_by_key(|e| (e.family != Family::CodeError, std::cmp::Reverse(e.t.count)));
+                for e in shown.iter().take(2) {
+                    d.cite(
+                        &e.logs.id,
+                        format!("new since the rollout: {}", log_fact(e)),
+                    );
+                }
+            }
+            if f.behind.iter().any(|b| b.service == svc.service) {
+                d.score += 0.1;
+                d.cite(
+                    &svc.id,
+                    format!(
+                        "{} serves the alarm's target and runs {}",
+                        svc.service, svc.task_definition
+                    ),
+                );
+            }
+            let crashes: u32 = svc
+                .stopped
+                .iter()
+                .filter(|st| {
+                    let r = st.reason.to_lowercase();
+                    st.task_definition.as_deref() == Some(rev.as_str())
+                        && !r.contains("scaling activity")
+                        && super::signals::family_of(&st.reason).0 != Family::OutOfMemory
+                        && (r.contains("exited")
+                            || r.contains("health check")
+                            || r.contains("error"))
+                })
+                .map(|st| st.count)
+                .sum();
+            if crashes > 0 && prox >= 0.7 {
+                d.score += 0.1;
+                d.cite(
+                    &svc.id,
+                    format!(
+                        "{crashes} tasks of {rev} stopped after failing (exits or health checks)"
+                    ),
+                );
+            }
+        }
+        let token = d
+            .evidence
+            .iter()
+            .find_map(|c| c.fact.strip_prefix("new since the rollout: "))
+            .and_then(|_| {
+                f.errors
+                    .iter()
+                    .filter(|e| {
+                        svc.is_some_and(|s| errors_of_service(f, s).any(|x| std::ptr::eq(x, *e)))
+                    })
+                    .find(|e| e.family == Family::CodeError)
+                    .map(|e| e.token.clone())
+            });
+        d.title = match token {
+            Some(t) => format!(
+                "The rollout of {rev} {} introduced {t} errors",
+                when(f, c.at)
+            ),
+            None => format!(
+                "The rollout of {rev} {} preceded the failure",
+                when(f, c.at)
+            ),
+        };
+        d.next_checks.push(format!(
+            "Roll back to the previous revision of {} and watch the alarm",
+            family_name(&rev)
+        ));
+        if best.as_ref().is_none_or(|b| d.score > b.score) {
+            best = Some(d);
+        }
+    }
+    best.and_then(|mut d| {
+        d.score = d.score.min(0.9);
+        d.done()
+    })
+}
+
+/// RDS instances and their moved series.
+fn db_series<'f, 'a>(f: &'f Facts<'a>, db: &str) -> Vec<&'f Series<'a>> {
+    f.series
+        .iter()
+        .filter(|s| s.dim("DBInstanceIdentifier") == Some(db))
+        .collect()
+}
+
+pub fn db_overload(f: &Facts<'_>) -> Option<Hypothesis> {
+    let mut d = Draft::new(Category::DbOverload);
+    let sat: Vec<&ErrorLines<'_>> = f.errors_of(Family::DbSaturated).collect();
+    // The database: named by the failing lines' hosts, else the one whose load rose most.
+    let named: Option<&ResourceEvidence> = sat
+        .iter()
+        .flat_map(|e| e.hosts.iter())
+        .find_map(|h| f.resource_of_host(h))
+        .filter(|r| r.resource_type == "rds_instance");
+    let loaded = |db: &str| -> Vec<&Series<'_>> {
+        db_series(f, db)
+            .into_iter()
+            .filter(|s| {
+                s.up()
+                    && matches!(
+                        s.kind,
+                        MetricKind::DbCpu | MetricKind::DbConnections | MetricKind::DbLatency
+                    )
+                    && s.onset()
+                        .is_some_and(|o| o <= f.onset + 5 * 60_000 && o >= f.onset - 90 * 60_000)
+            })
+            .collect()
+    };
+    let db = named.or_else(|| {
+        f.resources
+            .iter()
+            .copied()
+            .filter(|r| r.resource_type == "rds_instance")
+            .max_by_key(|r| loaded(&r.name).len())
+            .filter(|r| !loaded(&r.name).is_empty())
+    });
+    let support = db.map(|r| loaded(&r.name)).unwrap_or_default();
+    if sat.is_empty() && support.is_empty() {
+        return None;
+    }
+    if !sat.is_empty() {
+        d.score = 0.6 + if support.is_empty() { 0.0 } else { 0.25 };
+        for e in sat.iter().take(2) {
+            d.cite(&e.logs.id, log_fact(e));
+        }
+    } else {
+        let pegged = support
+            .iter()
+            .any(|s| s.kind == MetricKind::DbCpu && s.level() >= 90.0);
+        d.score = (0.3 + 0.08 * support.len() as f64 + if pegged { 0.1 } else { 0.0 }).min(0.55);
+    }
+    for s in support.iter().take(3) {
+        d.cite(&s.m.id, series_fact(f, s));
+    }
+    let name = db
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| "the database".into());
+    let load_onset = support
+        .iter()
+        .filter_map(|s| s.onset())
+        .min()
+        .unwrap_or(f.onset);
+    if let Some(c) = trigger(
+        f,
+        &[ChangeKind::Scale, ChangeKind::Deploy, ChangeKind::DbConfig],
+        load_onset,
+        0.7,
+        &[&name],
+    )
+    .filter(|c| {
+        change_kind_of(f, c) != ChangeKind::DbConfig
+            || c.resources.iter().any(|r| r.contains(&name))
+    }) {
+        d.cite(
+            &c.id,
+            format!("load added just before: {}", change_fact(f, c)),
+        );
+        d.next_checks.push(format!(
+            "Check what {} changed: {} by {}",
+            c.resources.join(", "),
+            c.event_name,
+            c.actor
+        ));
+    }
+    d.title = match sat.first() {
+        Some(e) => format!("Database {name} is saturated: \"{}\"", e.token),
+        None => format!("Database {name} is under heavy load"),
+    };
+    d.next_checks.push(format!(
+        "Look at {name}'s connections and top queries (Performance Insights); cap the pools of the clients that grew"
+    ));
+    d.done()
+}
+
+fn change_kind_of(f: &Facts<'_>, c: &ChangeEvidence) -> ChangeKind {
+    f.changes
+        .iter()
+        .find(|(x, _)| x.id == c.id)
+        .map(|(_, k)| *k)
+        .unwrap_or(ChangeKind::Other)
+}
+
+pub fn db_storage_full(f: &Facts<'_>) -> Option<Hypothesis> {
+    let mut d = Draft::new(Category::DbStorageFull);
+    let mut pieces = 0;
+    let mut name = None;
+    for s in f
+        .series
+        .iter()
+        .filter(|s| s.kind == MetricKind::DbFreeStorage && s.down())
+    {
+        let low = s.ratio.is_some_and(|r| r < 0.15) || s.m.summary.current.is_some_and(|c| c < 2e9);
+        if low {
+            pieces += 1;
+            d.cite(&s.m.id, series_fact(f, s));
+            name = s.dim("DBInstanceIdentifier").map(str::to_owned);
+            break;
+        }
+    }
+    for r in f
+        .resources
+        .iter()
+        .filter(|r| r.resource_type == "rds_instance" && r.state == "storage-full")
+    {
+        pieces += 1;
+        d.cite(&r.id, format!("RDS instance {} is {}", r.name, r.state));
+        name = Some(r.name.clone());
+    }
+    if let Some(e) = f.errors_of(Family::StorageFull).next() {
+        pieces += 1;
+        d.cite(&e.logs.id, log_fact(e));
+    }
+    if pieces == 0 {
+        return None;
+    }
+    d.score = if pieces >= 2 { 0.88 } else { 0.7 };
+    let name = name.unwrap_or_else(|| "the database".into());
+    d.title = format!("Database {name} is running out of storage");
+    d.next_checks.push(format!(
+        "Increase {name}'s allocated storage (or enable storage autoscaling) and find what grew"
+    ));
+    d.done()
+}
+
+fn is_internal(f: &Facts<'_>, host: &str) -> bool {
+    f.resource_of_host(host).is_some()
+        || host.ends_with(".amazonaws.com")
+        || host.ends_with(".internal")
+        || host.ends_with(".local")
+}
+
+pub fn dependency_failure(f: &Facts<'_>) -> Option<Hypothesis> {
+    let conn: Vec<&ErrorLines<'_>> = f.errors_of(Family::Connectivity).collect();
+    if conn.is_empty() {
+        return None;
+    }
+    let mut d = Draft::new(Category::DependencyFailure);
+    let total = f.error_total().max(1) as f64;
+    let share = conn.iter().map(|e| e.t.count).sum::<u64>() as f64 / total;
+    let external = conn
+        .iter()
+        .flat_map(|e| e.hosts.iter().map(move |h| (h, *e)))
+        .find(|(h, _)| !is_internal(f, h));
+    let internal = conn
+        .iter()
+        .flat_map(|e| e.hosts.iter().map(move |h| (h, *e)))
+        .find_map(|(h, e)| f.resource_of_host(h).map(|r| (r, e)));
+    let lead = conn.iter().max_by_key(|e| e.t.count).copied();
+    match (external, internal) {
+        (Some((host, e)), _) => {
+            d.score = 0.65 + 0.15 * (share / 0.5).min(1.0);
+            d.title = format!("Calls to {host} fail: {}", e.token);
+            d.cite(&e.logs.id, log_fact(e));
+            d.next_checks.push(format!(
+                "Check {host}'s status page and your egress path (NAT gateway, DNS); consider failing fast"
+            ));
+        }
+        (None, Some((r, e))) => {
+            d.score = 0.45;
+            d.title = format!("Connections to {} fail: {}", r.name, e.token);
+            d.cite(&e.logs.id, log_fact(e));
+        }
+        (None, None) => {
+            let e = lead?;
+            d.score = 0.4 + 0.1 * (share / 0.5).min(1.0);
+            d.title = format!("A dependency fails: {}", e.token);
+            d.cite(&e.logs.id, log_fact(e));
+        }
+    }
+    for e in conn.iter().filter(|e| e.t.count > 0).take(2) {
+        d.cite(&e.logs.id, log_fact(e));
+    }
+    d.next_checks.push(
+        "Find what the failing calls have in common (host, port, zone) and test that path".into(),
+    );
+    d.done()
+}
+
+pub fn access_change(f: &Facts<'_>) -> Option<Hypothesis> {
+    let mut best: Option<Draft> = None;
+    for (c, kind) in &f.changes {
+        if *kind != ChangeKind::AccessRestrict {
+            continue;
+        }
+        let prox = proximity(c.at, f.onset);
+        if prox < 0.5 {
+            continue;
+        }
+        let mut d = Draft::new(Category::AccessChange);
+        d.score = 0.4 * prox;
+        d.cite(&c.id, change_fact(f, c));
+        let blocked: Vec<&ErrorLines<'_>> = f
+            .errors
+            .iter()
+            .filter(|e| matches!(e.family, Family::Connectivity | Family::AccessDenied))
+            .filter(|e| e.t.first_seen >= c.at - 60_000)
+            .collect();
+        let mut affected: Option<String> = None;
+        if !blocked.is_empty() {
+            d.score += 0.35;
+            let mut shown = blocked.clone();
+            shown.sort_by_key(|e| std::cmp::Reverse(e.t.count));
+            for e in shown.iter().take(2) {
+                d.cite(&e.logs.id, format!("since the change: {}", log_fact(e)));
+                if affected.is_none() {
+                    affected = e
+                        .hosts
+                        .iter()
+                        .find_map(|h| f.resource_of_host(h).map(|r| r.name.clone()));
+                }
+            }
+        }
+        if let Some(s) = f.series.iter().find(|s| {
+            s.down()
+                && matches!(
+                    s.kind,
+                    MetricKind::DbConnections | MetricKind::Traffic | MetricKind::Network
+                )
+                && s.onset()
+                    .is_some_and(|o| o >= c.at - 2 * 60_000 && o <= c.at + 15 * 60_000)
+        }) {
+            d.score += 0.1;
+            d.cite(&s.m.id, series_fact(f, s));
+            if affected.is_none() {
+                affected = s.dim("DBInstanceIdentifier").map(str::to_owned);
+            }
+        }
+        let on = c
+            .resources
+            .first()
+            .map(|r| format!(" on {r}"))
+            .unwrap_or_default();
+        d.title = match &affected {
+            Some(a) => format!("{}{on} by {} cut access to {a}", c.event_name, c.actor),
+            None => format!("{}{on} by {} blocks traffic", c.event_name, c.actor),
+        };
+        d.next_checks.push(format!(
+            "Review {}{on} ({}) and restore the rule the clients need",
+            c.event_name,
+            utc(c.at)
+        ));
+        if best.as_ref().is_none_or(|b| d.score > b.score) {
+            best = Some(d);
+        }
+    }
+    best.and_then(|mut d| {
+        d.score = d.score.min(0.92);
+        d.done()
+    })
+}
+
+pub fn capacity_shortfall(f: &Facts<'_>) -> Option<Hypothesis> {
+    let mut d = Draft::new(Category::CapacityShortfall);
+    let placement: Vec<&ErrorLines<'_>> = f.errors_of(Family::Placement).collect();
+    let events: Vec<(&EcsServiceEvidence, &String)> = f
+        .services
+        .iter()
+        .flat_map(|s| s.events.iter().map(move |e| (*s, e)))
+        .filter(|(_, e)| super::signals::family_of(e).0 == Family::Placement)
+        .collect();
+    let reserved: Vec<&Series<'_>> = f
+        .series
+        .iter()
+        .filter(|s| s.kind == MetricKind::ClusterReservation && s.up() && s.level() >= 90.0)
+        .collect();
+    if placement.is_empty() && events.is_empty() && reserved.is_empty() {
+        return None;
+    }
+    let mut service: Option<String> = None;
+    let mut token = String::new();
+    if let Some(e) = placement.iter().max_by_key(|e| e.t.count) {
+        d.score = 0.75;
+        d.cite(&e.logs.id, log_fact(e));
+        service = e.services.first().cloned();
+        token = e.token.clone();
+    }
+    if let Some((s, ev)) = events.first() {
+        d.score = d.score.max(0.75);
+        d.cite(&s.id, format!("service event of {}: \"{ev}\"", s.service));
+        service.get_or_insert_with(|| s.service.clone());
+    }
+    if let Some(s) = reserved.first() {
+        d.score = if d.score > 0.0 { d.score + 0.15 } else { 0.5 };
+        d.cite(&s.m.id, series_fact(f, s));
+    }
+    let service = service.unwrap_or_else(|| {
+        f.behind
+            .first()
+            .map(|s| s.service.clone())
+            .unwrap_or_else(|| "the service".into())
+    });
+    // What asked for more tasks, and what capped the capacity.
+    for (c, _) in f
+        .changes
+        .iter()
+        .filter(|(c, k)| *k == ChangeKind::Scale && proximity(c.at, f.onset) > 0.0)
+    {
+        d.cite(&c.id, change_fact(f, c));
+        if d.evidence.len() >= 6 {
+            break;
+        }
+    }
+    d.title = if token.is_empty() {
+        format!("The cluster has no room for more {service} tasks")
+    } else {
+        format!("{service} cannot place new tasks: {token}")
+    };
+    d.next_checks.push(format!(
+        "Add cluster capacity (raise the Auto Scaling group's maximum or use a capacity provider) so {service} can reach its desired count"
+    ));
+    d.done()
+}
+
+pub fn throttling(f: &Facts<'_>) -> Option<Hypothesis> {
+    let mut d = Draft::new(Category::Throttling);
+    let logs: Vec<&ErrorLines<'_>> = f.errors_of(Family::Throttled).collect();
+    let mut metrics: Vec<&Series<'_>> = f
+        .series
+        .iter()
+        .filter(|s| s.kind == MetricKind::Throttles && s.up())
+        .collect();
+    metrics.sort_by_key(|s| std::cmp::Reverse((s.level() * 1000.0) as i64));
+    if logs.is_empty() && metrics.is_empty() {
+        return None;
+    }
+    d.score = match (logs.is_empty(), metrics.is_empty()) {
+        (false, false) => 0.9,
+        (false, true) => 0.65,
+        _ => 0.6,
+    };
+    let resource = metrics.first().and_then(|s| {
+        s.m.dimensions
+            .iter()
+            .find(|(k, _)| *k != "Operation")
+            .map(|(_, v)| v.clone())
+    });
+    if let Some(e) = logs.iter().max_by_key(|e| e.t.count) {
+        d.cite(&e.logs.id, log_fact(e));
+    }
+    for s in metrics.iter().take(2) {
+        d.cite(&s.m.id, series_fact(f, s));
+    }
+    let resource_name = resource.clone().unwrap_or_default();
+    if let Some(s) = f.series.iter().find(|s| {
+        s.kind == MetricKind::ConsumedCapacity
+            && s.up()
+            && s.m.dimensions.values().any(|v| *v == resource_name)
+    }) {
+        d.cite(&s.m.id, series_fact(f, s));
+    }
+    let throttle_onset = metrics
+        .iter()
+        .filter_map(|s| s.onset())
+        .min()
+        .unwrap_or(f.onset);
+    if let Some(c) = trigger(
+        f,
+        &[ChangeKind::Scale, ChangeKind::Deploy],
+        throttle_onset,
+        0.7,
+        &[&resource_name],
+    ) {
+        d.cite(
+            &c.id,
+            format!("load added just before: {}", change_fact(f, c)),
+        );
+    }
+    let token = logs.first().map(|e| e.token.clone());
+    d.title = match (&resource, token) {
+        (Some(r), Some(t)) => format!("Requests to {r} are throttled: {t}"),
+        (Some(r), None) => format!("Requests to {r} are throttled"),
+        (None, Some(t)) => format!("Calls are throttled: {t}"),
+        (None, None) => "Calls are throttled".into(),
+    };
+    d.next_checks.push(format!(
+        "Raise {}'s capacity or quota, or spread the load of the job that started; add backoff with jitter",
+        resource.unwrap_or_else(|| "the throttled resource".into())
+    ));
+    d.done()
+}
+
+/// How much the evidence shows a fault of the service or its dependencies, as opposed to load:
+/// error lines of fault families, tasks killed or unplaceable, a cluster out of room.
+fn faults(f: &Facts<'_>) -> u64 {
+    let logs: u64 = [
+        Family::OutOfMemory,
+        Family::Placement,
+        Family::Throttled,
+        Family::DbSaturated,
+        Family::StorageFull,
+        Family::AccessDenied,
+        Family::CodeError,
+    ]
+    .iter()
+    .map(|fam| f.count_of(*fam))
+    .sum();
+    let services: u64 = f
+        .services
+        .iter()
+        .map(|s| {
+            let events = s
+                .events
+                .iter()
+                .filter(|e| super::signals::family_of(e).0 == Family::Placement)
+                .count() as u64;
+            let killed: u64 = s
+                .stopped
+                .iter()
+                .filter(|st| super::signals::family_of(&st.reason).0 == Family::OutOfMemory)
+                .map(|st| u64::from(st.count))
+                .sum();
+            events + killed
+        })
+        .sum();
+    logs + services
+}
+
+fn surge<'f, 'a>(f: &'f Facts<'a>) -> Option<&'f Series<'a>> {
+    let a = &f.frame.alarm.dimensions;
+    f.series
+        .iter()
+        .filter(|s| {
+            s.kind == MetricKind::Traffic
+                && s.up()
+                && s.ratio.is_some_and(|r| r >= 1.5)
+                && s.onset()
+                    .is_some_and(|o| o <= f.onset + 3 * 60_000 && o >= f.onset - 60 * 60_000)
+        })
+        .max_by_key(|s| {
+            let same =
+                s.m.dimensions
+                    .iter()
+                    .filter(|(k, v)| a.get(*k) == Some(*v))
+                    .count();
+            (same, (s.ratio.unwrap_or(0.0) * 100.0) as i64)
+        })
+}
+
+pub fn traffic_surge(f: &Facts<'_>) -> Option<Hypothesis> {
+    let s = surge(f)?;
+    let ratio = s.ratio.unwrap_or(1.0);
+    let mut d = Draft::new(Category::TrafficSurge);
+    d.score = 0.55 + 0.2 * ((ratio - 1.5) / 1.5).clamp(0.0, 1.0);
+    if faults(f) > 0 {
+        d.score -= 0.3;
+    }
+    let conn = f.count_of(Family::Connectivity) as f64 / f.error_total().max(1) as f64;
+    if conn > 0.3 {
+        d.score -= 0.15;
+    }
+    d.cite(&s.m.id, series_fact(f, s));
+    let target = f
+        .services
+        .iter()
+        .find(|svc| {
+            s.dim("TargetGroup")
+                .is_some_and(|tg| svc.target_groups.iter().any(|a| a.ends_with(tg)))
+                || behind_alarm(svc, &f.frame.alarm.dimensions)
+        })
+        .map(|svc| svc.service.clone())
+        .or_else(|| s.m.dimensions.values().next().cloned())
+        .unwrap_or_default();
+    for x in f
+        .series
+        .iter()
+        .filter(|x| matches!(x.kind, MetricKind::ServiceCpu | MetricKind::InstanceCpu) && x.up())
+        .take(1)
+    {
+        d.cite(&x.m.id, series_fact(f, x));
+    }
+    for (c, _) in f
+        .changes
+        .iter()
+        .filter(|(c, k)| *k == ChangeKind::Scale && c.at >= f.onset - 5 * 60_000)
+        .take(2)
+    {
+        d.cite(&c.id, format!("scaling followed: {}", change_fact(f, c)));
+    }
+    d.title = format!(
+        "Load on {target} rose {}× ({} {} → {}) with no fault found in the service",
+        num((ratio * 10.0).round() / 10.0),
+        s.m.metric_name,
+        s.m.summary.baseline.map(num).unwrap_or_default(),
+        s.m.summary.current.map(num).unwrap_or_default()
+    );
+    d.next_checks.push(format!(
+        "Find where the extra traffic to {target} comes from (campaign, bot, retry storm); scale out ahead of it or rate-limit"
+    ));
+    d.done()
+}
+
+pub fn cpu_saturation(f: &Facts<'_>) -> Option<Hypothesis> {
+    let s = f
+        .series
+        .iter()
+        .filter(|s| matches!(s.kind, MetricKind::ServiceCpu | MetricKind::InstanceCpu) && s.up())
+        .filter(|s| s.m.summary.current.is_some_and(|c| c >= 85.0) && s.level() >= 90.0)
+        .max_by_key(|s| (s.level() * 100.0) as i64)?;
+    let mut d = Draft::new(Category::CpuSaturation);
+    d.score = if s.level() >= 97.0 { 0.7 } else { 0.6 };
+    if surge(f).is_some() {
+        d.score -= 0.25;
+    }
+    d.cite(&s.m.id, series_fact(f, s));
+    let what = s
+        .dim("ServiceName")
+        .or_else(|| s.dim("InstanceId"))
+        .unwrap_or("the service")
+        .to_owned();
+    d.title = format!("{what} is pegged at its CPU limit");
+    d.next_checks
+        .push(format!("Profile {what} or give it more CPU / tasks"));
+    d.done()
+}
+
+pub fn instance_failure(f: &Facts<'_>) -> Option<Hypothesis> {
+    let mut best: Option<Draft> = None;
+    for r in &f.resources {
+        let bad_state = match r.resource_type.as_str() {
+            "ec2_instance" => matches!(
+                r.state.as_str(),
+                "stopped" | "stopping" | "terminated" | "shutting-down"
+            ),
+            _ => matches!(
+                r.state.as_str(),
+                "stopped"
+                    | "stopping"
+                    | "rebooting"
+                    | "failed"
+                    | "inaccessible-encryption-credentials"
+                    | "incompatible-network"
+                    | "incompatible-parameters"
+                    | "restore-error"
+            ),
+        };
+        let key = r.resource_id.as_deref().unwrap_or(&r.name);
+        let status = f.series.iter().find(|s| {
+            s.kind == MetricKind::StatusCheck
+                && s.up()
+                && s.m.dimensions.values().any(|v| v == key)
+                && s.onset()
+                    .is_some_and(|o| o >= f.onset - 30 * 60_000 && o <= f.onset + 5 * 60_000)
+        });
+        let lifecycle = f.changes.iter().find(|(c, k)| {
+            *k == ChangeKind::Lifecycle && c.resources.iter().any(|x| x == key || *x == r.name)
+        });
+        if !bad_state && status.is_none() {
+            continue;
+        }
+        let mut d = Draft::new(Category::InstanceFailure);
+        let kind = if r.resource_type == "ec2_instance" {
+            "EC2 instance"
+        } else {
+            "RDS instance"
+        };
+        if let Some(s) = status {
+            d.score = 0.6;
+            d.cite(&s.m.id, series_fact(f, s));
+        }
+        if bad_state {
+            d.score += if status.is_some() { 0.15 } else { 0.25 };
+            d.cite(
+                &r.id,
+                format!(
+                    "{kind} {} is {} ({})",
+                    r.name,
+                    r.state,
+                    r.details.join(", ")
+                ),
+            );
+        }
+        match lifecycle {
+            Some((c, _)) if proximity(c.at, f.onset) >= 0.7 => {
+                d.score += 0.3;
+                d.cite(&c.id, change_fact(f, c));
+            }
+            Some((c, _)) if status.is_none() => {
+                // Stopped on purpose long before the onset: not this incident.
+                d.score = 0.1;
+                d.cite(&c.id, change_fact(f, c));
+            }
+            _ => {}
+        }
+        if d.score >= 0.5 {
+            if let Some(s) = f.series.iter().find(|s| {
+                s.kind == MetricKind::Network
+                    && s.down()
+                    && s.m.dimensions.values().any(|v| v == key)
+            }) {
+                d.score += 0.05;
+                d.cite(&s.m.id, series_fact(f, s));
+            }
+            if let Some(e) = f.errors_of(Family::Connectivity).max_by_key(|e| e.t.count) {
+                d.score += 0.1;
+                d.cite(
+                    &e.logs.id,
+                    format!("clients cannot reach it: {}", log_fact(e)),
+                );
+            }
+        }
+        d.title = match status {
+            Some(s) => format!(
+                "{kind} {} failed its status checks ({}) and is {}",
+                r.name, s.m.metric_name, r.state
+            ),
+            None => format!("{kind} {} is {}", r.name, r.state),
+        };
+        d.next_checks.push(format!(
+            "Recover or replace {} ({key}); check the AWS Health dashboard for the host",
+            r.name
+        ));
+        if best.as_ref().is_none_or(|b| d.score > b.score) {
+            best = Some(d);
+        }
+    }
+    best.and_then(|mut d| {
+        d.score = d.score.min(0.92);
+        d.done()
+    })
+}
+
+/// Below this, the top hypothesis is not confident and `unknown` leads.
+pub const CONFIDENT: f64 = 0.45;
+
+pub fn unknown(f: &Facts<'_>, best: f64) -> Hypothesis {
+    let mut d = Draft::new(Category::Unknown);
+    d.score = (1.0 - best).clamp(0.5, 0.9);
+    let a = &f.frame.alarm;
+    match &f.alarm_series {
+        Some(s) => d.cite(&s.m.id, series_fact(f, s)),
+        None => d.cite(
+            "alarm",
+            format!(
+                "{}{} crossed its threshold {}",
+                a.metric_name,
+                dims(a),
+                num(a.threshold)
+            ),
+        ),
+    }
+    let mut missing = Vec::new();
+    if f.errors.is_empty() {
+        missing.push("no error lines in the logs of the resources involved".to_owned());
+    }
+    if !f
+        .changes
+        .iter()
+        .any(|(c, k)| *k != ChangeKind::Other && proximity(c.at, f.onset) >= 0.5)
+    {
+        missing.push(
+            "no deploy, scaling, access or instance change in the 30 minutes before onset".into(),
+        );
+    } else {
+        missing.push("the changes before onset touch nothing the alarm depends on".into());
+    }
+    if !f
+        .series
+        .iter()
+        .any(|s| s.moved && s.onset().is_some_and(|o| o <= f.onset + 5 * 60_000))
+    {
+        missing.push("no related metric moved before onset".into());
+    }
+    if !a.namespace.starts_with("AWS/") {
+        missing.push(format!(
+            "{} is a custom namespace: the agent cannot tell which AWS resources produce it (map its owners' log groups with [logs.groups])",
+            a.namespace
+        ));
+    }
+    for s in &f.frame.sources {
+        if s.status != convops_shared::evidence::SourceStatus::Ok {
+            missing.push(format!(
+                "{} could not be read fully: {}",
+                s.source,
+                s.reason.as_deref().unwrap_or("no reason given")
+            ));
+        }
+    }
+    d.cite("gaps", format!("Not explained: {}", missing.join("; ")));
+    d.title = format!(
+        "No confident cause for {}{}: the evidence does not show why it moved",
+        a.metric_name,
+        dims(a)
+    );
+    d.next_checks.push(format!(
+        "Ask the owners of {} what drives it; check the upstream systems that feed it",
+        a.metric_name
+    ));
+    Hypothesis {
+        category: Category::Unknown,
+        confidence: (d.score * 100.0).round() / 100.0,
+        title: d.title,
+        evidence: d.evidence,
+        next_checks: d.next_checks,
+    }
+}
+
+fn dims(a: &convops_shared::evidence::AlarmInfo) -> String {
+    let parts: Vec<String> = a
+        .dimensions
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+/// Every rule, in a fixed order (ties keep this order).
+pub const RULES: &[fn(&Facts<'_>) -> Option<Hypothesis>] = &[
+    instance_failure,
+    access_change,
+    memory_exhaustion,
+    capacity_shortfall,
+    throttling,
+    db_storage_full,
+    db_overload,
+    deploy_regression,
+    dependency_failure,
+    cpu_saturation,
+    traffic_surge,
+];
