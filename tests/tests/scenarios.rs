@@ -1,6 +1,7 @@
 //! The scenario runner, end to end: every public scenario through the real product (a leaked
-//! secret fails the build; accuracy is reported, not yet asserted), the leak check shown to look
-//! everywhere, precise errors for broken files, and the CloudTrail stand-in driven by the real SDK.
+//! secret, a wrong top-ranked cause or a missing `must_cite` string fails the build), the leak
+//! check shown to look everywhere, precise errors for broken files, and the CloudTrail stand-in
+//! driven by the real SDK.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,7 +25,7 @@ fn public_files() -> Vec<PathBuf> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_public_scenario_runs_without_leaking() -> anyhow::Result<()> {
+async fn every_public_scenario_is_diagnosed_right_without_leaking() -> anyhow::Result<()> {
     let emu = Emulator::start().await?;
     let mut outcomes = Vec::new();
     for f in public_files() {
@@ -59,6 +60,18 @@ async fn every_public_scenario_runs_without_leaking() -> anyhow::Result<()> {
             o.scenario
         );
     }
+    // Accuracy, reported for all before any assertion so one failure shows the whole picture.
+    let wrong: Vec<String> = outcomes
+        .iter()
+        .filter(|o| !o.correct || !o.must_cite_missing.is_empty())
+        .map(|o| {
+            format!(
+                "{}: got {:?} {:?}, missing {:?}\n{}",
+                o.scenario, o.root_cause, o.hypotheses, o.must_cite_missing, o.message
+            )
+        })
+        .collect();
+    assert!(wrong.is_empty(), "wrong diagnoses:\n{}", wrong.join("\n\n"));
     let s = runner::summarise(&outcomes);
     eprintln!("public scenarios: {}", serde_json::to_string(&s)?);
     assert_eq!(s.scenarios, public_files().len());
