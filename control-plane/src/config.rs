@@ -32,6 +32,18 @@ struct RawConfig {
     delivery: RawDelivery,
     #[serde(default)]
     agents: RawAgents,
+    llm: Option<RawLlm>,
+}
+
+/// `[llm]`: present turns the write-up on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLlm {
+    api_key_file: Option<PathBuf>,
+    model: Option<String>,
+    base_url: Option<String>,
+    timeout_secs: Option<u64>,
+    max_tokens: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +83,8 @@ pub struct Settings {
     pub delivery_timeout: Duration,
     pub delivery_max_attempts: u32,
     pub heartbeat_secs: u32,
+    /// The optional LLM write-up (`[llm]`); `None`: off.
+    pub llm: Option<crate::llm::LlmSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +132,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         secrets,
         delivery,
         agents,
+        llm,
     } = raw;
     let listen_text = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen: SocketAddr = listen_text.parse().map_err(|e| {
@@ -162,6 +177,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         return Err(key_err("delivery.timeout_secs", "must be at least 1"));
     }
     let RawAgents { heartbeat_secs } = agents;
+    let llm = llm.map(validate_llm).transpose()?;
     Ok(Settings {
         listen,
         secrets_key_file: key_file.unwrap_or_else(|| data_dir.join("master.key")),
@@ -171,6 +187,71 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         delivery_timeout: Duration::from_secs(timeout),
         delivery_max_attempts: max_attempts.unwrap_or(DEFAULT_DELIVERY_MAX_ATTEMPTS).max(1),
         heartbeat_secs: heartbeat_secs.unwrap_or(DEFAULT_HEARTBEAT_SECS).max(1),
+        llm,
+    })
+}
+
+fn validate_llm(raw: RawLlm) -> Result<crate::llm::LlmSettings, ConfigError> {
+    use crate::llm;
+    let RawLlm {
+        api_key_file,
+        model,
+        base_url,
+        timeout_secs,
+        max_tokens,
+    } = raw;
+    let key_file = api_key_file.ok_or_else(|| {
+        key_err(
+            "llm.api_key_file",
+            "missing: a file holding the Anthropic API key (the key itself is never put in config)",
+        )
+    })?;
+    let key = std::fs::read_to_string(&key_file)
+        .map_err(|e| key_err("llm.api_key_file", format!("{}: {e}", key_file.display())))?;
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(key_err(
+            "llm.api_key_file",
+            format!("{} is empty", key_file.display()),
+        ));
+    }
+    let model = model
+        .filter(|m| !m.trim().is_empty())
+        .ok_or_else(|| key_err("llm.model", "missing (the Anthropic model id to use)"))?;
+    let base_text = base_url.unwrap_or_else(|| llm::DEFAULT_BASE_URL.to_owned());
+    let mut base = url::Url::parse(&base_text)
+        .map_err(|e| key_err("llm.base_url", format!("{base_text:?} is not a URL: {e}")))?;
+    let loopback = matches!(base.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if base.scheme() != "https" && !(base.scheme() == "http" && loopback) {
+        return Err(key_err(
+            "llm.base_url",
+            format!("{base_text:?} must be https (plain http only to a loopback address)"),
+        ));
+    }
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    let timeout = timeout_secs.unwrap_or(llm::DEFAULT_TIMEOUT_SECS);
+    if !(1..=120).contains(&timeout) {
+        return Err(key_err(
+            "llm.timeout_secs",
+            format!("{timeout} is out of range (1 to 120)"),
+        ));
+    }
+    let max_tokens = max_tokens.unwrap_or(llm::DEFAULT_MAX_TOKENS);
+    if !(64..=4096).contains(&max_tokens) {
+        return Err(key_err(
+            "llm.max_tokens",
+            format!("{max_tokens} is out of range (64 to 4096)"),
+        ));
+    }
+    Ok(llm::LlmSettings {
+        base_url: base,
+        api_key: convops_shared::secret::SecretString::new(key.to_owned()),
+        model,
+        timeout: Duration::from_secs(timeout),
+        max_tokens,
     })
 }
 
@@ -208,6 +289,49 @@ mod tests {
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(s.public_url.as_str(), "https://127.0.0.1:8443/");
         crate::tls::server_config(&s.tls.cert_file, &s.tls.key_file).expect("usable pair");
+        assert!(s.llm.is_none(), "the LLM write-up is off by default");
+    }
+
+    #[test]
+    fn llm_section_is_validated_and_keeps_the_key_out_of_debug_output() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::tls::write_self_signed(dir.path(), &["localhost".into()]).expect("cert");
+        let tls = format!(
+            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            dir.path().join("cert.pem"),
+            dir.path().join("key.pem")
+        );
+        let key = dir.path().join("anthropic.key");
+        std::fs::write(&key, "sk-ant-secret-123\n").expect("key");
+        let e = err(&format!("{tls}[llm]\nmodel = \"m\"\n"));
+        assert!(
+            e.contains("llm.api_key_file") && e.contains("missing"),
+            "{e}"
+        );
+        let e = err(&format!("{tls}[llm]\napi_key_file = {key:?}\n"));
+        assert!(e.contains("llm.model"), "{e}");
+        let e = err(&format!(
+            "{tls}[llm]\napi_key_file = {key:?}\nmodel = \"m\"\nbase_url = \"http://llm.example.com\"\n"
+        ));
+        assert!(e.contains("llm.base_url") && e.contains("https"), "{e}");
+        let e = err(&format!(
+            "{tls}[llm]\napi_key_file = \"/nonexistent/key\"\nmodel = \"m\"\n"
+        ));
+        assert!(
+            e.contains("llm.api_key_file") && e.contains("/nonexistent/key"),
+            "{e}"
+        );
+        let p = dir.path().join("cp.toml");
+        std::fs::write(
+            &p,
+            format!("{tls}[llm]\napi_key_file = {key:?}\nmodel = \"m\"\n"),
+        )
+        .expect("write");
+        let s = load_from(Some(&p), env_none()).expect("valid");
+        let llm = s.llm.as_ref().expect("on");
+        assert_eq!(llm.api_key.expose(), "sk-ant-secret-123");
+        assert_eq!(llm.base_url.as_str(), "https://api.anthropic.com/");
+        assert!(!format!("{s:?}").contains("sk-ant-secret-123"));
     }
 
     #[test]

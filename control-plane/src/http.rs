@@ -31,6 +31,8 @@ pub struct AppState {
     pub public_url: url::Url,
     pub heartbeat_secs: u32,
     pub wake_delivery: Arc<Notify>,
+    /// The optional LLM write-up (`[llm]`).
+    pub llm: Option<Arc<crate::llm::Llm>>,
 }
 
 /// The one error type of handlers: a status, a stable code and a message for the client; internal

@@ -244,6 +244,13 @@ async fn handle_evidence(
     };
     let mut diagnosis = diagnose::diagnose(frame);
     diagnosis.masked_by_control_plane = masked;
+    if let Some(llm) = &state.llm {
+        // The model sees only redacted data; still, nothing it writes leaves unchecked.
+        crate::llm::enrich(llm, &mut diagnosis, &value, |t| {
+            redactor.redact(t).into_owned()
+        })
+        .await;
+    }
     let dedupe_key = match &frame.trigger {
         Trigger::Alarm => format!("alarm:{}:{}", frame.alarm.name, frame.alarm.transitioned_at),
         Trigger::Command { command_id } => format!("command:{command_id}"),

@@ -15,6 +15,7 @@ pub mod deliver;
 pub mod diagnose;
 pub mod http;
 pub mod ingest;
+pub mod llm;
 pub mod secrets;
 pub mod store;
 pub mod tls;
@@ -55,6 +56,12 @@ pub async fn run(
         public_url: settings.public_url.clone(),
         heartbeat_secs: settings.heartbeat_secs,
         wake_delivery: wake.clone(),
+        llm: match &settings.llm {
+            Some(s) => Some(Arc::new(
+                llm::Llm::new(s.clone()).context("building the LLM client")?,
+            )),
+            None => None,
+        },
     });
     let http_client = reqwest::Client::builder()
         .timeout(settings.delivery_timeout)

@@ -55,6 +55,7 @@ async fn server() -> Server {
         delivery_timeout: Duration::from_secs(2),
         delivery_max_attempts: 2,
         heartbeat_secs: 30,
+        llm: None,
     };
     let (store, _) = convops_control_plane::open_data_dir(&settings)
         .await

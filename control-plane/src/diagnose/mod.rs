@@ -34,6 +34,21 @@ pub enum Category {
 }
 
 impl Category {
+    pub const ALL: [Category; 12] = [
+        Category::DeployRegression,
+        Category::MemoryExhaustion,
+        Category::CpuSaturation,
+        Category::DbOverload,
+        Category::DbStorageFull,
+        Category::DependencyFailure,
+        Category::AccessChange,
+        Category::CapacityShortfall,
+        Category::Throttling,
+        Category::TrafficSurge,
+        Category::InstanceFailure,
+        Category::Unknown,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Category::DeployRegression => "deploy_regression",
@@ -83,6 +98,12 @@ pub struct Diagnosis {
     /// Best first; the first is `unknown` when nothing is supported well enough.
     #[serde(default)]
     pub hypotheses: Vec<Hypothesis>,
+    /// The LLM write-up, when configured and it kept the hypotheses and citations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_up: Option<crate::llm::WriteUp>,
+    /// Why a configured write-up was not used (timeout, rate limit, rejected text, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_up_skipped: Option<String>,
     /// One line per metric: baseline vs now, onset (cites the evidence item id).
     pub findings: Vec<Finding>,
     /// Sources that were partial or failed, with why.
@@ -192,6 +213,8 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
         reason: a.state_reason.clone(),
         onset_at: Some(onset),
         hypotheses,
+        write_up: None,
+        write_up_skipped: None,
         findings,
         unchecked,
         masked_by_control_plane: 0,
@@ -352,6 +375,12 @@ pub fn render_text(d: &Diagnosis, incident_url: &str) -> String {
     let mut out = format!("{} is in ALARM\nReason: {}\n", d.alarm, d.reason);
     if let Some(onset) = d.onset_at {
         out.push_str(&format!("Onset: {}\n", utc(onset)));
+    }
+    if let Some(w) = &d.write_up {
+        out.push_str(&format!(
+            "\nSummary (written by {}, checked against the evidence below):\n{}\n",
+            w.model, w.text
+        ));
     }
     let mut hs = d.hypotheses.iter();
     if let Some(h) = hs.next() {
