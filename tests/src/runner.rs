@@ -41,12 +41,15 @@ impl Emulator {
 pub struct Options {
     /// How long to wait for the delivered diagnosis.
     pub timeout: Duration,
+    /// Write the stored evidence frames to `DIR/<scenario>.json` (for the diagnosis benchmark).
+    pub save_evidence: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             timeout: Duration::from_secs(120),
+            save_evidence: None,
         }
     }
 }
@@ -229,6 +232,13 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
     let evidence: serde_json::Value = serde_json::from_str(&evidence_text)?;
     let frames: Vec<serde_json::Value> =
         evidence["evidence"].as_array().cloned().unwrap_or_default();
+    if let Some(dir) = &opts.save_evidence {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join(format!("{}.json", s.name));
+        let stored: Vec<&serde_json::Value> = frames.iter().map(|f| &f["frame"]).collect();
+        std::fs::write(&path, serde_json::to_string_pretty(&stored)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
 
     let mut outcome = Outcome {
         scenario: s.name.clone(),

@@ -34,6 +34,9 @@ enum Cmd {
         /// Seconds to wait for the delivered diagnosis.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+        /// Also write the evidence frames the control plane stored to DIR/<scenario>.json.
+        #[arg(long, value_name = "DIR")]
+        save_evidence: Option<PathBuf>,
     },
     /// Run every *.json scenario in a directory, in file-name order.
     RunAll {
@@ -44,6 +47,9 @@ enum Cmd {
         /// Seconds to wait for each delivered diagnosis.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+        /// Also write the evidence frames the control plane stored to DIR/<scenario>.json.
+        #[arg(long, value_name = "DIR")]
+        save_evidence: Option<PathBuf>,
     },
 }
 
@@ -175,6 +181,7 @@ async fn main() -> ExitCode {
                 file,
                 json,
                 timeout,
+                save_evidence,
             } => {
                 // A file that is not a valid scenario is a usage error: say why, precisely.
                 if let Err(e) = convops_tests::scenario::load(&file) {
@@ -195,6 +202,7 @@ async fn main() -> ExitCode {
                     &file,
                     &Options {
                         timeout: Duration::from_secs(timeout),
+                        save_evidence,
                     },
                 )
                 .await;
@@ -209,7 +217,12 @@ async fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 })
             }
-            Cmd::RunAll { dir, json, timeout } => {
+            Cmd::RunAll {
+                dir,
+                json,
+                timeout,
+                save_evidence,
+            } => {
                 let files = scenario_files(&dir)?;
                 anyhow::ensure!(
                     !files.is_empty(),
@@ -219,6 +232,7 @@ async fn main() -> ExitCode {
                 let emu = Emulator::start().await?;
                 let opts = Options {
                     timeout: Duration::from_secs(timeout),
+                    save_evidence,
                 };
                 let mut outcomes = Vec::new();
                 for f in &files {
