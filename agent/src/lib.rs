@@ -16,6 +16,7 @@ pub mod alarms;
 pub mod aws;
 pub mod collect;
 pub mod config;
+pub mod ecs_metadata;
 pub mod investigate;
 pub mod reduce;
 pub mod spool;
@@ -37,8 +38,22 @@ use crate::investigate::Limits;
 use crate::spool::{AlarmMemo, Spool};
 
 /// Run the agent until `cancel` fires or a critical task fails.
-pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(mut settings: Settings, cancel: CancellationToken) -> anyhow::Result<()> {
     let spool = Spool::open(&settings.spool_dir)?;
+    // Without configured clusters, an agent running on ECS watches its own.
+    if settings.ecs_clusters.is_empty() {
+        if let Ok(uri) = std::env::var(ecs_metadata::METADATA_ENV) {
+            match ecs_metadata::own_cluster(&uri).await {
+                Ok(cluster) => {
+                    tracing::info!(%cluster, "watching the agent's own ECS cluster (ecs.clusters not set)");
+                    settings.ecs_clusters = vec![cluster];
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "could not read the agent's own ECS cluster; set ecs.clusters")
+                }
+            }
+        }
+    }
     let redactor = redactor(&settings.redaction_rules)?.rekeyed(&spool.pseudonym_key()?);
     let tls = tls::client_config(settings.control_plane.ca_file.as_deref())?;
     let clients = Clients::from_env(settings.region.as_deref()).await;

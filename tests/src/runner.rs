@@ -91,6 +91,9 @@ pub struct Outcome {
     pub message: String,
     pub must_cite_found: Vec<String>,
     pub must_cite_missing: Vec<String>,
+    /// `must_cite` strings absent from the evidence the agent gathered: a fact the diagnosis
+    /// needs that no source found (as opposed to one the diagnosis left out).
+    pub evidence_missing: Vec<String>,
     pub raw_bytes: u64,
     pub evidence_bytes: u64,
     pub detect_to_deliver_ms: i64,
@@ -247,6 +250,14 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
         ..Outcome::default()
     };
     score_diagnosis(&mut outcome, &incident["diagnosis"], &s);
+    let gathered = evidence_text.to_lowercase();
+    outcome.evidence_missing = s
+        .expect
+        .must_cite
+        .iter()
+        .filter(|c| !gathered.contains(&c.to_lowercase()))
+        .cloned()
+        .collect();
     measure(&mut outcome, &frames, delivered.received_at_ms);
 
     // The leak check, over everything that left the account.

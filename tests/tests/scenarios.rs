@@ -63,11 +63,16 @@ async fn every_public_scenario_is_diagnosed_right_without_leaking() -> anyhow::R
     // Accuracy, reported for all before any assertion so one failure shows the whole picture.
     let wrong: Vec<String> = outcomes
         .iter()
-        .filter(|o| !o.correct || !o.must_cite_missing.is_empty())
+        .filter(|o| !o.correct || !o.must_cite_missing.is_empty() || !o.evidence_missing.is_empty())
         .map(|o| {
             format!(
-                "{}: got {:?} {:?}, missing {:?}\n{}",
-                o.scenario, o.root_cause, o.hypotheses, o.must_cite_missing, o.message
+                "{}: got {:?} {:?}, missing {:?} from the message and {:?} from the evidence\n{}",
+                o.scenario,
+                o.root_cause,
+                o.hypotheses,
+                o.must_cite_missing,
+                o.evidence_missing,
+                o.message
             )
         })
         .collect();
