@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatch::types::{MetricAlarm, StateValue};
 use convops_shared::evidence::AlarmInfo;
 
-use crate::aws::{call, Action, CallError, Clients};
+use crate::aws::{Action, CallError, Clients};
 use crate::spool::{AlarmMemo, Spool, SpoolError};
 
 /// What to do about one alarm on this poll.
@@ -55,7 +55,9 @@ pub async fn describe_all(clients: &Clients, prefix: &str) -> Result<Vec<AlarmIn
         if let Some(t) = token.take() {
             req = req.next_token(t);
         }
-        let resp = call(Action::CloudWatchDescribeAlarms, req.send()).await?;
+        let resp = clients
+            .call(Action::CloudWatchDescribeAlarms, || req.clone().send())
+            .await?;
         out.extend(resp.metric_alarms().iter().filter_map(alarm_info));
         match resp.next_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_owned()),

@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
@@ -75,6 +76,111 @@ impl Action {
             Action::Ec2DescribeInstances => "ec2:DescribeInstances",
         }
     }
+
+    /// Sustained requests per second and burst the agent allows itself, per region: below the
+    /// quotas AWS documents (LookupEvents 2/s, FilterLogEvents, DescribeLogGroups and
+    /// DescribeLogStreams 5/s, GetLogEvents 25/s, GetMetricData 50/s, DescribeAlarms 9/s,
+    /// GetMetricStatistics 400/s; EC2's and ECS's token buckets refill at about 20/s), leaving
+    /// room for the customer's own tools.
+    pub const fn rate(self) -> (f64, f64) {
+        match self {
+            Action::CloudTrailLookupEvents => (1.5, 2.0),
+            Action::LogsFilterLogEvents
+            | Action::LogsDescribeLogGroups
+            | Action::LogsDescribeLogStreams => (4.0, 5.0),
+            Action::LogsGetLogEvents => (20.0, 20.0),
+            Action::CloudWatchGetMetricData => (40.0, 40.0),
+            Action::CloudWatchDescribeAlarms => (7.0, 7.0),
+            Action::CloudWatchGetMetricStatistics => (300.0, 300.0),
+            Action::EcsDescribeServices | Action::EcsDescribeTasks | Action::EcsListTasks => {
+                (15.0, 30.0)
+            }
+            Action::RdsDescribeDbInstances => (8.0, 10.0),
+            Action::Ec2DescribeInstances => (15.0, 50.0),
+        }
+    }
+}
+
+/// One token bucket per (action, region), shared by every source of the agent.
+#[derive(Debug, Default)]
+pub struct Limiter {
+    buckets: std::sync::Mutex<std::collections::HashMap<(Action, String), Bucket>>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    last: tokio::time::Instant,
+}
+
+impl Limiter {
+    /// Wait until `action` may be called in `region`.
+    pub async fn acquire(&self, action: Action, region: &str) {
+        let (rate, burst) = action.rate();
+        self.acquire_at(action, region, rate, burst).await
+    }
+
+    async fn acquire_at(&self, action: Action, region: &str, rate: f64, burst: f64) {
+        loop {
+            let wait = {
+                let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+                let now = tokio::time::Instant::now();
+                let b = buckets
+                    .entry((action, region.to_owned()))
+                    .or_insert(Bucket {
+                        tokens: burst,
+                        last: now,
+                    });
+                b.tokens = (b.tokens + rate * now.duration_since(b.last).as_secs_f64()).min(burst);
+                b.last = now;
+                if b.tokens >= 1.0 {
+                    b.tokens -= 1.0;
+                    None
+                } else {
+                    Some(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+                }
+            };
+            match wait {
+                None => return,
+                Some(w) => tokio::time::sleep(w).await,
+            }
+        }
+    }
+}
+
+/// Attempts per call, the first included.
+pub const MAX_ATTEMPTS: u32 = 4;
+/// The longest single wait between attempts, whatever a `Retry-After` asks.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(20);
+
+/// Whether and when to try a failed call again: throttling (by error code or HTTP 429) and
+/// transient failures (5xx, timeouts, connection errors) are retried after exponential backoff
+/// with jitter, or after the server's `Retry-After` when it gives one; everything else, access
+/// denied included, is final.
+pub fn retry_after(
+    code: Option<&str>,
+    status: Option<u16>,
+    retry_after_header: Option<&str>,
+    transport_error: bool,
+    attempt: u32,
+) -> Option<Duration> {
+    if attempt >= MAX_ATTEMPTS {
+        return None;
+    }
+    let throttled = classify(code) == FailureKind::Throttled || status == Some(429);
+    let transient = transport_error || status.is_some_and(|s| (500..600).contains(&s));
+    if classify(code) == FailureKind::AccessDenied || !(throttled || transient) {
+        return None;
+    }
+    if let Some(secs) = retry_after_header.and_then(|h| h.trim().parse::<f64>().ok()) {
+        if secs.is_finite() && secs >= 0.0 {
+            return Some(Duration::from_secs_f64(secs).min(MAX_RETRY_WAIT));
+        }
+    }
+    // Full jitter over an exponential ceiling: 200 ms, 400 ms, 800 ms, …
+    let ceiling = 0.2 * f64::from(1u32 << attempt.min(10)) / 2.0;
+    let jittered = ceiling * (0.5 + 0.5 * rand::random::<f64>());
+    Some(Duration::from_secs_f64(jittered).min(MAX_RETRY_WAIT))
 }
 
 /// Bytes read and calls made, for one investigation or one source within it.
@@ -175,31 +281,90 @@ pub fn classify(code: Option<&str>) -> FailureKind {
     }
 }
 
-/// Make one AWS call. Every SDK `send()` in the agent goes through here.
-pub async fn call<T, E, R>(
-    action: Action,
-    fut: impl Future<Output = Result<T, SdkError<E, R>>>,
-) -> Result<T, CallError>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    let _ = METER.try_with(|m| m.calls.fetch_add(1, Ordering::Relaxed));
-    tracing::debug!(action = action.iam_name(), "aws call");
-    fut.await.map_err(|err| {
-        let code = err.code().map(str::to_owned);
-        let kind = classify(code.as_deref());
-        let message = match (&code, err.message()) {
-            (Some(c), Some(m)) => format!("{c}: {m}"),
-            (Some(c), None) => c.clone(),
-            _ => aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
-        };
-        CallError {
-            action,
-            kind,
-            message,
+type HttpResponse = aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+/// A short account of an error that carries no AWS error code (the SDK's own display includes
+/// the whole response, body and all).
+fn describe<E>(err: &SdkError<E, HttpResponse>, status: Option<u16>) -> String {
+    let status = status.map(|s| format!("HTTP {s}")).unwrap_or_default();
+    match err {
+        SdkError::TimeoutError(_) => "timed out".into(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => "timed out connecting".into(),
+        SdkError::DispatchFailure(_) => "could not connect".into(),
+        SdkError::ResponseError(_) => format!("unreadable response {status}").trim().to_owned(),
+        SdkError::ServiceError(_) => format!("{status} without an AWS error code")
+            .trim()
+            .to_owned(),
+        SdkError::ConstructionFailure(_) => "the request could not be built".into(),
+        _ => format!("failed {status}").trim().to_owned(),
+    }
+}
+
+impl Clients {
+    /// Make one AWS call: `send` builds and sends the request (it is called again for a retry).
+    /// Every SDK `send()` in the agent goes through here: the limiter for (action, region), our
+    /// retry classifier ([`retry_after`]; the SDK's own retries are off), the meter.
+    pub async fn call<T, E, F, Fut>(&self, action: Action, send: F) -> Result<T, CallError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.limiter.acquire(action, &self.region).await;
+            let _ = METER.try_with(|m| m.calls.fetch_add(1, Ordering::Relaxed));
+            tracing::debug!(action = action.iam_name(), attempt, "aws call");
+            let err = match send().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let code = err.code().map(str::to_owned);
+            let raw = err.raw_response();
+            let status = raw.map(|r| r.status().as_u16());
+            let header = raw
+                .and_then(|r| r.headers().get("retry-after"))
+                .map(str::to_owned);
+            let transport = matches!(
+                err,
+                SdkError::TimeoutError(_)
+                    | SdkError::DispatchFailure(_)
+                    | SdkError::ResponseError(_)
+            );
+            if let Some(wait) = retry_after(
+                code.as_deref(),
+                status,
+                header.as_deref(),
+                transport,
+                attempt,
+            ) {
+                tracing::debug!(action = action.iam_name(), ?code, ?wait, "retrying");
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let kind = if status == Some(429) {
+                FailureKind::Throttled
+            } else {
+                classify(code.as_deref())
+            };
+            let message = match (&code, err.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.clone(),
+                _ => describe(&err, status),
+            };
+            let message = if attempt > 1 {
+                format!("{message} (after {attempt} attempts)")
+            } else {
+                message
+            };
+            return Err(CallError {
+                action,
+                kind,
+                message,
+            });
         }
-    })
+    }
 }
 
 /// The SDK clients the agent uses, built once from the default chain.
@@ -211,6 +376,9 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub rds: aws_sdk_rds::Client,
     pub ec2: aws_sdk_ec2::Client,
+    /// The region the clients call (the limiter's key).
+    pub region: String,
+    pub limiter: Arc<Limiter>,
 }
 
 impl Clients {
@@ -220,11 +388,13 @@ impl Clients {
             loader = loader.region(aws_config::Region::new(region.to_owned()));
         }
         let shared = loader.load().await;
+        // One retry policy, ours (`Clients::call`), not two stacked.
         macro_rules! client {
             ($sdk:ident) => {
                 $sdk::Client::from_conf(
                     $sdk::config::Builder::from(&shared)
                         .interceptor(ByteCounter)
+                        .retry_config(aws_config::retry::RetryConfig::disabled())
                         .build(),
                 )
             };
@@ -236,6 +406,11 @@ impl Clients {
             ecs: client!(aws_sdk_ecs),
             rds: client!(aws_sdk_rds),
             ec2: client!(aws_sdk_ec2),
+            region: shared
+                .region()
+                .map(|r| r.as_ref().to_owned())
+                .unwrap_or_default(),
+            limiter: Arc::new(Limiter::default()),
         }
     }
 }
@@ -297,6 +472,22 @@ mod tests {
             let text = std::fs::read_to_string(&f).expect("read");
             // Tests in this file mention the pattern in strings; skip this module's test code.
             let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            // Plain HTTP that is not AWS (the ECS task metadata endpoint) is allowed only in
+            // files that touch no SDK client, and only in the files listed here, so a new one
+            // is a reviewed decision.
+            let plain_http = code.contains("reqwest::")
+                && !code.contains("aws_sdk")
+                && !code.contains("Clients");
+            if plain_http {
+                let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                assert_eq!(
+                    name,
+                    "ecs_metadata.rs",
+                    "{}: unexpected non-AWS HTTP",
+                    f.display()
+                );
+                continue;
+            }
             for (pos, _) in code.match_indices(".send()") {
                 // The statement start: the last `;` or `{` before the call.
                 let stmt_start = code[..pos].rfind([';', '{']).unwrap_or(0);
@@ -314,6 +505,91 @@ mod tests {
         assert!(
             sends >= 10,
             "found only {sends} SDK calls; is the scan still looking at the right files?"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_limiter_holds_its_rate_per_action_and_region() {
+        let limiter = Limiter::default();
+        let started = std::time::Instant::now();
+        // Burst 5, then 50/s: 30 calls need at least 25 / 50 s.
+        for _ in 0..30 {
+            limiter
+                .acquire_at(Action::LogsFilterLogEvents, "eu-west-1", 50.0, 5.0)
+                .await;
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(480),
+            "{:?}",
+            started.elapsed()
+        );
+        // Another region and another action have their own buckets: their bursts are immediate.
+        let t = std::time::Instant::now();
+        for _ in 0..5 {
+            limiter
+                .acquire_at(Action::LogsFilterLogEvents, "us-east-1", 50.0, 5.0)
+                .await;
+            limiter
+                .acquire_at(Action::LogsGetLogEvents, "eu-west-1", 50.0, 5.0)
+                .await;
+        }
+        assert!(t.elapsed() < Duration::from_millis(80), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn rates_stay_below_the_documented_quotas() {
+        assert!(Action::CloudTrailLookupEvents.rate().0 < 2.0);
+        assert!(Action::LogsFilterLogEvents.rate().0 < 5.0);
+        assert!(Action::CloudWatchGetMetricData.rate().0 < 50.0);
+        for a in Action::ALL {
+            let (rate, burst) = a.rate();
+            assert!(rate > 0.0 && burst >= 1.0, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn retries_throttling_and_transient_errors_but_not_denial() {
+        let throttled = retry_after(Some("ThrottlingException"), Some(400), None, false, 1);
+        assert!(throttled.is_some_and(|d| d <= Duration::from_millis(200)));
+        assert_eq!(
+            retry_after(Some("ThrottlingException"), Some(400), Some("3"), false, 1),
+            Some(Duration::from_secs(3)),
+            "Retry-After is honoured"
+        );
+        assert_eq!(
+            retry_after(None, Some(429), Some("600"), false, 1),
+            Some(MAX_RETRY_WAIT),
+            "but capped"
+        );
+        assert!(retry_after(None, Some(503), None, false, 2).is_some());
+        assert!(
+            retry_after(None, None, None, true, 1).is_some(),
+            "connection errors"
+        );
+        assert_eq!(
+            retry_after(
+                Some("AccessDeniedException"),
+                Some(400),
+                Some("1"),
+                false,
+                1
+            ),
+            None
+        );
+        assert_eq!(
+            retry_after(Some("ValidationException"), Some(400), None, false, 1),
+            None
+        );
+        assert_eq!(
+            retry_after(
+                Some("ThrottlingException"),
+                Some(400),
+                None,
+                false,
+                MAX_ATTEMPTS
+            ),
+            None,
+            "attempts are bounded"
         );
     }
 

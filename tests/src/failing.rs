@@ -3,8 +3,8 @@
 //! can show a source comes back partial or failed while the investigation completes.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -12,7 +12,7 @@ use axum::Router;
 
 pub struct FailingAws {
     pub addr: SocketAddr,
-    requests: Arc<AtomicU64>,
+    requests: Arc<Mutex<Vec<Instant>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -23,15 +23,27 @@ impl FailingAws {
         code: &'static str,
         message: &'static str,
     ) -> anyhow::Result<FailingAws> {
+        Self::start_with_retry_after(status, code, message, None).await
+    }
+
+    /// Like [`FailingAws::start`], with a `Retry-After` header (seconds) on every answer.
+    pub async fn start_with_retry_after(
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+        retry_after: Option<&'static str>,
+    ) -> anyhow::Result<FailingAws> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let requests = Arc::new(AtomicU64::new(0));
-        let counter = requests.clone();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
         let status = StatusCode::from_u16(status)?;
         let app = Router::new().fallback(move || {
-            counter.fetch_add(1, Ordering::Relaxed);
+            log.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Instant::now());
             async move {
-                (
+                let mut resp = (
                     status,
                     [
                         ("content-type", "application/x-amz-json-1.1"),
@@ -39,7 +51,13 @@ impl FailingAws {
                     ],
                     serde_json::json!({"__type": code, "message": message}).to_string(),
                 )
-                    .into_response()
+                    .into_response();
+                if let Some(r) = retry_after {
+                    if let Ok(v) = r.parse() {
+                        resp.headers_mut().insert("retry-after", v);
+                    }
+                }
+                resp
             }
         });
         let task = tokio::spawn(async move {
@@ -57,7 +75,15 @@ impl FailingAws {
     }
 
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.request_times().len() as u64
+    }
+
+    /// When each request arrived.
+    pub fn request_times(&self) -> Vec<Instant> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

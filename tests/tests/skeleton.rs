@@ -143,8 +143,11 @@ async fn fired_alarm_reaches_slack_once_and_is_listed() -> anyhow::Result<()> {
         text.contains("HTTPCode_Target_5XX_Count"),
         "metric missing:\n{text}"
     );
-    assert!(text.contains("→ now"), "baseline vs now missing:\n{text}");
-    assert!(text.contains("onset"), "onset missing:\n{text}");
+    assert!(
+        text.contains("went from 1 to 42"),
+        "baseline vs now missing:\n{text}"
+    );
+    assert!(text.contains("Onset: "), "onset missing:\n{text}");
     assert!(
         w.slack.rejections().is_empty(),
         "{:?}",

@@ -1,6 +1,7 @@
 //! Evidence sources against the emulator, and sources that fail: a throttled CloudTrail and an
-//! access-denied ECS come back partial/failed with the reason, the SDK retries throttling, and
-//! the investigation still delivers, saying what could not be checked.
+//! access-denied ECS come back partial/failed with the reason, throttling is retried (honouring
+//! `Retry-After`, within the per-action rate) and denial is not, and the investigation still
+//! delivers, saying what could not be checked.
 
 use std::time::Duration;
 
@@ -17,7 +18,9 @@ async fn throttled_and_denied_sources_are_reported_not_fatal() -> anyhow::Result
     let moto = Moto::start().await?;
     let adapter = CborAdapter::start(&moto.endpoint()).await?;
     let slack = SlackReceiver::start().await?;
-    let throttled = FailingAws::start(400, "ThrottlingException", "Rate exceeded").await?;
+    let throttled =
+        FailingAws::start_with_retry_after(400, "ThrottlingException", "Rate exceeded", Some("1"))
+            .await?;
     let denied = FailingAws::start(
         400,
         "AccessDeniedException",
@@ -66,12 +69,22 @@ async fn throttled_and_denied_sources_are_reported_not_fatal() -> anyhow::Result
     // The rest of the evidence still arrived: the alarm's metric. (Without ECS and CloudTrail the
     // agent cannot tell which log groups belong to the alarm, so it reads none.)
     assert!(text.contains("HTTPCode_ELB_502_Count"), "{text}");
-    // Throttling was retried (the SDK's standard retry with backoff), denial was not.
-    assert!(
-        throttled.requests() >= 2,
-        "throttled calls retried: {}",
-        throttled.requests()
+    // Throttling was retried by the agent's classifier, as many times as it allows and each
+    // time after the server's Retry-After (1 s), so never faster than LookupEvents' 2/s quota;
+    // denial was not retried.
+    let times = throttled.request_times();
+    assert_eq!(
+        times.len() as u32,
+        convops_agent::aws::MAX_ATTEMPTS,
+        "throttled calls retried up to the limit"
     );
+    for pair in times.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(
+            gap >= Duration::from_millis(950),
+            "Retry-After not honoured: {gap:?}"
+        );
+    }
     assert_eq!(denied.requests(), 1, "an access-denied call is not retried");
     for secret in &s.expect.secrets {
         assert!(

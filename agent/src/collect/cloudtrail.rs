@@ -6,7 +6,7 @@ use aws_sdk_cloudtrail::primitives::DateTime;
 use aws_sdk_cloudtrail::types::{LookupAttribute, LookupAttributeKey};
 use convops_shared::evidence::ChangeEvidence;
 
-use crate::aws::{call, Action, CallError, Clients};
+use crate::aws::{Action, CallError, Clients};
 
 /// Pages of 50 events read at most per investigation.
 const MAX_PAGES: usize = 20;
@@ -36,19 +36,17 @@ pub async fn changes(
             truncated = true;
             break;
         }
-        let resp = call(
-            Action::CloudTrailLookupEvents,
-            clients
-                .cloudtrail
-                .lookup_events()
-                .lookup_attributes(attr.clone())
-                .start_time(DateTime::from_millis(start_ms))
-                .end_time(DateTime::from_millis(end_ms))
-                .max_results(50)
-                .set_next_token(token.take())
-                .send(),
-        )
-        .await?;
+        let req = clients
+            .cloudtrail
+            .lookup_events()
+            .lookup_attributes(attr.clone())
+            .start_time(DateTime::from_millis(start_ms))
+            .end_time(DateTime::from_millis(end_ms))
+            .max_results(50)
+            .set_next_token(token.take());
+        let resp = clients
+            .call(Action::CloudTrailLookupEvents, || req.clone().send())
+            .await?;
         for e in resp.events() {
             // The lookup attribute already asks for writes; keep the check for servers that ignore it.
             if e.read_only() == Some("true") {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_ecs::types::DesiredStatus;
 use convops_shared::evidence::{EcsServiceEvidence, StoppedTasks};
 
-use crate::aws::{call, Action, CallError, Clients};
+use crate::aws::{Action, CallError, Clients};
 
 /// At most this many tasks are described per cluster and status.
 const MAX_TASKS: usize = 1000;
@@ -33,17 +33,15 @@ async fn list_tasks(
     let mut arns = Vec::new();
     let mut token = None;
     loop {
-        let out = call(
-            Action::EcsListTasks,
-            clients
-                .ecs
-                .list_tasks()
-                .cluster(cluster)
-                .desired_status(status.clone())
-                .set_next_token(token)
-                .send(),
-        )
-        .await?;
+        let req = clients
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(status.clone())
+            .set_next_token(token);
+        let out = clients
+            .call(Action::EcsListTasks, || req.clone().send())
+            .await?;
         arns.extend(out.task_arns().iter().cloned());
         token = out.next_token().map(str::to_owned);
         if token.is_none() || arns.len() >= MAX_TASKS {
@@ -65,16 +63,14 @@ pub async fn cluster_services(
     for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
         let arns = list_tasks(clients, cluster, status).await?;
         for chunk in arns.chunks(100) {
-            let out = call(
-                Action::EcsDescribeTasks,
-                clients
-                    .ecs
-                    .describe_tasks()
-                    .cluster(cluster)
-                    .set_tasks(Some(chunk.to_vec()))
-                    .send(),
-            )
-            .await?;
+            let req = clients
+                .ecs
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(chunk.to_vec()));
+            let out = clients
+                .call(Action::EcsDescribeTasks, || req.clone().send())
+                .await?;
             for t in out.tasks() {
                 let Some(service) = t.group().and_then(|g| g.strip_prefix("service:")) else {
                     continue;
@@ -105,16 +101,14 @@ pub async fn cluster_services(
     let names: Vec<String> = services.into_iter().collect();
     let mut out = Vec::new();
     for chunk in names.chunks(10) {
-        let described = call(
-            Action::EcsDescribeServices,
-            clients
-                .ecs
-                .describe_services()
-                .cluster(cluster)
-                .set_services(Some(chunk.to_vec()))
-                .send(),
-        )
-        .await?;
+        let req = clients
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(chunk.to_vec()));
+        let described = clients
+            .call(Action::EcsDescribeServices, || req.clone().send())
+            .await?;
         for s in described.services() {
             let name = s.service_name().unwrap_or_default().to_owned();
             let mut stopped: Vec<StoppedTasks> = facts

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use convops_shared::evidence::{LogEvidence, LogTemplate};
 use regex::Regex;
 
-use crate::aws::{call, Action, CallError, Clients};
+use crate::aws::{Action, CallError, Clients};
 
 /// Log groups listed at most.
 const MAX_GROUPS_LISTED: usize = 1000;
@@ -90,15 +90,10 @@ pub async fn relevant_groups(
     let mut groups = Vec::new();
     let mut token = None;
     loop {
-        let out = call(
-            Action::LogsDescribeLogGroups,
-            clients
-                .logs
-                .describe_log_groups()
-                .set_next_token(token)
-                .send(),
-        )
-        .await?;
+        let req = clients.logs.describe_log_groups().set_next_token(token);
+        let out = clients
+            .call(Action::LogsDescribeLogGroups, || req.clone().send())
+            .await?;
         groups.extend(
             out.log_groups()
                 .iter()
@@ -174,18 +169,16 @@ pub async fn group_errors(
     let mut truncated = false;
     let mut tables: HashMap<String, u32> = HashMap::new();
     loop {
-        let out = call(
-            Action::LogsFilterLogEvents,
-            clients
-                .logs
-                .filter_log_events()
-                .log_group_name(group)
-                .start_time(start_ms)
-                .end_time(end_ms)
-                .set_next_token(token)
-                .send(),
-        )
-        .await?;
+        let req = clients
+            .logs
+            .filter_log_events()
+            .log_group_name(group)
+            .start_time(start_ms)
+            .end_time(end_ms)
+            .set_next_token(token);
+        let out = clients
+            .call(Action::LogsFilterLogEvents, || req.clone().send())
+            .await?;
         for e in out.events() {
             let msg = e.message().unwrap_or_default();
             if let Scope::Mentioning(names) = scope {

@@ -14,7 +14,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, 
 use convops_shared::evidence::{AlarmInfo, EcsServiceEvidence, MetricEvidence, ResourceEvidence};
 use convops_shared::stats;
 
-use crate::aws::{call, Action, CallError, Clients};
+use crate::aws::{Action, CallError, Clients};
 use crate::reduce;
 
 /// A metric to read.
@@ -327,7 +327,9 @@ pub async fn read_series(
                 .end_time(DateTime::from_millis(end_ms))
                 .scan_by(ScanBy::TimestampAscending)
                 .set_next_token(token.take());
-            let resp = call(Action::CloudWatchGetMetricData, req.send()).await?;
+            let resp = clients
+                .call(Action::CloudWatchGetMetricData, || req.clone().send())
+                .await?;
             for r in resp.metric_data_results() {
                 let Some(&slot) = r.id().and_then(|id| index.get(id)) else {
                     continue;

@@ -3,7 +3,7 @@
 
 use convops_shared::evidence::ResourceEvidence;
 
-use crate::aws::{call, Action, CallError, Clients};
+use crate::aws::{Action, CallError, Clients};
 
 const MAX_RESOURCES: usize = 50;
 
@@ -14,15 +14,10 @@ pub async fn db_instances(
     let mut out = Vec::new();
     let mut marker = None;
     loop {
-        let resp = call(
-            Action::RdsDescribeDbInstances,
-            clients
-                .rds
-                .describe_db_instances()
-                .set_marker(marker)
-                .send(),
-        )
-        .await?;
+        let req = clients.rds.describe_db_instances().set_marker(marker);
+        let resp = clients
+            .call(Action::RdsDescribeDbInstances, || req.clone().send())
+            .await?;
         for db in resp.db_instances() {
             let mut details = Vec::new();
             if let Some(c) = db.db_instance_class() {
@@ -65,15 +60,10 @@ pub async fn ec2_instances(
     let mut out = Vec::new();
     let mut token = None;
     loop {
-        let resp = call(
-            Action::Ec2DescribeInstances,
-            clients
-                .ec2
-                .describe_instances()
-                .set_next_token(token)
-                .send(),
-        )
-        .await?;
+        let req = clients.ec2.describe_instances().set_next_token(token);
+        let resp = clients
+            .call(Action::Ec2DescribeInstances, || req.clone().send())
+            .await?;
         for r in resp.reservations() {
             for i in r.instances() {
                 let id = i.instance_id().unwrap_or_default().to_owned();
