@@ -368,7 +368,7 @@ impl Clients {
 }
 
 /// The SDK clients the agent uses, built once from the default chain.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
@@ -379,15 +379,58 @@ pub struct Clients {
     /// The region the clients call (the limiter's key).
     pub region: String,
     pub limiter: Arc<Limiter>,
+    /// The configuration every client above was built from (credentials provider included).
+    pub sdk_config: aws_config::SdkConfig,
+}
+
+/// Only the region: the configuration holds the credentials provider (and the external id).
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients")
+            .field("region", &self.region)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Cross-account mode: the role the agent assumes with STS `AssumeRole` for every call.
+#[derive(Debug, Clone)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub external_id: Option<convops_shared::secret::SecretString>,
+    pub session_name: String,
 }
 
 impl Clients {
-    pub async fn from_env(region: Option<&str>) -> Self {
+    /// Clients from the default credential and region chain, optionally assuming `role`.
+    pub async fn from_env(region: Option<&str>, role: Option<&AssumeRole>) -> Self {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(region) = region {
             loader = loader.region(aws_config::Region::new(region.to_owned()));
         }
-        let shared = loader.load().await;
+        Self::from_config(loader.load().await, role).await
+    }
+
+    /// Clients from `base`. With `role`, every call is signed with the role's temporary
+    /// credentials: STS `AssumeRole` with the external id, authorised by `base`'s credentials.
+    /// They are cached in memory by the SDK's identity cache and fetched again before they
+    /// expire; nothing writes them anywhere.
+    pub async fn from_config(base: aws_config::SdkConfig, role: Option<&AssumeRole>) -> Self {
+        let shared = match role {
+            None => base,
+            Some(r) => {
+                let mut b = aws_config::sts::AssumeRoleProvider::builder(&r.role_arn)
+                    .session_name(&r.session_name);
+                if let Some(id) = &r.external_id {
+                    b = b.external_id(id.expose());
+                }
+                let provider = b.configure(&base).build().await;
+                base.into_builder()
+                    .credentials_provider(
+                        aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                    )
+                    .build()
+            }
+        };
         // One retry policy, ours (`Clients::call`), not two stacked.
         macro_rules! client {
             ($sdk:ident) => {
@@ -411,6 +454,7 @@ impl Clients {
                 .map(|r| r.as_ref().to_owned())
                 .unwrap_or_default(),
             limiter: Arc::new(Limiter::default()),
+            sdk_config: shared.clone(),
         }
     }
 }

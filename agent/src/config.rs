@@ -80,6 +80,9 @@ struct RawControlPlane {
 #[serde(deny_unknown_fields)]
 struct RawAws {
     region: Option<String>,
+    role_arn: Option<String>,
+    external_id: Option<String>,
+    session_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +112,8 @@ pub struct Settings {
     pub control_plane: ControlPlaneSettings,
     /// AWS region override; the default credential/region chain applies when `None`.
     pub region: Option<String>,
+    /// Cross-account mode (`aws.role_arn`): the role assumed with STS for every call.
+    pub assume_role: Option<crate::aws::AssumeRole>,
     pub poll_interval: Duration,
     /// Only alarms whose name starts with this are watched (empty: all).
     pub alarm_name_prefix: String,
@@ -261,7 +266,13 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     if let Some(path) = &ca_file {
         crate::tls::read_ca_file(path).map_err(|e| ConfigError::key("control_plane.ca_file", e))?;
     }
-    let RawAws { region } = aws;
+    let RawAws {
+        region,
+        role_arn,
+        external_id,
+        session_name,
+    } = aws;
+    let assume_role = validate_role(role_arn, external_id, session_name)?;
     let RawAlarms {
         poll_interval_secs,
         name_prefix,
@@ -335,6 +346,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             ca_file,
         },
         region: region.filter(|r| !r.is_empty()),
+        assume_role,
         poll_interval: Duration::from_secs(poll),
         alarm_name_prefix: name_prefix.unwrap_or_default(),
         max_age_on_start: Duration::from_secs(
@@ -350,6 +362,56 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             groups,
         },
     })
+}
+
+fn validate_role(
+    role_arn: Option<String>,
+    external_id: Option<String>,
+    session_name: Option<String>,
+) -> Result<Option<crate::aws::AssumeRole>, ConfigError> {
+    let Some(arn) = role_arn.filter(|a| !a.trim().is_empty()) else {
+        if external_id.is_some() {
+            return Err(ConfigError::key(
+                "aws.external_id",
+                "set without aws.role_arn (it is only used when assuming a role)",
+            ));
+        }
+        return Ok(None);
+    };
+    let arn = arn.trim().to_owned();
+    let valid = regex::Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+        .map(|r| r.is_match(&arn))
+        .unwrap_or(false);
+    if !valid {
+        return Err(ConfigError::key(
+            "aws.role_arn",
+            format!("{arn:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"),
+        ));
+    }
+    if let Some(id) = &external_id {
+        if !(2..=1224).contains(&id.len()) {
+            return Err(ConfigError::key(
+                "aws.external_id",
+                "must be 2 to 1224 characters",
+            ));
+        }
+    }
+    let session_name = session_name.unwrap_or_else(|| "convops-agent".into());
+    let session_ok = (2..=64).contains(&session_name.len())
+        && session_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c));
+    if !session_ok {
+        return Err(ConfigError::key(
+            "aws.session_name",
+            format!("{session_name:?} must be 2 to 64 of [A-Za-z0-9+=,.@_-]"),
+        ));
+    }
+    Ok(Some(crate::aws::AssumeRole {
+        role_arn: arn,
+        external_id: external_id.map(SecretString::new),
+        session_name,
+    }))
 }
 
 fn one_line_regex(e: &regex::Error) -> String {
@@ -424,6 +486,45 @@ mod tests {
         assert!(
             e.contains("control_plane.ca_file") && e.contains("/nonexistent/ca.pem"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn cross_account_role_is_validated() {
+        let base = "[control_plane]\nurl = \"wss://x/\"\ntoken = \"t\"\n";
+        let e = err(&format!(
+            "{base}[aws]\nrole_arn = \"arn:aws:s3:::bucket\"\n"
+        ));
+        assert!(
+            e.contains("aws.role_arn") && e.contains("not an IAM role ARN"),
+            "{e}"
+        );
+        let e = err(&format!("{base}[aws]\nexternal_id = \"abc\"\n"));
+        assert!(
+            e.contains("aws.external_id") && e.contains("without aws.role_arn"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{base}[aws]\nrole_arn = \"arn:aws:iam::123456789012:role/ro\"\nsession_name = \"has space\"\n"
+        ));
+        assert!(e.contains("aws.session_name"), "{e}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(
+            &dir,
+            &format!(
+                "{base}[aws]\nrole_arn = \"arn:aws:iam::123456789012:role/convops-readonly\"\nexternal_id = \"ext-7f3a\"\n"
+            ),
+        );
+        let s = load_from(Some(&p), env_none()).expect("valid");
+        let r = s.assume_role.as_ref().expect("role");
+        assert_eq!(
+            r.role_arn,
+            "arn:aws:iam::123456789012:role/convops-readonly"
+        );
+        assert_eq!(r.session_name, "convops-agent");
+        assert!(
+            !format!("{s:?}").contains("ext-7f3a"),
+            "the external id is not printed"
         );
     }
 

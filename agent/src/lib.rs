@@ -56,7 +56,8 @@ pub async fn run(mut settings: Settings, cancel: CancellationToken) -> anyhow::R
     }
     let redactor = redactor(&settings.redaction_rules)?.rekeyed(&spool.pseudonym_key()?);
     let tls = tls::client_config(settings.control_plane.ca_file.as_deref())?;
-    let clients = Clients::from_env(settings.region.as_deref()).await;
+    let clients =
+        Clients::from_env(settings.region.as_deref(), settings.assume_role.as_ref()).await;
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     tracing::info!(
         agent_id = %spool.agent_id()?,
