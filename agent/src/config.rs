@@ -379,9 +379,10 @@ fn validate_role(
         return Ok(None);
     };
     let arn = arn.trim().to_owned();
-    let valid = regex::Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+    let valid = regex::Regex::new(r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$")
         .map(|r| r.is_match(&arn))
-        .unwrap_or(false);
+        .unwrap_or(false)
+        && arn.len() <= 2048;
     if !valid {
         return Err(ConfigError::key(
             "aws.role_arn",
