@@ -131,6 +131,7 @@ impl Bundle {
                     examples: vec![(*line).into()],
                 })
                 .collect(),
+            context: vec![],
         }));
         id
     }

@@ -118,6 +118,10 @@ pub struct LogEvidence {
     pub lines_matched: u64,
     /// Templates by count, largest first.
     pub templates: Vec<LogTemplate>,
+    /// The lines just before the first error line, from its stream (`GetLogEvents`), oldest
+    /// first: what the process was doing when it started failing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<String>,
 }
 
 /// A write (non-read-only) management event from CloudTrail.

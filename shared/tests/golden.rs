@@ -111,6 +111,7 @@ fn cases() -> Vec<(&'static str, String)> {
                     last_seen: 1_767_225_600_000,
                     examples: vec!["java.lang.OutOfMemoryError: Java heap space".into()],
                 }],
+                context: vec!["10:14:58 WARN GC overhead 98% of time".into()],
             }),
             EvidenceItem::Resource(ResourceEvidence {
                 id: "r1".into(),

@@ -168,6 +168,8 @@ pub async fn group_errors(
     let mut token = None;
     let mut truncated = false;
     let mut tables: HashMap<String, u32> = HashMap::new();
+    // The first error line: where it is, for the context around it.
+    let mut first_error: Option<(i64, String)> = None;
     loop {
         let req = clients
             .logs
@@ -196,6 +198,11 @@ pub async fn group_errors(
             }
             matched += 1;
             let ts = e.timestamp().unwrap_or(0);
+            if let Some(stream) = e.log_stream_name() {
+                if first_error.as_ref().is_none_or(|(t, _)| ts < *t) {
+                    first_error = Some((ts, stream.to_owned()));
+                }
+            }
             let t = templates
                 .entry(template_of(msg))
                 .or_insert_with_key(|k| LogTemplate {
@@ -225,6 +232,10 @@ pub async fn group_errors(
     let mut templates: Vec<LogTemplate> = templates.into_values().collect();
     templates.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seen.cmp(&b.first_seen)));
     templates.truncate(MAX_TEMPLATES);
+    let context = match &first_error {
+        Some((ts, stream)) => context_before(clients, group, stream, *ts).await?,
+        None => Vec::new(),
+    };
     Ok(GroupRead {
         evidence: LogEvidence {
             id,
@@ -232,10 +243,61 @@ pub async fn group_errors(
             lines_read: read,
             lines_matched: matched,
             templates,
+            context,
         },
         truncated,
         tables,
     })
+}
+
+/// Lines of context read before the first error.
+const CONTEXT_LINES: i32 = 8;
+/// How far back the context may reach.
+const CONTEXT_WINDOW_MS: i64 = 5 * 60_000;
+
+/// The lines of `stream` just before (and including) the one at `ts`, oldest first, each as
+/// `HH:MM:SS line`, with `GetLogEvents`.
+async fn context_before(
+    clients: &Clients,
+    group: &str,
+    stream: &str,
+    ts: i64,
+) -> Result<Vec<String>, CallError> {
+    let req = clients
+        .logs
+        .get_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .start_time(ts - CONTEXT_WINDOW_MS)
+        .end_time(ts + 1)
+        .start_from_head(false)
+        .limit(CONTEXT_LINES);
+    let out = clients
+        .call(Action::LogsGetLogEvents, || req.clone().send())
+        .await?;
+    let mut lines: Vec<(i64, String)> = out
+        .events()
+        .iter()
+        .filter_map(|e| Some((e.timestamp()?, e.message()?.to_owned())))
+        .filter(|(t, _)| *t <= ts)
+        .collect();
+    lines.sort_by_key(|l| l.0);
+    Ok(lines
+        .into_iter()
+        .map(|(t, m)| {
+            let clock = time_of_day(t);
+            format!(
+                "{clock} {}",
+                m.chars().take(MAX_EXAMPLE_CHARS).collect::<String>()
+            )
+        })
+        .collect())
+}
+
+/// `HH:MM:SS` (UTC) of an epoch-ms timestamp.
+fn time_of_day(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 #[cfg(test)]
@@ -264,6 +326,13 @@ mod tests {
         assert!(is_errorish(
             r#"{"eventName":"SERVICE_TASK_PLACEMENT_FAILURE"}"#
         ));
+    }
+
+    #[test]
+    fn time_of_day_is_utc_clock_time() {
+        assert_eq!(time_of_day(0), "00:00:00");
+        assert_eq!(time_of_day(1_800_000_123_456), "08:02:03");
+        assert_eq!(time_of_day(86_399_999), "23:59:59");
     }
 
     #[test]
