@@ -202,6 +202,36 @@ impl Meter {
 tokio::task_local! {
     /// The meter of the source currently calling AWS (set by [`metered`]).
     static METER: Arc<Meter>;
+    /// The raw bytes an investigation may still read (set by [`budgeted`]).
+    static BUDGET: Arc<Budget>;
+}
+
+/// The raw-byte budget of one investigation, shared by its sources.
+#[derive(Debug)]
+pub struct Budget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+impl Budget {
+    pub fn new(limit: u64) -> Arc<Self> {
+        Arc::new(Budget {
+            limit,
+            used: AtomicU64::new(0),
+        })
+    }
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+    pub fn exhausted(&self) -> bool {
+        self.used() >= self.limit
+    }
+}
+
+/// Run `fut` (an investigation) with every AWS response counted against `budget`; once it is
+/// spent, further calls fail with [`FailureKind::OverBudget`] without being sent.
+pub async fn budgeted<F: Future>(budget: Arc<Budget>, fut: F) -> F::Output {
+    BUDGET.scope(budget, fut).await
 }
 
 /// Run `fut` with every AWS call inside it counted on `meter`.
@@ -232,6 +262,7 @@ impl Intercept for ByteCounter {
             .or_else(|| response.body().bytes().map(|b| b.len() as u64))
             .unwrap_or(0);
         let _ = METER.try_with(|m| m.raw_bytes.fetch_add(len, Ordering::Relaxed));
+        let _ = BUDGET.try_with(|b| b.used.fetch_add(len, Ordering::Relaxed));
         Ok(())
     }
 }
@@ -241,6 +272,8 @@ impl Intercept for ByteCounter {
 pub enum FailureKind {
     Throttled,
     AccessDenied,
+    /// The investigation's raw-byte budget was spent; the call was not made.
+    OverBudget,
     Other,
 }
 
@@ -313,6 +346,16 @@ impl Clients {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if let Ok(Some(limit)) = BUDGET.try_with(|b| b.exhausted().then_some(b.limit)) {
+                return Err(CallError {
+                    action,
+                    kind: FailureKind::OverBudget,
+                    message: format!(
+                        "the investigation's raw-byte budget ({} KiB) is spent",
+                        limit / 1024
+                    ),
+                });
+            }
             self.limiter.acquire(action, &self.region).await;
             let _ = METER.try_with(|m| m.calls.fetch_add(1, Ordering::Relaxed));
             tracing::debug!(action = action.iam_name(), attempt, "aws call");

@@ -17,6 +17,7 @@ pub const DEFAULT_POLL_INTERVAL_SECS: u64 = 30;
 pub const DEFAULT_MAX_AGE_ON_START_SECS: u64 = 3600;
 pub const DEFAULT_LOOKBACK_SECS: u64 = 3 * 3600;
 pub const DEFAULT_DEADLINE_SECS: u64 = 60;
+pub const DEFAULT_RAW_BYTE_BUDGET_MIB: u64 = 64;
 pub const DEFAULT_SPOOL_DIR: &str = "/var/lib/convops-agent";
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +99,7 @@ struct RawAlarms {
 struct RawInvestigation {
     lookback_secs: Option<u64>,
     deadline_secs: Option<u64>,
+    raw_byte_budget_mib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +124,8 @@ pub struct Settings {
     pub max_age_on_start: Duration,
     pub lookback: Duration,
     pub deadline: Duration,
+    /// Raw bytes one investigation may read from AWS (`investigation.raw_byte_budget_mib`).
+    pub raw_byte_budget: u64,
     pub spool_dir: PathBuf,
     /// User-defined redaction rules `(name, regex)`, applied before the built-in ones.
     pub redaction_rules: Vec<(String, String)>,
@@ -288,7 +292,15 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let RawInvestigation {
         lookback_secs,
         deadline_secs,
+        raw_byte_budget_mib,
     } = investigation;
+    let budget_mib = raw_byte_budget_mib.unwrap_or(DEFAULT_RAW_BYTE_BUDGET_MIB);
+    if !(1..=4096).contains(&budget_mib) {
+        return Err(ConfigError::key(
+            "investigation.raw_byte_budget_mib",
+            format!("{budget_mib} is out of range (1 to 4096)"),
+        ));
+    }
     let lookback = lookback_secs.unwrap_or(DEFAULT_LOOKBACK_SECS);
     if !(60..=14 * 24 * 3600).contains(&lookback) {
         return Err(ConfigError::key(
@@ -354,6 +366,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         ),
         lookback: Duration::from_secs(lookback),
         deadline: Duration::from_secs(deadline),
+        raw_byte_budget: budget_mib * 1024 * 1024,
         spool_dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL_DIR)),
         redaction_rules,
         ecs_clusters,

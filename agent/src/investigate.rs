@@ -21,6 +21,8 @@ pub struct Limits {
     /// ECS clusters to look at.
     pub clusters: Vec<String>,
     pub logs: crate::config::LogSettings,
+    /// Raw bytes an investigation may read from AWS, all sources together.
+    pub raw_byte_budget: u64,
 }
 
 pub fn now_ms() -> i64 {
@@ -34,6 +36,7 @@ fn failure_status(e: &CallError) -> (SourceStatus, String) {
     match e.kind {
         FailureKind::Throttled => (SourceStatus::Partial, format!("throttled: {e}")),
         FailureKind::AccessDenied => (SourceStatus::Failed, format!("access denied: {e}")),
+        FailureKind::OverBudget => (SourceStatus::Partial, e.to_string()),
         FailureKind::Other => (SourceStatus::Failed, e.to_string()),
     }
 }
@@ -148,6 +151,20 @@ fn dimension_names(alarm: &AlarmInfo) -> Vec<String> {
 
 /// Gather evidence for `alarm`. Never fails: a source that fails is reported as such.
 pub async fn gather(
+    clients: &Clients,
+    alarm: &AlarmInfo,
+    trigger: Trigger,
+    limits: &Limits,
+) -> EvidenceFrame {
+    let budget = crate::aws::Budget::new(limits.raw_byte_budget);
+    crate::aws::budgeted(
+        budget,
+        gather_within_budget(clients, alarm, trigger, limits),
+    )
+    .await
+}
+
+async fn gather_within_budget(
     clients: &Clients,
     alarm: &AlarmInfo,
     trigger: Trigger,

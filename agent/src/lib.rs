@@ -117,6 +117,7 @@ impl Watcher {
             deadline: self.settings.deadline,
             clusters: self.settings.ecs_clusters.clone(),
             logs: self.settings.logs.clone(),
+            raw_byte_budget: self.settings.raw_byte_budget,
         }
     }
 

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
     AwsVpcConfiguration, Compatibility, ContainerDefinition, LaunchType, NetworkConfiguration,
     NetworkMode,
 };
-use convops_agent::aws::{metered, Clients, Meter};
+use convops_agent::aws::{budgeted, metered, Budget, Clients, FailureKind, Meter};
 use convops_agent::collect;
 use convops_tests::cloudtrail::{self, CloudTrailServer};
 use convops_tests::moto::Moto;
@@ -108,6 +108,7 @@ async fn logs_are_read_past_every_page() -> anyhow::Result<()> {
 
     let meter = Arc::new(Meter::default());
     let pattern = regex::Regex::new(collect::logs::DEFAULT_ERROR_PATTERN)?;
+    let full = meter.clone();
     let read = metered(
         meter.clone(),
         collect::logs::group_errors(
@@ -121,6 +122,7 @@ async fn logs_are_read_past_every_page() -> anyhow::Result<()> {
     )
     .await?;
     assert_eq!(read.evidence.lines_read, total as u64, "every event read");
+    let read_bytes = full.raw_bytes();
     assert_eq!(read.evidence.lines_matched, 120);
     assert!(!read.truncated);
     assert!(
@@ -137,6 +139,34 @@ async fn logs_are_read_past_every_page() -> anyhow::Result<()> {
         "context ends at the first error: {context:?}"
     );
     assert!(context[0].contains("INFO request"), "{context:?}");
+
+    // Under a raw-byte budget smaller than the group, reading stops at the budget and says so.
+    let meter = Arc::new(Meter::default());
+    let budget = Budget::new(100 * 1024);
+    let over = budgeted(
+        budget.clone(),
+        metered(
+            meter.clone(),
+            collect::logs::group_errors(
+                &clients,
+                group,
+                &collect::logs::Scope::All,
+                &pattern,
+                (start - 1, now_ms()),
+                "l1".into(),
+            ),
+        ),
+    )
+    .await
+    .expect_err("the budget stops the read");
+    assert_eq!(over.kind, FailureKind::OverBudget);
+    assert!(over.message.contains("budget"), "{over}");
+    assert!(budget.used() >= 100 * 1024, "{}", budget.used());
+    assert!(
+        meter.raw_bytes() < read_bytes,
+        "stopped before reading everything: {} of {read_bytes}",
+        meter.raw_bytes()
+    );
     Ok(())
 }
 
