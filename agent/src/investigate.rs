@@ -32,13 +32,15 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A source that fails leaves the evidence *partial*, with the reason, whatever the failure: the
+/// investigation goes on with the other sources and the diagnosis says what it could not check.
 fn failure_status(e: &CallError) -> (SourceStatus, String) {
-    match e.kind {
-        FailureKind::Throttled => (SourceStatus::Partial, format!("throttled: {e}")),
-        FailureKind::AccessDenied => (SourceStatus::Failed, format!("access denied: {e}")),
-        FailureKind::OverBudget => (SourceStatus::Partial, e.to_string()),
-        FailureKind::Other => (SourceStatus::Failed, e.to_string()),
-    }
+    let reason = match e.kind {
+        FailureKind::Throttled => format!("throttled: {e}"),
+        FailureKind::AccessDenied => format!("access denied: {e}"),
+        FailureKind::OverBudget | FailureKind::Other => e.to_string(),
+    };
+    (SourceStatus::Partial, reason)
 }
 
 /// Sequential ids with a prefix (`m1`, `e1`, …), unique within an investigation.
@@ -109,6 +111,32 @@ async fn run_source(
         api_calls: meter.calls(),
     });
     outcome.items
+}
+
+/// Instances in a normal state kept in the evidence at most (the others, stopped, failed,
+/// rebooting…, are always kept).
+const MAX_NORMAL_RESOURCES: usize = 25;
+
+/// Instances as evidence: every one not in a normal state, and the first normal ones.
+fn resource_outcome(all: Vec<ResourceEvidence>, truncated: bool, what: &str) -> Outcome {
+    let mut normal = 0;
+    let items = all
+        .into_iter()
+        .filter(|r| {
+            let is_normal = matches!(r.state.as_str(), "available" | "running");
+            normal += usize::from(is_normal);
+            !is_normal || normal <= MAX_NORMAL_RESOURCES
+        })
+        .map(EvidenceItem::Resource)
+        .collect();
+    if truncated {
+        Outcome::partial(
+            items,
+            format!("more {what} than the listing limit; the rest were not read"),
+        )
+    } else {
+        Outcome::ok(items)
+    }
 }
 
 /// Fold the report of a source's second stage into its first.
@@ -192,12 +220,6 @@ async fn gather_within_budget(
                 Ok(services) => items.extend(services.into_iter().map(EvidenceItem::EcsService)),
                 Err(e) => {
                     let (status, reason) = failure_status(&e);
-                    // Some clusters read: partial. None: the source failed the way the call did.
-                    let status = if items.is_empty() {
-                        status
-                    } else {
-                        SourceStatus::Partial
-                    };
                     return Outcome {
                         items,
                         status,
@@ -228,14 +250,14 @@ async fn gather_within_budget(
     let rds = async {
         let mut next = ids("r");
         match collect::resources::db_instances(clients, &mut next).await {
-            Ok(r) => Outcome::ok(r.into_iter().map(EvidenceItem::Resource).collect()),
+            Ok((r, truncated)) => resource_outcome(r, truncated, "DB instances"),
             Err(e) => Outcome::failed(&e),
         }
     };
     let ec2 = async {
         let mut next = ids("i");
         match collect::resources::ec2_instances(clients, &mut next).await {
-            Ok(r) => Outcome::ok(r.into_iter().map(EvidenceItem::Resource).collect()),
+            Ok((r, truncated)) => resource_outcome(r, truncated, "EC2 instances"),
             Err(e) => Outcome::failed(&e),
         }
     };
@@ -256,9 +278,8 @@ async fn gather_within_budget(
             _ => None,
         })
         .collect();
-    let (behind, others): (Vec<&EcsServiceEvidence>, Vec<&EcsServiceEvidence>) = services
-        .iter()
-        .partition(|s| collect::ecs::related(s, &alarm.dimensions));
+    let (behind, others): (Vec<&EcsServiceEvidence>, Vec<&EcsServiceEvidence>) =
+        services.iter().partition(|s| s.serves(&alarm.dimensions));
     // Logs of the services behind the alarm (or of every service when none is identified) and
     // of the resources the alarm names.
     let mut names: Vec<String> = if behind.is_empty() {
@@ -401,7 +422,7 @@ async fn gather_within_budget(
     // metrics, other services, state.
     let (related_items, other_ecs): (Vec<EvidenceItem>, Vec<EvidenceItem>) = ecs_items
         .into_iter()
-        .partition(|i| matches!(i, EvidenceItem::EcsService(s) if collect::ecs::related(s, &alarm.dimensions)));
+        .partition(|i| matches!(i, EvidenceItem::EcsService(s) if s.serves(&alarm.dimensions)));
     let mut metric_items = metric_items.into_iter();
     let mut items: Vec<EvidenceItem> = metric_items.next().into_iter().collect();
     items.extend(related_items);

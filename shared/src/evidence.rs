@@ -170,6 +170,26 @@ pub struct EcsServiceEvidence {
     pub events: Vec<String>,
 }
 
+impl EcsServiceEvidence {
+    /// Whether this service is behind the resource an alarm's dimensions name: its
+    /// `ServiceName`, or a target group it registers tasks in.
+    pub fn serves(&self, alarm_dimensions: &BTreeMap<String, String>) -> bool {
+        if alarm_dimensions
+            .get("ServiceName")
+            .is_some_and(|n| *n == self.service)
+        {
+            return true;
+        }
+        if let Some(tg) = alarm_dimensions.get("TargetGroup") {
+            return self
+                .target_groups
+                .iter()
+                .any(|arn| arn.ends_with(tg.as_str()));
+        }
+        false
+    }
+}
+
 /// An RDS instance or EC2 instance and its state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -273,6 +273,42 @@ async fn ecs_tasks_are_read_past_a_page_and_a_batch() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_instances_are_read_past_a_page() -> anyhow::Result<()> {
+    let moto = Moto::start().await?;
+    let base = base_config(&moto.endpoint()).await;
+    let clients = Clients::from_config(base.clone(), None).await;
+    let rds = aws_sdk_rds::Client::new(&base);
+    // DescribeDBInstances pages hold 100 instances.
+    for i in 0..105 {
+        rds.create_db_instance()
+            .db_instance_identifier(format!("db-{i:03}"))
+            .db_instance_class("db.t3.micro")
+            .engine("postgres")
+            .allocated_storage(20)
+            .master_username("admin")
+            .master_user_password("not-a-real-password-1")
+            .send()
+            .await?;
+    }
+    let meter = Arc::new(Meter::default());
+    let mut next = ids("r");
+    let (dbs, truncated) = metered(
+        meter.clone(),
+        collect::resources::db_instances(&clients, &mut next),
+    )
+    .await?;
+    assert!(!truncated);
+    assert_eq!(dbs.len(), 105);
+    assert!(dbs.iter().any(|d| d.name == "db-104"));
+    assert!(
+        meter.calls() >= 2,
+        "DescribeDBInstances pages: {}",
+        meter.calls()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloudtrail_is_read_past_a_page() -> anyhow::Result<()> {
     let trail: Vec<TrailEvent> = (0..120)
         .map(|i| TrailEvent {

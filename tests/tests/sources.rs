@@ -1,5 +1,5 @@
 //! Evidence sources against the emulator, and sources that fail: a throttled CloudTrail and an
-//! access-denied ECS come back partial/failed with the reason, throttling is retried (honouring
+//! access-denied ECS come back partial with the reason, throttling is retried (honouring
 //! `Retry-After`, within the per-action rate) and denial is not, and the investigation still
 //! delivers, saying what could not be checked.
 
@@ -63,7 +63,7 @@ async fn throttled_and_denied_sources_are_reported_not_fatal() -> anyhow::Result
     assert!(text.contains("Could not check"), "{text}");
     assert!(text.contains("cloudtrail partial: throttled"), "{text}");
     assert!(
-        text.contains("ecs failed: cluster shop-prod: access denied"),
+        text.contains("ecs partial: cluster shop-prod: access denied"),
         "{text}"
     );
     // The rest of the evidence still arrived: the alarm's metric. (Without ECS and CloudTrail the

@@ -169,17 +169,3 @@ pub async fn cluster_services(
     }
     Ok(out)
 }
-
-/// Whether an ECS service is behind the alarm's resources (its target group or its name).
-pub fn related(svc: &EcsServiceEvidence, dims: &BTreeMap<String, String>) -> bool {
-    if dims.get("ServiceName").is_some_and(|n| *n == svc.service) {
-        return true;
-    }
-    if let Some(tg) = dims.get("TargetGroup") {
-        return svc
-            .target_groups
-            .iter()
-            .any(|arn| arn.ends_with(tg.as_str()));
-    }
-    false
-}

@@ -182,7 +182,7 @@ pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
             .into_iter()
             .collect();
         for s in &related.services {
-            if crate::collect::ecs::related(s, d) || d.get("TargetGroup").is_none() {
+            if s.serves(d) || d.get("TargetGroup").is_none() {
                 tgs.extend(s.target_groups.iter().map(|a| target_group_dimension(a)));
             }
         }

@@ -5,13 +5,15 @@ use convops_shared::evidence::ResourceEvidence;
 
 use crate::aws::{Action, CallError, Clients};
 
-const MAX_RESOURCES: usize = 50;
+/// Instances listed per kind at most; the result says when there were more.
+const MAX_RESOURCES: usize = 500;
 
 pub async fn db_instances(
     clients: &Clients,
     next_id: &mut (dyn FnMut() -> String + Send),
-) -> Result<Vec<ResourceEvidence>, CallError> {
+) -> Result<(Vec<ResourceEvidence>, bool), CallError> {
     let mut out = Vec::new();
+    let mut truncated = false;
     let mut marker = None;
     loop {
         let req = clients.rds.describe_db_instances().set_marker(marker);
@@ -46,18 +48,23 @@ pub async fn db_instances(
             });
         }
         marker = resp.marker().map(str::to_owned);
-        if marker.is_none() || out.len() >= MAX_RESOURCES {
+        if marker.is_none() {
+            break;
+        }
+        if out.len() >= MAX_RESOURCES {
+            truncated = true;
             break;
         }
     }
-    Ok(out)
+    Ok((out, truncated))
 }
 
 pub async fn ec2_instances(
     clients: &Clients,
     next_id: &mut (dyn FnMut() -> String + Send),
-) -> Result<Vec<ResourceEvidence>, CallError> {
+) -> Result<(Vec<ResourceEvidence>, bool), CallError> {
     let mut out = Vec::new();
+    let mut truncated = false;
     let mut token = None;
     loop {
         let req = clients.ec2.describe_instances().set_next_token(token);
@@ -96,9 +103,13 @@ pub async fn ec2_instances(
             }
         }
         token = resp.next_token().map(str::to_owned);
-        if token.is_none() || out.len() >= MAX_RESOURCES {
+        if token.is_none() {
+            break;
+        }
+        if out.len() >= MAX_RESOURCES {
+            truncated = true;
             break;
         }
     }
-    Ok(out)
+    Ok((out, truncated))
 }

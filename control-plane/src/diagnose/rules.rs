@@ -9,8 +9,8 @@
 use convops_shared::evidence::{ChangeEvidence, EcsServiceEvidence, ResourceEvidence};
 
 use super::signals::{
-    behind_alarm, desired_count, family_name, proximity, ChangeKind, ErrorLines, Facts, Family,
-    MetricKind, Series,
+    desired_count, family_name, proximity, ChangeKind, ErrorLines, Facts, Family, MetricKind,
+    Series,
 };
 use super::{num, utc, Category, Citation, Hypothesis};
 
@@ -865,7 +865,7 @@ pub fn traffic_surge(f: &Facts<'_>) -> Option<Hypothesis> {
         .find(|svc| {
             s.dim("TargetGroup")
                 .is_some_and(|tg| svc.target_groups.iter().any(|a| a.ends_with(tg)))
-                || behind_alarm(svc, &f.frame.alarm.dimensions)
+                || svc.serves(&f.frame.alarm.dimensions)
         })
         .map(|svc| svc.service.clone())
         .or_else(|| s.m.dimensions.values().next().cloned())

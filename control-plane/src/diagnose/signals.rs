@@ -517,7 +517,7 @@ impl<'a> Facts<'a> {
         let behind = services
             .iter()
             .copied()
-            .filter(|s| behind_alarm(s, &a.dimensions))
+            .filter(|s| s.serves(&a.dimensions))
             .collect();
         Facts {
             frame,
@@ -567,23 +567,6 @@ impl<'a> Facts<'a> {
             .filter(|s| g.contains(&s.service.to_lowercase()))
             .max_by_key(|s| s.service.len())
     }
-}
-
-/// Whether `svc` serves the resource an alarm's dimensions name.
-pub fn behind_alarm(
-    svc: &EcsServiceEvidence,
-    dims: &std::collections::BTreeMap<String, String>,
-) -> bool {
-    if dims.get("ServiceName").is_some_and(|n| *n == svc.service) {
-        return true;
-    }
-    if let Some(tg) = dims.get("TargetGroup") {
-        return svc
-            .target_groups
-            .iter()
-            .any(|arn| arn.ends_with(tg.as_str()));
-    }
-    false
 }
 
 /// The family part of `family:revision`.
