@@ -140,6 +140,32 @@ async fn logs_are_read_past_every_page() -> anyhow::Result<()> {
     );
     assert!(context[0].contains("INFO request"), "{context:?}");
 
+    // A group whose streams took nothing in the window is ruled out by DescribeLogStreams alone.
+    logs.create_log_group()
+        .log_group_name("/ecs/idle")
+        .send()
+        .await?;
+    logs.create_log_stream()
+        .log_group_name("/ecs/idle")
+        .log_stream_name("task/never-wrote")
+        .send()
+        .await?;
+    let meter = Arc::new(Meter::default());
+    let idle = metered(
+        meter.clone(),
+        collect::logs::group_errors(
+            &clients,
+            "/ecs/idle",
+            &collect::logs::Scope::All,
+            &pattern,
+            (start - 1, now_ms()),
+            "l2".into(),
+        ),
+    )
+    .await?;
+    assert_eq!(idle.evidence.lines_read, 0);
+    assert_eq!(meter.calls(), 1, "only DescribeLogStreams");
+
     // Under a raw-byte budget smaller than the group, reading stops at the budget and says so.
     let meter = Arc::new(Meter::default());
     let budget = Budget::new(100 * 1024);

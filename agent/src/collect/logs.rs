@@ -168,6 +168,22 @@ pub async fn group_errors(
     let mut token = None;
     let mut truncated = false;
     let mut tables: HashMap<String, u32> = HashMap::new();
+    // A group none of whose streams took events in the window is not searched: FilterLogEvents
+    // is the scarcest quota (5/s), and most groups of an account are idle at any moment.
+    if recently_written(clients, group, start_ms).await? == Some(false) {
+        return Ok(GroupRead {
+            evidence: LogEvidence {
+                id,
+                group: group.to_owned(),
+                lines_read: 0,
+                lines_matched: 0,
+                templates: Vec::new(),
+                context: Vec::new(),
+            },
+            truncated: false,
+            tables,
+        });
+    }
     // The first error line: where it is, for the context around it.
     let mut first_error: Option<(i64, String)> = None;
     loop {
@@ -248,6 +264,34 @@ pub async fn group_errors(
         truncated,
         tables,
     })
+}
+
+/// Whether a stream of `group` ingested events since `since_ms` (`DescribeLogStreams`, most
+/// recent first); `None` when the group has more streams than one page shows, so that it cannot
+/// be ruled out.
+async fn recently_written(
+    clients: &Clients,
+    group: &str,
+    since_ms: i64,
+) -> Result<Option<bool>, CallError> {
+    let req = clients
+        .logs
+        .describe_log_streams()
+        .log_group_name(group)
+        .order_by(aws_sdk_cloudwatchlogs::types::OrderBy::LastEventTime)
+        .descending(true)
+        .limit(50);
+    let out = clients
+        .call(Action::LogsDescribeLogStreams, || req.clone().send())
+        .await?;
+    if out.next_token().is_some_and(|t| !t.is_empty()) {
+        return Ok(None);
+    }
+    Ok(Some(out.log_streams().iter().any(|s| {
+        s.last_ingestion_time()
+            .or(s.last_event_timestamp())
+            .is_some_and(|t| t >= since_ms)
+    })))
 }
 
 /// Lines of context read before the first error.
