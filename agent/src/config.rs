@@ -18,6 +18,7 @@ pub const DEFAULT_MAX_AGE_ON_START_SECS: u64 = 3600;
 pub const DEFAULT_LOOKBACK_SECS: u64 = 3 * 3600;
 pub const DEFAULT_DEADLINE_SECS: u64 = 60;
 pub const DEFAULT_RAW_BYTE_BUDGET_MIB: u64 = 64;
+pub const DEFAULT_EVIDENCE_BUDGET_KIB: u64 = 64;
 pub const DEFAULT_SPOOL_DIR: &str = "/var/lib/convops-agent";
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +101,7 @@ struct RawInvestigation {
     lookback_secs: Option<u64>,
     deadline_secs: Option<u64>,
     raw_byte_budget_mib: Option<u64>,
+    evidence_budget_kib: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -126,6 +128,8 @@ pub struct Settings {
     pub deadline: Duration,
     /// Raw bytes one investigation may read from AWS (`investigation.raw_byte_budget_mib`).
     pub raw_byte_budget: u64,
+    /// Bytes one evidence frame may take (`investigation.evidence_budget_kib`).
+    pub evidence_budget: usize,
     pub spool_dir: PathBuf,
     /// User-defined redaction rules `(name, regex)`, applied before the built-in ones.
     pub redaction_rules: Vec<(String, String)>,
@@ -293,7 +297,15 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         lookback_secs,
         deadline_secs,
         raw_byte_budget_mib,
+        evidence_budget_kib,
     } = investigation;
+    let evidence_kib = evidence_budget_kib.unwrap_or(DEFAULT_EVIDENCE_BUDGET_KIB);
+    if !(8..=512).contains(&evidence_kib) {
+        return Err(ConfigError::key(
+            "investigation.evidence_budget_kib",
+            format!("{evidence_kib} is out of range (8 to 512; frames are at most 1 MiB)"),
+        ));
+    }
     let budget_mib = raw_byte_budget_mib.unwrap_or(DEFAULT_RAW_BYTE_BUDGET_MIB);
     if !(1..=4096).contains(&budget_mib) {
         return Err(ConfigError::key(
@@ -367,6 +379,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         lookback: Duration::from_secs(lookback),
         deadline: Duration::from_secs(deadline),
         raw_byte_budget: budget_mib * 1024 * 1024,
+        evidence_budget: evidence_kib as usize * 1024,
         spool_dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL_DIR)),
         redaction_rules,
         ecs_clusters,

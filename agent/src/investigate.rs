@@ -23,6 +23,8 @@ pub struct Limits {
     pub logs: crate::config::LogSettings,
     /// Raw bytes an investigation may read from AWS, all sources together.
     pub raw_byte_budget: u64,
+    /// Bytes the evidence frame may take (before redaction, which changes lengths little).
+    pub evidence_budget: usize,
 }
 
 pub fn now_ms() -> i64 {
@@ -434,17 +436,24 @@ async fn gather_within_budget(
     items.extend(ec2_items);
 
     let raw_bytes = sources.iter().map(|s| s.raw_bytes).sum();
-    EvidenceFrame {
+    let mut frame = EvidenceFrame {
         seq: 0,
         investigation_id,
         trigger,
         alarm: alarm.clone(),
         started_at,
         finished_at: now_ms(),
-        items,
+        items: Vec::new(),
         sources,
         raw_bytes,
-    }
+        omitted: Vec::new(),
+    };
+    // What is not items (alarm, source reports) comes first; items fill the rest in order.
+    let fixed = crate::reduce::json_len(&frame);
+    let (items, omitted) = crate::reduce::fit(items, limits.evidence_budget.saturating_sub(fixed));
+    frame.items = items;
+    frame.omitted = omitted;
+    frame
 }
 
 /// Log groups read per investigation at most.
@@ -506,6 +515,7 @@ mod tests {
             items: vec![],
             sources: vec![],
             raw_bytes: 0,
+            omitted: Vec::new(),
         };
         let bytes = encoder(frame, &Redactor::new(b"k"))(42);
         let text = String::from_utf8(bytes).expect("utf8");

@@ -118,6 +118,7 @@ impl Watcher {
             clusters: self.settings.ecs_clusters.clone(),
             logs: self.settings.logs.clone(),
             raw_byte_budget: self.settings.raw_byte_budget,
+            evidence_budget: self.settings.evidence_budget,
         }
     }
 

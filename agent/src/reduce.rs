@@ -1,6 +1,6 @@
 //! Reduction at the edge: turn raw series into small, faithful summaries.
 
-use convops_shared::evidence::MetricSummary;
+use convops_shared::evidence::{EvidenceItem, MetricSummary};
 use convops_shared::stats;
 
 /// Points kept per series for charts.
@@ -35,6 +35,61 @@ pub fn summarise(points: &[(i64, f64)], transition_ms: i64, eval_window_ms: i64)
     }
 }
 
+/// Bytes of `v` as compact JSON.
+pub fn json_len<T: serde::Serialize>(v: &T) -> usize {
+    serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0)
+}
+
+/// The item without what can go first: chart points, all but one example per log template, the
+/// context lines, CloudTrail parameters, all but the latest service events.
+fn slim(item: &EvidenceItem) -> EvidenceItem {
+    let mut item = item.clone();
+    match &mut item {
+        EvidenceItem::Metric(m) => m.points.clear(),
+        EvidenceItem::Logs(l) => {
+            l.context.clear();
+            for t in &mut l.templates {
+                t.examples.truncate(1);
+            }
+        }
+        EvidenceItem::Change(c) => c.parameters = None,
+        EvidenceItem::EcsService(s) => s.events.truncate(2),
+        EvidenceItem::Resource(r) => r.details.truncate(2),
+    }
+    item
+}
+
+/// Fill `budget` bytes with `items` in their (priority) order: an item that does not fit whole is
+/// slimmed, and left out when even that does not fit; later, smaller items may still fit.
+/// Deterministic. Returns the items kept and a note per item trimmed or left out.
+pub fn fit(items: Vec<EvidenceItem>, budget: usize) -> (Vec<EvidenceItem>, Vec<String>) {
+    let mut used = 0;
+    let mut kept = Vec::with_capacity(items.len());
+    let mut omitted = Vec::new();
+    for item in items {
+        // +1 for the comma between items.
+        let size = json_len(&item) + 1;
+        if used + size <= budget {
+            used += size;
+            kept.push(item);
+            continue;
+        }
+        let slimmed = slim(&item);
+        let small = json_len(&slimmed) + 1;
+        if used + small <= budget {
+            used += small;
+            omitted.push(format!("{}: trimmed to fit the evidence budget", item.id()));
+            kept.push(slimmed);
+        } else {
+            omitted.push(format!(
+                "{}: left out by the evidence budget ({size} bytes)",
+                item.id()
+            ));
+        }
+    }
+    (kept, omitted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +109,50 @@ mod tests {
         assert_eq!(s.baseline, Some(3.0));
         assert_eq!(s.current, Some(50.0));
         assert_eq!(s.datapoints, 120);
+    }
+
+    fn metric(id: &str, points: usize) -> EvidenceItem {
+        EvidenceItem::Metric(convops_shared::evidence::MetricEvidence {
+            id: id.into(),
+            namespace: "AWS/ECS".into(),
+            metric_name: "CPUUtilization".into(),
+            dimensions: Default::default(),
+            statistic: "Average".into(),
+            period_secs: 60,
+            summary: summarise(&[], 0, 0),
+            points: (0..points as i64).map(|i| (i * 60_000, 1.5)).collect(),
+        })
+    }
+
+    #[test]
+    fn the_budget_keeps_priority_order_slims_then_leaves_out() {
+        let items = vec![
+            metric("m1", 60),
+            metric("m2", 60),
+            metric("m3", 0),
+            metric("m4", 60),
+        ];
+        let whole = json_len(&items[0]) + 1;
+        let bare = json_len(&items[2]) + 1;
+        // Room for one whole series and two without points.
+        let (kept, omitted) = fit(items.clone(), whole + 2 * bare);
+        let ids: Vec<&str> = kept.iter().map(|i| i.id()).collect();
+        assert_eq!(ids, ["m1", "m2", "m3"]);
+        let EvidenceItem::Metric(m2) = &kept[1] else {
+            panic!()
+        };
+        assert!(m2.points.is_empty(), "m2 was slimmed");
+        assert_eq!(omitted.len(), 2, "{omitted:?}");
+        assert!(omitted[0].starts_with("m2: trimmed"));
+        assert!(omitted[1].starts_with("m4: left out"));
+        let total: usize = kept.iter().map(|i| json_len(i) + 1).sum();
+        assert!(total <= whole + 2 * bare);
+        // Same input, same output.
+        assert_eq!(fit(items.clone(), whole + 2 * bare).0, kept);
+        // A large budget keeps everything untouched.
+        let (all, none) = fit(items.clone(), 1 << 20);
+        assert_eq!(all, items);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -66,6 +66,7 @@ impl Bundle {
                 items: Vec::new(),
                 sources: Vec::new(),
                 raw_bytes: 1,
+                omitted: Vec::new(),
             },
             n: 0,
         };

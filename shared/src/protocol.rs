@@ -75,6 +75,9 @@ pub struct EvidenceFrame {
     pub sources: Vec<SourceReport>,
     /// Bytes the agent read from AWS for this investigation (before reduction).
     pub raw_bytes: u64,
+    /// What the evidence byte budget trimmed or left out (item ids with what was cut).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omitted: Vec<String>,
 }
 
 /// Frames the control plane sends.

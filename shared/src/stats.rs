@@ -131,6 +131,17 @@ pub fn moved(
     far(level) || peak.is_some_and(|p| far(p) && far((p + level) / 2.0))
 }
 
+/// `v` rounded to `digits` significant digits (chart points need no more, and they are most of
+/// a metric's bytes on the wire).
+pub fn round_sig(v: f64, digits: i32) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let factor = 10f64.powi(digits - 1 - magnitude);
+    (v * factor).round() / factor
+}
+
 /// Reduce `points` to at most `max` points by averaging equal-width buckets (keeps the first
 /// timestamp of each bucket). Order is preserved; fewer points than `max` are returned as is.
 pub fn downsample(points: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
@@ -220,6 +231,15 @@ mod tests {
         assert!(moved(Some(0.0), Some(0.0), Some(1.0), Some(1.0)));
         assert!(!moved(Some(0.0), Some(0.0), Some(0.0), Some(0.0)));
         assert!(!moved(None, None, Some(3.0), None));
+    }
+
+    #[test]
+    fn round_sig_keeps_significant_digits() {
+        assert_eq!(round_sig(117.32138, 4), 117.3);
+        assert_eq!(round_sig(0.0012345, 3), 0.00123);
+        assert_eq!(round_sig(1_400_000_123.0, 4), 1_400_000_000.0);
+        assert_eq!(round_sig(-42.25, 3), -42.3);
+        assert_eq!(round_sig(0.0, 4), 0.0);
     }
 
     #[test]

@@ -64,6 +64,7 @@ fn cases() -> Vec<(&'static str, String)> {
             api_calls: 1,
         }],
         raw_bytes: 5120,
+        omitted: Vec::new(),
     }));
     let all_kinds = AgentFrame::Evidence(Box::new(EvidenceFrame {
         seq: 8,
@@ -130,6 +131,7 @@ fn cases() -> Vec<(&'static str, String)> {
             api_calls: 12,
         }],
         raw_bytes: 4_600_000,
+        omitted: vec!["m9: left out by the evidence budget (2048 bytes)".into()],
     }));
     vec![
         ("evidence_all_kinds", all_kinds.encode()),

@@ -435,6 +435,9 @@ async fn read(
             summary,
             points: if keep_points {
                 stats::downsample(&points, reduce::MAX_POINTS)
+                    .into_iter()
+                    .map(|(t, v)| (t, stats::round_sig(v, 4)))
+                    .collect()
             } else {
                 Vec::new()
             },

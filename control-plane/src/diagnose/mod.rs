@@ -186,7 +186,7 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
             });
         }
     }
-    let unchecked = frame
+    let mut unchecked: Vec<String> = frame
         .sources
         .iter()
         .filter(|s| s.status != SourceStatus::Ok)
@@ -202,6 +202,13 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
             )
         })
         .collect();
+    if !frame.omitted.is_empty() {
+        unchecked.push(format!(
+            "the agent's evidence budget trimmed or left out {} item(s): {}",
+            frame.omitted.len(),
+            frame.omitted.join("; ")
+        ));
+    }
     let (onset, hypotheses) = hypotheses(frame);
     let title = match hypotheses.first() {
         Some(h) => format!("{}: {}", a.name, h.title),
@@ -495,6 +502,7 @@ mod tests {
                 api_calls: 1,
             }],
             raw_bytes: 0,
+            omitted: Vec::new(),
         }
     }
 
@@ -514,6 +522,17 @@ mod tests {
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn what_the_budget_left_out_is_stated() {
+        let mut f = frame();
+        f.omitted = vec!["m7: left out by the evidence budget (1800 bytes)".into()];
+        let text = render_text(&diagnose(&f), "https://cp/i/1");
+        assert!(
+            text.contains("evidence budget trimmed or left out 1 item(s): m7: left out"),
+            "{text}"
+        );
     }
 
     #[test]
