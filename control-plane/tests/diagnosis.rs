@@ -310,6 +310,43 @@ fn deploy_regression_beats_an_unrelated_access_grant() {
 }
 
 #[test]
+fn a_function_deploy_followed_by_new_errors_is_a_deploy_regression() {
+    let mut b = Bundle::alarm(
+        "AWS/Lambda",
+        "Errors",
+        &[("FunctionName", "thumbnailer")],
+        0.0,
+        40.0,
+        8,
+    );
+    b.change(
+        "UpdateFunctionCode",
+        &["thumbnailer"],
+        "ci",
+        9,
+        r#"{"functionName":"thumbnailer"}"#,
+    );
+    // A red herring: a tag change just before, and an old deploy of something else.
+    b.change("TagResource", &["thumbnailer"], "ops", 10, "");
+    b.change("UpdateFunctionCode", &["mailer"], "ci", 200, "");
+    b.logs(
+        "/aws/lambda/thumbnailer",
+        &[(
+            "[ERROR] AttributeError: 'NoneType' object has no attribute 'width'",
+            60,
+            8,
+        )],
+    );
+    let d = b.diagnose();
+    assert_eq!(top(&d), Category::DeployRegression, "{}", text(&d));
+    let t = text(&d);
+    assert!(
+        t.contains("thumbnailer") && t.contains("AttributeError"),
+        "{t}"
+    );
+}
+
+#[test]
 fn a_deploy_long_before_onset_does_not_explain_db_saturation() {
     let mut b = alb_5xx(25);
     b.service("api", "api:3", Some(TG), &[], &[]);

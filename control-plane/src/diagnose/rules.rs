@@ -275,6 +275,54 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
             .or_else(|| svc.map(|s| s.task_definition.clone()))
             .unwrap_or_else(|| c.resources.join(", "));
         d.cite(&c.id, change_fact(f, c));
+        // The errors of what was deployed: the service's log groups, or for other deploys
+        // (functions, stacks) the groups named after the changed resource (`/aws/lambda/NAME`).
+        let names: Vec<&str> = c
+            .resources
+            .iter()
+            .map(|r| family_name(r.rsplit(':').next().filter(|x| x.len() > 2).unwrap_or(r)))
+            .filter(|n| n.len() >= 3)
+            .collect();
+        let deployed_errors: Vec<&ErrorLines<'_>> = match svc {
+            Some(s) => errors_of_service(f, s).collect(),
+            None => f
+                .errors
+                .iter()
+                .filter(|e| names.iter().any(|n| e.logs.group.contains(n)))
+                .collect(),
+        };
+        // Errors a release causes: not capacity or quota, and starting within minutes of it.
+        let errors: Vec<&ErrorLines<'_>> = deployed_errors
+            .into_iter()
+            .filter(|e| !matches!(e.family, Family::Placement | Family::Throttled))
+            .collect();
+        let new: Vec<&ErrorLines<'_>> = errors
+            .iter()
+            .copied()
+            .filter(|e| {
+                e.t.first_seen >= c.at - 60_000 && e.t.first_seen <= c.at + NEW_ERROR_WINDOW
+            })
+            .collect();
+        let old = errors.iter().any(|e| e.t.first_seen < c.at - 5 * 60_000);
+        let mut token = None;
+        if !new.is_empty() && !old {
+            d.score += 0.35;
+            if new.iter().any(|e| e.family == Family::CodeError) {
+                d.score += 0.15;
+            }
+            let mut shown = new.clone();
+            shown.sort_by_key(|e| (e.family != Family::CodeError, std::cmp::Reverse(e.t.count)));
+            token = shown
+                .iter()
+                .find(|e| e.family == Family::CodeError)
+                .map(|e| e.token.clone());
+            for e in shown.iter().take(2) {
+                d.cite(
+                    &e.logs.id,
+                    format!("new since the rollout: {}", log_fact(e)),
+                );
+            }
+        }
         if let Some(svc) = svc {
             // The other half of the rollout (RegisterTaskDefinition + UpdateService).
             for (o, k) in &f.changes {
@@ -286,32 +334,6 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
                         .any(|s| s.service == svc.service)
                 {
                     d.cite(&o.id, change_fact(f, o));
-                }
-            }
-            // Errors a release causes: not capacity or quota, and starting within minutes of it.
-            let errors: Vec<&ErrorLines<'_>> = errors_of_service(f, svc)
-                .filter(|e| !matches!(e.family, Family::Placement | Family::Throttled))
-                .collect();
-            let new: Vec<&&ErrorLines<'_>> = errors
-                .iter()
-                .filter(|e| {
-                    e.t.first_seen >= c.at - 60_000 && e.t.first_seen <= c.at + NEW_ERROR_WINDOW
-                })
-                .collect();
-            let old = errors.iter().any(|e| e.t.first_seen < c.at - 5 * 60_000);
-            if !new.is_empty() && !old {
-                d.score += 0.35;
-                if new.iter().any(|e| e.family == Family::CodeError) {
-                    d.score += 0.15;
-                }
-                let mut shown: Vec<&&ErrorLines<'_>> = new.clone();
-                shown
-                    .sort_by_key(|e| (e.family != Family::CodeError, std::cmp::Reverse(e.t.count)));
-                for e in shown.iter().take(2) {
-                    d.cite(
-                        &e.logs.id,
-                        format!("new since the rollout: {}", log_fact(e)),
-                    );
                 }
             }
             if f.behind.iter().any(|b| b.service == svc.service) {
@@ -348,19 +370,6 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
                 );
             }
         }
-        let token = d
-            .evidence
-            .iter()
-            .find_map(|c| c.fact.strip_prefix("new since the rollout: "))
-            .and_then(|_| {
-                f.errors
-                    .iter()
-                    .filter(|e| {
-                        svc.is_some_and(|s| errors_of_service(f, s).any(|x| std::ptr::eq(x, *e)))
-                    })
-                    .find(|e| e.family == Family::CodeError)
-                    .map(|e| e.token.clone())
-            });
         d.title = match token {
             Some(t) => format!(
                 "The rollout of {rev} {} introduced {t} errors",
