@@ -425,10 +425,22 @@ async fn gather_within_budget(
     let (related_items, other_ecs): (Vec<EvidenceItem>, Vec<EvidenceItem>) = ecs_items
         .into_iter()
         .partition(|i| matches!(i, EvidenceItem::EcsService(s) if s.serves(&alarm.dimensions)));
+    let onset = match metric_items.first() {
+        Some(EvidenceItem::Metric(m)) => m.summary.onset_at,
+        _ => None,
+    }
+    .unwrap_or(
+        alarm.transitioned_at
+            - i64::from(alarm.period_secs) * i64::from(alarm.evaluation_periods) * 1000,
+    );
     let mut metric_items = metric_items.into_iter();
     let mut items: Vec<EvidenceItem> = metric_items.next().into_iter().collect();
     items.extend(related_items);
-    items.extend(change_items.into_iter().take(MAX_CHANGES));
+    items.extend(
+        rank_changes(change_items, onset, &names)
+            .into_iter()
+            .take(MAX_CHANGES),
+    );
     items.extend(log_items);
     items.extend(metric_items);
     items.extend(other_ecs);
@@ -454,6 +466,36 @@ async fn gather_within_budget(
     frame.items = items;
     frame.omitted = omitted;
     frame
+}
+
+/// Changes in the order they matter: those touching a resource involved (`names`: the services
+/// behind the alarm, the resources it names) first, then by closeness to the onset, changes
+/// before it ahead of changes after it at the same distance. Deterministic.
+fn rank_changes(changes: Vec<EvidenceItem>, onset: i64, names: &[String]) -> Vec<EvidenceItem> {
+    let lower: Vec<String> = names
+        .iter()
+        .filter(|n| n.len() >= 3)
+        .map(|n| n.to_lowercase())
+        .collect();
+    let key = |item: &EvidenceItem| match item {
+        EvidenceItem::Change(c) => {
+            let touches = c.resources.iter().any(|r| {
+                let r = r.to_lowercase();
+                lower.iter().any(|n| r.contains(n.as_str()))
+            });
+            let after = c.at > onset;
+            (
+                !touches,
+                (c.at - onset).abs(),
+                after,
+                std::cmp::Reverse(c.at),
+            )
+        }
+        _ => (true, i64::MAX, true, std::cmp::Reverse(i64::MIN)),
+    };
+    let mut changes = changes;
+    changes.sort_by_key(|c| key(c));
+    changes
 }
 
 /// Log groups read per investigation at most.
@@ -483,6 +525,33 @@ pub fn encoder(frame: EvidenceFrame, redactor: &Redactor) -> impl Fn(u64) -> Vec
 mod tests {
     use super::*;
     use convops_shared::evidence::AlarmInfo;
+
+    fn change(id: &str, at: i64, resource: &str) -> EvidenceItem {
+        EvidenceItem::Change(convops_shared::evidence::ChangeEvidence {
+            id: id.into(),
+            at,
+            event_source: "ecs.amazonaws.com".into(),
+            event_name: "UpdateService".into(),
+            actor: "ci".into(),
+            resources: vec![resource.into()],
+            parameters: None,
+        })
+    }
+
+    #[test]
+    fn changes_rank_by_relevance_then_closeness_to_onset() {
+        let onset = 100 * 60_000;
+        let changes = vec![
+            change("c1", 150 * 60_000, "orders-api"), // involved, 50 min after
+            change("c2", 99 * 60_000, "billing"),     // unrelated, 1 min before
+            change("c3", 90 * 60_000, "orders-api:3"), // involved, 10 min before
+            change("c4", 110 * 60_000, "orders-api"), // involved, 10 min after
+            change("c5", 10 * 60_000, "search"),      // unrelated, long before
+        ];
+        let ranked = rank_changes(changes, onset, &["orders-api".into()]);
+        let ids: Vec<&str> = ranked.iter().map(|i| i.id()).collect();
+        assert_eq!(ids, ["c3", "c4", "c1", "c2", "c5"]);
+    }
 
     #[test]
     fn spooled_frames_are_redacted_in_every_string() {
