@@ -334,6 +334,14 @@ fn describe<E>(err: &SdkError<E, HttpResponse>, status: Option<u16>) -> String {
 }
 
 impl Clients {
+    /// The region the clients call (the limiter's key).
+    pub fn region(&self) -> &str {
+        self.sdk_config
+            .region()
+            .map(|r| r.as_ref())
+            .unwrap_or_default()
+    }
+
     /// Make one AWS call: `send` builds and sends the request (it is called again for a retry).
     /// Every SDK `send()` in the agent goes through here: the limiter for (action, region), our
     /// retry classifier ([`retry_after`]; the SDK's own retries are off), the meter.
@@ -356,7 +364,7 @@ impl Clients {
                     ),
                 });
             }
-            self.limiter.acquire(action, &self.region).await;
+            self.limiter.acquire(action, self.region()).await;
             let _ = METER.try_with(|m| m.calls.fetch_add(1, Ordering::Relaxed));
             tracing::debug!(action = action.iam_name(), attempt, "aws call");
             let err = match send().await {
@@ -419,8 +427,6 @@ pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub rds: aws_sdk_rds::Client,
     pub ec2: aws_sdk_ec2::Client,
-    /// The region the clients call (the limiter's key).
-    pub region: String,
     pub limiter: Arc<Limiter>,
     /// The configuration every client above was built from (credentials provider included).
     pub sdk_config: aws_config::SdkConfig,
@@ -430,7 +436,7 @@ pub struct Clients {
 impl std::fmt::Debug for Clients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Clients")
-            .field("region", &self.region)
+            .field("region", &self.region())
             .finish_non_exhaustive()
     }
 }
@@ -492,10 +498,6 @@ impl Clients {
             ecs: client!(aws_sdk_ecs),
             rds: client!(aws_sdk_rds),
             ec2: client!(aws_sdk_ec2),
-            region: shared
-                .region()
-                .map(|r| r.as_ref().to_owned())
-                .unwrap_or_default(),
             limiter: Arc::new(Limiter::default()),
             sdk_config: shared.clone(),
         }

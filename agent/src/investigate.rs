@@ -303,18 +303,18 @@ async fn gather_within_budget(
     let related = collect::metrics::Related {
         services: behind.iter().chain(&others).copied().collect(),
         resources,
-        tables: Vec::new(),
     };
     let related_queries = collect::metrics::related_queries(alarm, &related);
+    // One numbering for the metrics of both stages.
+    let mut metric_ids = ids("m");
     let metrics = async {
-        let mut next = ids("m");
         match collect::metrics::collect(
             clients,
             alarm,
+            true,
             related_queries,
-            lookback,
-            started_at,
-            &mut next,
+            (lookback, started_at),
+            &mut metric_ids,
         )
         .await
         {
@@ -378,31 +378,17 @@ async fn gather_within_budget(
 
     // Stage 3: the metrics of DynamoDB tables the logs named (most mentioned first).
     tables.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let table_queries = collect::metrics::related_queries(
-        &AlarmInfo {
-            dimensions: Default::default(),
-            ..alarm.clone()
-        },
-        &collect::metrics::Related {
-            tables: tables.into_iter().take(MAX_TABLES).map(|t| t.0).collect(),
-            ..Default::default()
-        },
-    );
+    let named: Vec<String> = tables.into_iter().take(MAX_TABLES).map(|t| t.0).collect();
+    let table_queries = collect::metrics::table_queries(alarm, &named);
     if !table_queries.is_empty() {
-        let first_id = metric_items.len() + 1;
         let tables_fut = async {
-            let mut n = first_id;
-            let mut next = move || {
-                n += 1;
-                format!("m{}", n - 1)
-            };
-            match collect::metrics::read_related(
+            match collect::metrics::collect(
                 clients,
                 alarm,
+                false,
                 table_queries,
-                lookback,
-                started_at,
-                &mut next,
+                (lookback, started_at),
+                &mut metric_ids,
             )
             .await
             {
@@ -429,10 +415,7 @@ async fn gather_within_budget(
         Some(EvidenceItem::Metric(m)) => m.summary.onset_at,
         _ => None,
     }
-    .unwrap_or(
-        alarm.transitioned_at
-            - i64::from(alarm.period_secs) * i64::from(alarm.evaluation_periods) * 1000,
-    );
+    .unwrap_or(alarm.transitioned_at - alarm.evaluation_window_ms());
     let mut metric_items = metric_items.into_iter();
     let mut items: Vec<EvidenceItem> = metric_items.next().into_iter().collect();
     items.extend(related_items);

@@ -312,6 +312,11 @@ pub fn request_body(
     })
 }
 
+/// An evidence id cited in square brackets: `[m3]`, `[gaps]`.
+static CITED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\[([a-z]+\d*)\]").unwrap_or_else(|e| panic!("{e}"))
+});
+
 /// Whether a write-up keeps the rule engine's conclusions: it leads with the top hypothesis'
 /// category, names the runner-up's, cites every evidence id of the top hypothesis and no id the
 /// diagnosis does not have, and is not too long.
@@ -346,8 +351,7 @@ pub fn validate(text: &str, d: &Diagnosis) -> Result<(), String> {
         .flat_map(|h| h.evidence.iter().map(|c| c.id.as_str()))
         .chain(d.findings.iter().map(|f| f.evidence.as_str()))
         .collect();
-    let cited = regex::Regex::new(r"\[([a-z]+\d*)\]").unwrap_or_else(|e| panic!("{e}"));
-    for m in cited.captures_iter(text) {
+    for m in CITED.captures_iter(text) {
         let id = m.get(1).map(|x| x.as_str()).unwrap_or_default();
         if !known.contains(&id) {
             return Err(format!("cites [{id}], which is not in the evidence"));

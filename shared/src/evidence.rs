@@ -33,6 +33,13 @@ pub struct AlarmInfo {
     pub transitioned_at: i64,
 }
 
+impl AlarmInfo {
+    /// The span of data that put the alarm in `ALARM`: its period times its evaluation periods.
+    pub fn evaluation_window_ms(&self) -> i64 {
+        i64::from(self.period_secs) * i64::from(self.evaluation_periods.max(1)) * 1000
+    }
+}
+
 /// How one evidence source fared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

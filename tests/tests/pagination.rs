@@ -38,6 +38,25 @@ async fn base_config(endpoint: &str) -> aws_config::SdkConfig {
         .await
 }
 
+/// Every error-like line of `group` since `start_ms`.
+fn read_errors<'a>(
+    clients: &'a Clients,
+    group: &'a str,
+    pattern: &'a regex::Regex,
+    start_ms: i64,
+    id: &str,
+) -> impl std::future::Future<Output = Result<collect::logs::GroupRead, convops_agent::aws::CallError>>
+       + 'a {
+    collect::logs::group_errors(
+        clients,
+        group,
+        &collect::logs::Scope::All,
+        pattern,
+        (start_ms - 1, now_ms()),
+        id.to_owned(),
+    )
+}
+
 fn ids(prefix: &'static str) -> impl FnMut() -> String + Send {
     let mut n = 0;
     move || {
@@ -111,14 +130,7 @@ async fn logs_are_read_past_every_page() -> anyhow::Result<()> {
     let full = meter.clone();
     let read = metered(
         meter.clone(),
-        collect::logs::group_errors(
-            &clients,
-            group,
-            &collect::logs::Scope::All,
-            &pattern,
-            (start - 1, now_ms()),
-            "l1".into(),
-        ),
+        read_errors(&clients, group, &pattern, start, "l1"),
     )
     .await?;
     assert_eq!(read.evidence.lines_read, total as u64, "every event read");
@@ -153,14 +165,7 @@ async fn logs_are_read_past_every_page() -> anyhow::Result<()> {
     let meter = Arc::new(Meter::default());
     let idle = metered(
         meter.clone(),
-        collect::logs::group_errors(
-            &clients,
-            "/ecs/idle",
-            &collect::logs::Scope::All,
-            &pattern,
-            (start - 1, now_ms()),
-            "l2".into(),
-        ),
+        read_errors(&clients, "/ecs/idle", &pattern, start, "l2"),
     )
     .await?;
     assert_eq!(idle.evidence.lines_read, 0);
@@ -173,14 +178,7 @@ async fn logs_are_read_past_every_page() -> anyhow::Result<()> {
         budget.clone(),
         metered(
             meter.clone(),
-            collect::logs::group_errors(
-                &clients,
-                group,
-                &collect::logs::Scope::All,
-                &pattern,
-                (start - 1, now_ms()),
-                "l1".into(),
-            ),
+            read_errors(&clients, group, &pattern, start, "l1"),
         ),
     )
     .await

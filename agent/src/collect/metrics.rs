@@ -143,8 +143,6 @@ pub struct Related<'a> {
     pub services: Vec<&'a EcsServiceEvidence>,
     /// RDS and EC2 instances.
     pub resources: Vec<&'a ResourceEvidence>,
-    /// DynamoDB tables named in the logs read.
-    pub tables: Vec<String>,
 }
 
 /// `targetgroup/NAME/ID` from a target group ARN (or the input when it has no such part).
@@ -152,30 +150,64 @@ fn target_group_dimension(arn: &str) -> &str {
     arn.find("targetgroup/").map(|i| &arn[i..]).unwrap_or(arn)
 }
 
+/// The series of `catalogue` for one resource (`dims`), at the related-metrics period.
+fn catalogue_queries<'c>(
+    namespace: &'c str,
+    dims: &'c [(&str, &str)],
+    catalogue: &'c [(&str, &str)],
+) -> impl Iterator<Item = Query> + 'c {
+    catalogue.iter().map(move |(metric, stat)| Query {
+        namespace: namespace.to_owned(),
+        metric_name: (*metric).to_owned(),
+        dimensions: dims
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        statistic: (*stat).to_owned(),
+        period_secs: RELATED_PERIOD_SECS,
+    })
+}
+
+/// A DynamoDB table's series: the table's own and `ThrottledRequests` per operation.
+fn table_catalogue(table: &str) -> Vec<Query> {
+    let mut out: Vec<Query> =
+        catalogue_queries("AWS/DynamoDB", &[("TableName", table)], DYNAMODB_TABLE).collect();
+    for op in DYNAMODB_OPERATIONS {
+        out.extend(catalogue_queries(
+            "AWS/DynamoDB",
+            &[("TableName", table), ("Operation", op)],
+            &[("ThrottledRequests", "Sum")],
+        ));
+    }
+    out
+}
+
+/// The series of DynamoDB tables named in logs (`tables`, most mentioned first), except the one
+/// the alarm names, whose series [`related_queries`] already has.
+pub fn table_queries(alarm: &AlarmInfo, tables: &[String]) -> Vec<Query> {
+    let own = alarm.dimensions.get("TableName");
+    tables
+        .iter()
+        .filter(|t| Some(*t) != own)
+        .take(MAX_PER_KIND)
+        .flat_map(|t| table_catalogue(t))
+        .collect()
+}
+
 /// The related series for `alarm` and what the other sources found, in priority order (the
 /// resources the alarm names first), without the alarm's own series and without duplicates.
 pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
     let mut out: Vec<Query> = Vec::new();
-    let mut add = |namespace: &str, dims: &[(&str, &str)], catalogue: &[(&str, &str)]| {
-        for (metric, stat) in catalogue {
-            out.push(Query {
-                namespace: namespace.to_owned(),
-                metric_name: (*metric).to_owned(),
-                dimensions: dims
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-                statistic: (*stat).to_owned(),
-                period_secs: RELATED_PERIOD_SECS,
-            });
-        }
-    };
     let d = &alarm.dimensions;
     let lb = d.get("LoadBalancer").map(String::as_str);
 
     // Resources named in the alarm's dimensions.
     if let Some(lb) = lb {
-        add("AWS/ApplicationELB", &[("LoadBalancer", lb)], LOAD_BALANCER);
+        out.extend(catalogue_queries(
+            "AWS/ApplicationELB",
+            &[("LoadBalancer", lb)],
+            LOAD_BALANCER,
+        ));
         let mut tgs: Vec<&str> = d
             .get("TargetGroup")
             .map(String::as_str)
@@ -188,37 +220,39 @@ pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
         }
         tgs.dedup();
         for tg in tgs.into_iter().take(MAX_PER_KIND) {
-            add(
+            out.extend(catalogue_queries(
                 "AWS/ApplicationELB",
                 &[("LoadBalancer", lb), ("TargetGroup", tg)],
                 TARGET_GROUP,
-            );
+            ));
         }
     }
     if let Some(q) = d.get("QueueName") {
-        add("AWS/SQS", &[("QueueName", q)], SQS_QUEUE);
+        out.extend(catalogue_queries("AWS/SQS", &[("QueueName", q)], SQS_QUEUE));
     }
     if let Some(f) = d.get("FunctionName") {
-        add("AWS/Lambda", &[("FunctionName", f)], LAMBDA_FUNCTION);
+        out.extend(catalogue_queries(
+            "AWS/Lambda",
+            &[("FunctionName", f)],
+            LAMBDA_FUNCTION,
+        ));
     }
-    let mut tables: Vec<&str> = d.get("TableName").map(String::as_str).into_iter().collect();
-    tables.extend(related.tables.iter().map(String::as_str));
-    tables.dedup();
-    for t in tables.into_iter().take(MAX_PER_KIND) {
-        add("AWS/DynamoDB", &[("TableName", t)], DYNAMODB_TABLE);
-        for op in DYNAMODB_OPERATIONS {
-            add(
-                "AWS/DynamoDB",
-                &[("TableName", t), ("Operation", op)],
-                &[("ThrottledRequests", "Sum")],
-            );
-        }
+    if let Some(t) = d.get("TableName") {
+        out.extend(table_catalogue(t));
     }
     if let Some(db) = d.get("DBInstanceIdentifier") {
-        add("AWS/RDS", &[("DBInstanceIdentifier", db)], RDS_INSTANCE);
+        out.extend(catalogue_queries(
+            "AWS/RDS",
+            &[("DBInstanceIdentifier", db)],
+            RDS_INSTANCE,
+        ));
     }
     if let Some(i) = d.get("InstanceId") {
-        add("AWS/EC2", &[("InstanceId", i)], EC2_INSTANCE);
+        out.extend(catalogue_queries(
+            "AWS/EC2",
+            &[("InstanceId", i)],
+            EC2_INSTANCE,
+        ));
     }
 
     // ECS services (behind the alarm first), then their clusters.
@@ -228,17 +262,21 @@ pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
         .into_iter()
         .collect();
     for s in related.services.iter().take(MAX_PER_KIND) {
-        add(
+        out.extend(catalogue_queries(
             "AWS/ECS",
             &[("ClusterName", &s.cluster), ("ServiceName", &s.service)],
             ECS_SERVICE,
-        );
+        ));
         clusters.push(&s.cluster);
     }
     clusters.sort();
     clusters.dedup();
     for c in clusters.into_iter().take(MAX_PER_KIND) {
-        add("AWS/ECS", &[("ClusterName", c)], ECS_CLUSTER);
+        out.extend(catalogue_queries(
+            "AWS/ECS",
+            &[("ClusterName", c)],
+            ECS_CLUSTER,
+        ));
     }
 
     // Database and compute instances found in the account: the ones not in a normal state first.
@@ -249,16 +287,20 @@ pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
         match r.resource_type.as_str() {
             "rds_instance" if dbs < MAX_PER_KIND => {
                 dbs += 1;
-                add(
+                out.extend(catalogue_queries(
                     "AWS/RDS",
                     &[("DBInstanceIdentifier", &r.name)],
                     RDS_INSTANCE,
-                );
+                ));
             }
             "ec2_instance" if vms < MAX_PER_KIND => {
                 vms += 1;
                 let id = r.resource_id.as_deref().unwrap_or(&r.name);
-                add("AWS/EC2", &[("InstanceId", id)], EC2_INSTANCE);
+                out.extend(catalogue_queries(
+                    "AWS/EC2",
+                    &[("InstanceId", id)],
+                    EC2_INSTANCE,
+                ));
             }
             _ => {}
         }
@@ -355,64 +397,31 @@ pub async fn read_series(
     Ok(series)
 }
 
-/// Read the alarm's metric and `related`, summarised. The alarm's series is always first (even
-/// when empty); related series without datapoints are dropped. Ids come from `next_id`.
+/// Read and summarise `queries`, preceded by the alarm's own series when `with_alarm` (a later
+/// stage of the same investigation reads related series only). The alarm's series is kept even
+/// when empty; related series without datapoints are dropped. Ids come from `next_id`.
 pub async fn collect(
     clients: &Clients,
     alarm: &AlarmInfo,
+    with_alarm: bool,
     related: Vec<Query>,
-    lookback_ms: i64,
-    now_ms: i64,
-    next_id: &mut (dyn FnMut() -> String + Send),
-) -> Result<Vec<MetricEvidence>, CallError> {
-    let mut queries = vec![Query::of_alarm(alarm)];
-    queries.extend(related);
-    read(
-        clients,
-        alarm,
-        queries,
-        true,
-        (lookback_ms, now_ms),
-        next_id,
-    )
-    .await
-}
-
-/// Read and summarise `related` only (a later stage of the same investigation).
-pub async fn read_related(
-    clients: &Clients,
-    alarm: &AlarmInfo,
-    related: Vec<Query>,
-    lookback_ms: i64,
-    now_ms: i64,
-    next_id: &mut (dyn FnMut() -> String + Send),
-) -> Result<Vec<MetricEvidence>, CallError> {
-    read(
-        clients,
-        alarm,
-        related,
-        false,
-        (lookback_ms, now_ms),
-        next_id,
-    )
-    .await
-}
-
-async fn read(
-    clients: &Clients,
-    alarm: &AlarmInfo,
-    queries: Vec<Query>,
-    first_is_alarm: bool,
     (lookback_ms, now_ms): (i64, i64),
     next_id: &mut (dyn FnMut() -> String + Send),
 ) -> Result<Vec<MetricEvidence>, CallError> {
+    let queries: Vec<Query> = if with_alarm {
+        std::iter::once(Query::of_alarm(alarm))
+            .chain(related)
+            .collect()
+    } else {
+        related
+    };
     let end = now_ms.max(alarm.transitioned_at);
     let start = alarm.transitioned_at.min(now_ms) - lookback_ms;
     let series = read_series(clients, &queries, start, end).await?;
-    let eval_window = i64::from(alarm.period_secs) * i64::from(alarm.evaluation_periods) * 1000;
+    let eval_window = alarm.evaluation_window_ms();
     let mut out = Vec::new();
     for (n, (q, points)) in queries.into_iter().zip(series).enumerate() {
-        let is_alarm = first_is_alarm && n == 0;
+        let is_alarm = with_alarm && n == 0;
         if !is_alarm && points.is_empty() {
             continue;
         }
@@ -538,14 +547,14 @@ mod tests {
             details: vec![],
             resource_id: Some("i-0abc".into()),
         };
-        let qs = related_queries(
+        let mut qs = related_queries(
             &a,
             &Related {
                 resources: vec![&vm],
-                tables: vec!["sessions".into()],
                 ..Default::default()
             },
         );
+        qs.extend(table_queries(&a, &["sessions".into()]));
         let names = |ns: &str| -> Vec<String> {
             qs.iter()
                 .filter(|q| q.namespace == ns)

@@ -145,7 +145,7 @@ fn trigger<'a>(
     onset: i64,
     min_proximity: f64,
     names: &[&str],
-) -> Option<&'a ChangeEvidence> {
+) -> Option<(&'a ChangeEvidence, ChangeKind)> {
     f.changes
         .iter()
         .filter(|(c, k)| kinds.contains(k) && proximity(c.at, onset) >= min_proximity)
@@ -159,7 +159,7 @@ fn trigger<'a>(
                 .partial_cmp(&(touches(b), proximity(b.at, onset), b.at))
                 .unwrap_or(std::cmp::Ordering::Equal)
         })
-        .map(|(c, _)| *c)
+        .copied()
 }
 
 pub fn memory_exhaustion(f: &Facts<'_>) -> Option<Hypothesis> {
@@ -233,7 +233,7 @@ pub fn memory_exhaustion(f: &Facts<'_>) -> Option<Hypothesis> {
         format!("{svc} ({rev}) is killed at its memory limit (out of memory)")
     };
     let fam = family_name(&rev).to_owned();
-    if let Some(c) = trigger(f, &[ChangeKind::Deploy], f.onset, 0.3, &[&fam, &rev]) {
+    if let Some((c, _)) = trigger(f, &[ChangeKind::Deploy], f.onset, 0.3, &[&fam, &rev]) {
         if c.resources.iter().any(|r| r.contains(&fam)) {
             d.cite(
                 &c.id,
@@ -459,16 +459,15 @@ pub fn db_overload(f: &Facts<'_>) -> Option<Hypothesis> {
         .filter_map(|s| s.onset())
         .min()
         .unwrap_or(f.onset);
-    if let Some(c) = trigger(
+    if let Some((c, _)) = trigger(
         f,
         &[ChangeKind::Scale, ChangeKind::Deploy, ChangeKind::DbConfig],
         load_onset,
         0.7,
         &[&name],
     )
-    .filter(|c| {
-        change_kind_of(f, c) != ChangeKind::DbConfig
-            || c.resources.iter().any(|r| r.contains(&name))
+    .filter(|(c, kind)| {
+        *kind != ChangeKind::DbConfig || c.resources.iter().any(|r| r.contains(&name))
     }) {
         d.cite(
             &c.id,
@@ -489,14 +488,6 @@ pub fn db_overload(f: &Facts<'_>) -> Option<Hypothesis> {
         "Look at {name}'s connections and top queries (Performance Insights); cap the pools of the clients that grew"
     ));
     d.done()
-}
-
-fn change_kind_of(f: &Facts<'_>, c: &ChangeEvidence) -> ChangeKind {
-    f.changes
-        .iter()
-        .find(|(x, _)| x.id == c.id)
-        .map(|(_, k)| *k)
-        .unwrap_or(ChangeKind::Other)
 }
 
 pub fn db_storage_full(f: &Facts<'_>) -> Option<Hypothesis> {
@@ -772,7 +763,7 @@ pub fn throttling(f: &Facts<'_>) -> Option<Hypothesis> {
         .filter_map(|s| s.onset())
         .min()
         .unwrap_or(f.onset);
-    if let Some(c) = trigger(
+    if let Some((c, _)) = trigger(
         f,
         &[ChangeKind::Scale, ChangeKind::Deploy],
         throttle_onset,

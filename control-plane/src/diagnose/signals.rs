@@ -508,7 +508,7 @@ impl<'a> Facts<'a> {
             })
             .cloned();
         let alarm_id = alarm_series.as_ref().map(|s| s.m.id.clone());
-        let window = i64::from(a.period_secs) * i64::from(a.evaluation_periods.max(1)) * 1000;
+        let window = a.evaluation_window_ms();
         let onset = alarm_series
             .as_ref()
             .and_then(|s| s.onset())

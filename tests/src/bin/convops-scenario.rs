@@ -28,29 +28,38 @@ enum Cmd {
     /// Run one scenario file.
     Run {
         file: PathBuf,
-        /// Print the runner output object as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Seconds to wait for the delivered diagnosis.
-        #[arg(long, default_value_t = 120)]
-        timeout: u64,
-        /// Also write the evidence frames the control plane stored to DIR/<scenario>.json.
-        #[arg(long, value_name = "DIR")]
-        save_evidence: Option<PathBuf>,
+        #[command(flatten)]
+        args: RunArgs,
     },
     /// Run every *.json scenario in a directory, in file-name order.
     RunAll {
         dir: PathBuf,
-        /// Print a JSON array of runner output objects.
-        #[arg(long)]
-        json: bool,
-        /// Seconds to wait for each delivered diagnosis.
-        #[arg(long, default_value_t = 120)]
-        timeout: u64,
-        /// Also write the evidence frames the control plane stored to DIR/<scenario>.json.
-        #[arg(long, value_name = "DIR")]
-        save_evidence: Option<PathBuf>,
+        #[command(flatten)]
+        args: RunArgs,
     },
+}
+
+/// Options of `run` and `run-all`.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Print JSON: the runner output object (`run`) or an array of them (`run-all`).
+    #[arg(long)]
+    json: bool,
+    /// Seconds to wait for each delivered diagnosis.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    /// Also write the evidence frames the control plane stored to DIR/<scenario>.json.
+    #[arg(long, value_name = "DIR")]
+    save_evidence: Option<PathBuf>,
+}
+
+impl RunArgs {
+    fn options(&self) -> Options {
+        Options {
+            timeout: Duration::from_secs(self.timeout),
+            save_evidence: self.save_evidence.clone(),
+        }
+    }
 }
 
 fn scenario_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
@@ -177,12 +186,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = async {
         match cli.command {
-            Cmd::Run {
-                file,
-                json,
-                timeout,
-                save_evidence,
-            } => {
+            Cmd::Run { file, args } => {
+                let json = args.json;
                 // A file that is not a valid scenario is a usage error: say why, precisely.
                 if let Err(e) = convops_tests::scenario::load(&file) {
                     if json {
@@ -197,15 +202,7 @@ async fn main() -> ExitCode {
                     return Ok(ExitCode::from(2));
                 }
                 let emu = Emulator::start().await?;
-                let o = runner::run_file(
-                    &emu,
-                    &file,
-                    &Options {
-                        timeout: Duration::from_secs(timeout),
-                        save_evidence,
-                    },
-                )
-                .await;
+                let o = runner::run_file(&emu, &file, &args.options()).await;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&o)?);
                 } else {
@@ -217,12 +214,8 @@ async fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 })
             }
-            Cmd::RunAll {
-                dir,
-                json,
-                timeout,
-                save_evidence,
-            } => {
+            Cmd::RunAll { dir, args } => {
+                let json = args.json;
                 let files = scenario_files(&dir)?;
                 anyhow::ensure!(
                     !files.is_empty(),
@@ -230,10 +223,7 @@ async fn main() -> ExitCode {
                     dir.display()
                 );
                 let emu = Emulator::start().await?;
-                let opts = Options {
-                    timeout: Duration::from_secs(timeout),
-                    save_evidence,
-                };
+                let opts = args.options();
                 let mut outcomes = Vec::new();
                 for f in &files {
                     outcomes.push(runner::run_file(&emu, f, &opts).await);
