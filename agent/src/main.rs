@@ -32,6 +32,11 @@ enum Cmd {
     /// Redact lines from stdin to stdout, one output line per input line, in order: shows what
     /// would leave this account. Applies the built-in rules plus any in the --config file.
     Redact,
+    /// Mine log templates from raw lines on stdin: writes one JSON object per input line, in
+    /// order, {"template_id": "...", "template": "..."} with variables as <*>. The header
+    /// (timestamps, levels, pids, components) is found from the first 2,000 lines; lines are
+    /// written in chunks of 10,000, each with its template as of the end of its chunk.
+    Templates,
 }
 
 fn init_tracing() {
@@ -117,6 +122,17 @@ async fn main() -> ExitCode {
     if matches!(cli.command, Some(Cmd::Redact)) {
         return redact(cli.config.as_deref());
     }
+    if matches!(cli.command, Some(Cmd::Templates)) {
+        let out = std::io::stdout().lock();
+        return match convops_shared::templates::stream(std::io::stdin().lock(), out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("convops-agent: templates: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match convops_agent::config::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -125,7 +141,9 @@ async fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Cmd::Run) {
-        Cmd::Redact => unreachable!("handled before loading the full configuration"),
+        Cmd::Redact | Cmd::Templates => {
+            unreachable!("handled before loading the full configuration")
+        }
         Cmd::CheckConfig => {
             eprintln!("convops-agent: configuration is valid");
             ExitCode::SUCCESS

@@ -7,55 +7,18 @@
 //! (`--count-matches`); the redactor finds and replaces. Reported: MB/s of each and the ratio.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Instant;
 
 use convops_shared::redact::Redactor;
 
+mod corpus;
+use corpus::{rerandomise, SplitMix};
+
 const LINES: usize = 1_000_000;
 
-struct SplitMix(u64);
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-fn rerandomise(line: &str, rng: &mut SplitMix) -> String {
-    line.chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
-                char::from(b'0' + (rng.next() % 10) as u8)
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
-    let mut base: Vec<String> = Vec::new();
-    let mut systems: Vec<_> = std::fs::read_dir(root.join("loghub"))
-        .expect("loghub")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    systems.sort();
-    for dir in systems {
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if let Ok(text) = std::fs::read_to_string(dir.join(format!("{name}_2k.log"))) {
-            base.extend(text.lines().map(str::to_owned));
-        }
-    }
+    let root = corpus::data_dir();
+    let base: Vec<String> = corpus::loghub_lines().into_iter().flatten().collect();
     let secrets: Vec<String> = std::fs::read_to_string(root.join("redaction/corpus.jsonl"))
         .expect("redaction corpus")
         .lines()

@@ -16,3 +16,4 @@ pub mod protocol;
 pub mod redact;
 pub mod secret;
 pub mod stats;
+pub mod templates;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use convops_shared::evidence::{LogEvidence, LogTemplate};
+use convops_shared::templates::{ClusterId, Miner, HEADER_SAMPLE};
 use regex::Regex;
 
 use crate::aws::{Action, CallError, Clients};
@@ -53,26 +54,33 @@ pub enum Scope {
     Mentioning(Vec<String>),
 }
 
-/// Variable parts replaced by `<*>` before grouping.
-static VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?x)
-        \[[a-z0-9_]+:[0-9a-f]{4}\]                           # redaction masks
-      | [0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}
-      | \b\d{4}-\d{2}-\d{2}[T\ ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?
-      | \b0x[0-9a-fA-F]+\b
-      | \b[0-9a-fA-F]*\d[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b  # hex with digits and letters
-      | \b[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\d[0-9a-fA-F]*\b
-      | \d+(?:\.\d+)*
-    ",
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-});
-
-/// The template of a line: variables masked, whitespace folded.
-pub fn template_of(line: &str) -> String {
-    let masked = VARIABLE.replace_all(line, "<*>");
-    masked.split_whitespace().collect::<Vec<_>>().join(" ")
+/// Error lines `(timestamp, message)` as templates with counts, first/last seen and examples;
+/// the header is learned from `sample` (lines of the same group).
+pub fn mine<'a>(
+    sample: impl IntoIterator<Item = &'a str>,
+    lines: &[(i64, String)],
+) -> Vec<LogTemplate> {
+    let mut miner = Miner::learning(sample);
+    let ids: Vec<_> = lines.iter().map(|(_, msg)| miner.add(msg)).collect();
+    let mut templates: HashMap<ClusterId, LogTemplate> = HashMap::new();
+    for (id, (ts, msg)) in ids.into_iter().zip(lines) {
+        let id = miner.resolve(id);
+        let t = templates.entry(id).or_insert_with(|| LogTemplate {
+            template: miner.template(id).unwrap_or_default(),
+            count: 0,
+            first_seen: *ts,
+            last_seen: *ts,
+            examples: Vec::new(),
+        });
+        t.count += 1;
+        t.first_seen = t.first_seen.min(*ts);
+        t.last_seen = t.last_seen.max(*ts);
+        if t.examples.len() < MAX_EXAMPLES && !t.examples.iter().any(|x| x == msg) {
+            t.examples
+                .push(msg.chars().take(MAX_EXAMPLE_CHARS).collect());
+        }
+    }
+    templates.into_values().collect()
 }
 
 pub fn is_errorish(line: &str) -> bool {
@@ -164,7 +172,10 @@ pub async fn group_errors(
 ) -> Result<GroupRead, CallError> {
     let mut read = 0u64;
     let mut matched = 0u64;
-    let mut templates: HashMap<String, LogTemplate> = HashMap::new();
+    // Error lines are kept (the read is capped) and mined once the read ends, with the header
+    // learned from the first lines of the group, whether errors or not.
+    let mut errors: Vec<(i64, String)> = Vec::new();
+    let mut sample: Vec<String> = Vec::new();
     let mut token = None;
     let mut truncated = false;
     let mut tables: HashMap<String, u32> = HashMap::new();
@@ -206,6 +217,9 @@ pub async fn group_errors(
                 }
             }
             read += 1;
+            if sample.len() < HEADER_SAMPLE {
+                sample.push(msg.to_owned());
+            }
             for t in tables_in(msg) {
                 *tables.entry(t.to_owned()).or_default() += 1;
             }
@@ -219,22 +233,7 @@ pub async fn group_errors(
                     first_error = Some((ts, stream.to_owned()));
                 }
             }
-            let t = templates
-                .entry(template_of(msg))
-                .or_insert_with_key(|k| LogTemplate {
-                    template: k.clone(),
-                    count: 0,
-                    first_seen: ts,
-                    last_seen: ts,
-                    examples: Vec::new(),
-                });
-            t.count += 1;
-            t.first_seen = t.first_seen.min(ts);
-            t.last_seen = t.last_seen.max(ts);
-            if t.examples.len() < MAX_EXAMPLES && !t.examples.iter().any(|x| x == msg) {
-                t.examples
-                    .push(msg.chars().take(MAX_EXAMPLE_CHARS).collect());
-            }
+            errors.push((ts, msg.to_owned()));
         }
         token = out.next_token().map(str::to_owned);
         if token.is_none() {
@@ -245,7 +244,7 @@ pub async fn group_errors(
             break;
         }
     }
-    let mut templates: Vec<LogTemplate> = templates.into_values().collect();
+    let mut templates = mine(sample.iter().map(String::as_str), &errors);
     templates.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seen.cmp(&b.first_seen)));
     templates.truncate(MAX_TEMPLATES);
     let context = match &first_error {
@@ -349,15 +348,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn templates_mask_variables() {
-        assert_eq!(
-            template_of("2026-11-22T10:00:01.123Z ERROR request 7f3a9c2e-1b2c-4d5e-8f90-0a1b2c3d4e5f took 1234ms on 10.0.0.1"),
-            "<*> ERROR request <*> took <*>ms on <*>"
-        );
-        assert_eq!(
-            template_of("GET /orders/17 500"),
-            template_of("GET /orders/4242 500")
-        );
+    fn error_lines_become_templates_without_their_header() {
+        let lines: Vec<(i64, String)> = [
+            "2026-11-22T10:00:01.123Z ERROR [pool-1] Db: request 7f3a9c2e-1b2c-4d5e-8f90-0a1b2c3d4e5f failed after 1234ms on 10.0.0.1",
+            "2026-11-22T10:00:02.456Z ERROR [pool-2] Db: request 0a1b2c3d-1b2c-4d5e-8f90-7f3a9c2e4e5f failed after 99ms on 10.0.0.2",
+            "2026-11-22T10:00:03.001Z ERROR [pool-1] Http: GET /orders/17 500",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (i as i64 * 1000, l.to_string()))
+        .collect();
+        let mut t = mine(lines.iter().map(|l| l.1.as_str()), &lines);
+        t.sort_by(|a, b| b.count.cmp(&a.count));
+        assert_eq!(t[0].template, "request <*> failed after <*> on <*>");
+        assert_eq!((t[0].count, t[0].first_seen, t[0].last_seen), (2, 0, 1000));
+        assert_eq!(t[0].examples.len(), 2);
+        assert_eq!(t[1].template, "GET <*> <*>");
         assert!(is_errorish("java.lang.OutOfMemoryError: Java heap space"));
         assert!(is_errorish("upstream timed out after 3000ms"));
         assert!(!is_errorish("GET /healthz 200 ok"));

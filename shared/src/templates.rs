@@ -1,0 +1,1083 @@
+//! Log template mining: raw log lines in, one template per line out (variables as `<*>`).
+//!
+//! Three steps, with one default configuration for every log format:
+//!
+//! 1. **Header.** [`HeaderModel::learn`] looks at a sample of lines and finds how many leading
+//!    fields are header (timestamps, levels, pids, hosts, components): the last field position
+//!    that holds the same kind of header field (a time, a number, a level, a bracketed group, a
+//!    separator, a `component:`, a padded column) in nearly every line. The message is what
+//!    follows.
+//! 2. **Masking.** Numbers, hex, UUIDs, IPs, paths, URLs and dates in the message become `<*>`,
+//!    keeping the punctuation around them (`uid=<*>`, `(<*>)`), so lines that differ only in
+//!    values share one *skeleton*.
+//! 3. **Clustering.** Skeletons are looked up in a hash map (the fast path, taken by almost every
+//!    line). A new skeleton joins a cluster of the same length that it differs from only where
+//!    one of them has a variable; one that differs by a single word is kept apart until that
+//!    position has shown [`MinerConfig::word_variants`] different words, and then the siblings
+//!    merge with `<*>` there (so `session opened` / `session closed` stay two templates, while a
+//!    user name that takes many values becomes a variable).
+//!
+//! State is bounded: past [`MinerConfig::max_clusters`] the least recently used clusters are
+//! evicted, so a flood of unique lines costs neither unbounded memory nor time.
+
+use std::collections::HashMap;
+
+/// Tunables; [`MinerConfig::default`] is the one configuration used for every log format.
+#[derive(Debug, Clone)]
+pub struct MinerConfig {
+    /// Clusters kept at most; the least recently used go first.
+    pub max_clusters: usize,
+    /// Distinct words seen at one position of otherwise identical templates before that position
+    /// becomes a variable.
+    pub word_variants: usize,
+    /// Most clusters of one length compared with a new skeleton (the most recently used first).
+    pub max_candidates: usize,
+    /// Leading fields examined for the header.
+    pub max_header_fields: usize,
+    /// Share of lines that must agree on a field's kind for it to count as header.
+    pub header_agreement: f64,
+}
+
+impl Default for MinerConfig {
+    fn default() -> Self {
+        MinerConfig {
+            max_clusters: 10_000,
+            word_variants: 3,
+            max_candidates: 256,
+            max_header_fields: 14,
+            header_agreement: 0.9,
+        }
+    }
+}
+
+/// Lines looked at by [`HeaderModel::learn`] when a caller buffers a sample first.
+pub const HEADER_SAMPLE: usize = 2_000;
+
+// ---------------------------------------------------------------------------------------------
+// Header
+
+/// What a leading field looks like, as evidence that it is part of a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FieldKind {
+    Time,
+    Number,
+    Level,
+    Bracketed,
+    Separator,
+    Month,
+    Component,
+    Padded,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Field {
+    start: usize,
+    kind: Option<FieldKind>,
+}
+
+const LEVELS: &[&str] = &[
+    "trace",
+    "debug",
+    "info",
+    "information",
+    "notice",
+    "warn",
+    "warning",
+    "error",
+    "err",
+    "crit",
+    "critical",
+    "fatal",
+    "severe",
+    "alert",
+    "emerg",
+    "emergency",
+    "failure",
+    "fine",
+    "finer",
+    "finest",
+];
+
+const MONTHS: &[&str] = &[
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+];
+
+fn is_month_or_day(word: &str) -> bool {
+    word.len() <= 9 && MONTHS.iter().any(|m| m.eq_ignore_ascii_case(word))
+}
+
+fn is_level(word: &str) -> bool {
+    let w = word.trim_end_matches([':', ',']);
+    (w.len() == 1 && matches!(w, "V" | "D" | "I" | "W" | "E" | "F"))
+        || (w.len() <= 11 && LEVELS.iter().any(|l| l.eq_ignore_ascii_case(w)))
+}
+
+/// Digits and the punctuation of numbers, dates, times and addresses only, with a digit.
+fn is_numeric_punct(s: &str) -> bool {
+    s.bytes().any(|b| b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':' | b'-' | b'+' | b'/' | b','))
+}
+
+fn field_kind(text: &str, padded: bool) -> Option<FieldKind> {
+    let bare = text.trim_end_matches(',');
+    if text.starts_with('[') && text.ends_with(']') {
+        Some(FieldKind::Bracketed)
+    } else if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
+        Some(FieldKind::Number)
+    } else if is_numeric_punct(bare) {
+        Some(FieldKind::Time)
+    } else if is_level(text) {
+        Some(FieldKind::Level)
+    } else if is_month_or_day(bare) {
+        Some(FieldKind::Month)
+    } else if !text.is_empty() && text.bytes().all(|b| b.is_ascii_punctuation()) {
+        Some(FieldKind::Separator)
+    } else if text.len() >= 2
+        && text.ends_with(':')
+        && text.bytes().any(|b| b.is_ascii_alphabetic())
+    {
+        Some(FieldKind::Component)
+    } else if padded {
+        Some(FieldKind::Padded)
+    } else {
+        None
+    }
+}
+
+/// The first `max` fields of `line`: runs of non-blank characters split at `|`, with a bracketed
+/// group (`[...]`, nested brackets allowed) kept as one field.
+fn fields(line: &str, max: usize) -> Vec<Field> {
+    let bytes = line.as_bytes();
+    let mut out = Vec::with_capacity(max);
+    let mut i = 0;
+    while out.len() < max {
+        while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'|') {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        if bytes[i] == b'[' {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < bytes.len() && j - i < 400 {
+                match bytes[j] {
+                    b'[' => depth += 1,
+                    b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            if j < bytes.len() && bytes[j] == b']' {
+                i = j + 1;
+            }
+        }
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() && bytes[i] != b'|' {
+            i += 1;
+        }
+        let end = i;
+        let mut gap = 0;
+        let mut piped = false;
+        while i + gap < bytes.len()
+            && (bytes[i + gap].is_ascii_whitespace() || bytes[i + gap] == b'|')
+        {
+            piped |= bytes[i + gap] == b'|';
+            gap += 1;
+        }
+        let padded = (gap >= 2 || piped) && i + gap < bytes.len();
+        out.push(Field {
+            start,
+            kind: field_kind(&line[start..end], padded),
+        });
+    }
+    out
+}
+
+/// Where the message starts in the lines of one log source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderModel {
+    /// Index of the last header field and its kind; `None`: the whole line is the message.
+    last: Option<(usize, FieldKind)>,
+    max_fields: usize,
+}
+
+impl HeaderModel {
+    /// No header: the whole line is the message.
+    pub fn none() -> Self {
+        HeaderModel {
+            last: None,
+            max_fields: 0,
+        }
+    }
+
+    /// Learns the header from a sample of lines of one source.
+    pub fn learn<'a>(lines: impl IntoIterator<Item = &'a str>, config: &MinerConfig) -> Self {
+        let max = config.max_header_fields;
+        let mut counts: Vec<HashMap<FieldKind, usize>> = vec![HashMap::new(); max];
+        // Lines with more than `i + 1` fields: a header must leave a message in nearly all.
+        let mut longer = vec![0usize; max];
+        let mut n = 0usize;
+        for line in lines {
+            if line.trim().is_empty() {
+                continue;
+            }
+            n += 1;
+            let fs = fields(line, max + 1);
+            for (i, f) in fs.iter().take(max).enumerate() {
+                if let Some(k) = f.kind {
+                    *counts[i].entry(k).or_default() += 1;
+                }
+                if i + 1 < fs.len() {
+                    longer[i] += 1;
+                }
+            }
+        }
+        let needed = (n as f64 * config.header_agreement).ceil() as usize;
+        let last = (0..max)
+            .rev()
+            .filter(|&i| longer[i] >= needed)
+            .find_map(|i| {
+                counts[i]
+                    .iter()
+                    .filter(|(_, &c)| n > 0 && c >= needed)
+                    .max_by_key(|(k, &c)| (c, **k as u8))
+                    .map(|(&k, _)| (i, k))
+            });
+        HeaderModel {
+            last,
+            max_fields: max,
+        }
+    }
+
+    /// The message part of `line`.
+    pub fn message<'a>(&self, line: &'a str) -> &'a str {
+        let Some((last, kind)) = self.last else {
+            return line.trim();
+        };
+        let fs = fields(line, (last + 4).min(self.max_fields + 2));
+        if fs.len() <= last {
+            // Shorter than the header: keep what follows the first field, if anything.
+            return fs.get(1).map_or("", |f| line[f.start..].trim());
+        }
+        // A line whose header field sits a little off (a component with a space in it, an
+        // optional field) ends its header at the nearest field of the expected kind.
+        let end = if fs[last].kind == Some(kind) {
+            last
+        } else {
+            [last + 1, last + 2, last.wrapping_sub(1)]
+                .into_iter()
+                .find(|&i| fs.get(i).is_some_and(|f| f.kind == Some(kind)))
+                .unwrap_or(last)
+        };
+        match fs.get(end + 1) {
+            Some(f) => line[f.start..].trim_end(),
+            None => "",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Masking
+
+pub const VAR: &str = "<*>";
+
+fn is_hexish(s: &str) -> bool {
+    s.len() >= 6
+        && s.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        && s.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn is_path_or_url(s: &str) -> bool {
+    s.contains("://") || (s.starts_with('/') && s[1..].contains('/')) || s.starts_with("~/")
+}
+
+/// Whether a token, punctuation around it aside, is one value as a whole: a number, time, date,
+/// address (with port), hex string, path or URL. Other tokens are split at delimiters first, so
+/// `uid=0` keeps its key.
+fn is_whole_value(s: &str) -> bool {
+    is_path_or_url(s)
+        || (!s.starts_with('/') && is_numeric_punct(s))
+        || ((s.starts_with("0x") || s.starts_with("0X"))
+            && s.len() > 2
+            && s[2..].bytes().all(|b| b.is_ascii_hexdigit()))
+        || is_hexish(s)
+}
+
+/// Whether one piece of a token (no delimiters left in it) is a value rather than a word.
+fn is_value(s: &str) -> bool {
+    if s.is_empty() {
+        return false;
+    }
+    if is_path_or_url(s) {
+        return true;
+    }
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    if digits == 0 {
+        // Booleans and nulls are values too.
+        return s.len() <= 5
+            && ["true", "false", "null", "nil", "none"]
+                .iter()
+                .any(|w| w.eq_ignore_ascii_case(s));
+    }
+    let s_no_slash = s.strip_prefix('/').unwrap_or(s);
+    if is_numeric_punct(s_no_slash) || s.starts_with("0x") || s.starts_with("0X") || is_hexish(s) {
+        return true;
+    }
+    let mut longest_run = 0;
+    let mut run = 0;
+    for b in s.bytes() {
+        if b.is_ascii_digit() {
+            run += 1;
+            longest_run = longest_run.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    longest_run >= 2
+}
+
+const OPENERS: &[char] = &['(', '[', '{', '"', '\'', '<'];
+const CLOSERS: &[char] = &[')', ']', '}', '"', '\'', '>', ',', ';', ':', '.', '!', '?'];
+const DELIMS: &[char] = &[
+    '=', '(', ')', '[', ']', '{', '}', '"', '\'', ',', ';', ':', '@', '|', '<', '>',
+];
+
+/// One token of a message with its values masked (`uid=0)` → `uid=<*>)`).
+fn mask_token(token: &str, out: &mut String) {
+    if let Some(end) = token.find(']').filter(|&e| is_redaction_mask(&token[..=e])) {
+        out.push_str(VAR);
+        out.push_str(&token[end + 1..]);
+        return;
+    }
+    let core_start = token.len() - token.trim_start_matches(OPENERS).len();
+    let core_end = core_start + token[core_start..].trim_end_matches(CLOSERS).len();
+    let core = &token[core_start..core_end];
+    if !core.is_empty() && is_whole_value(core) {
+        out.push_str(&token[..core_start]);
+        out.push_str(VAR);
+        out.push_str(&token[core_end..]);
+        return;
+    }
+    let mut piece_start = 0;
+    for (i, c) in token.char_indices() {
+        if DELIMS.contains(&c) {
+            push_piece(&token[piece_start..i], out);
+            out.push(c);
+            piece_start = i + c.len_utf8();
+        }
+    }
+    push_piece(&token[piece_start..], out);
+}
+
+/// A redaction mask (`[ip:3f9a]`): a value, whatever it hides.
+fn is_redaction_mask(s: &str) -> bool {
+    let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
+        return false;
+    };
+    inner.split_once(':').is_some_and(|(kind, hash)| {
+        !kind.is_empty()
+            && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            && hash.len() == 4
+            && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+fn push_piece(piece: &str, out: &mut String) {
+    if !is_value(piece) {
+        out.push_str(piece);
+        return;
+    }
+    // A word with a number glued on after a separator keeps the word: `core.2275` → `core.<*>`,
+    // `PS/2` → `PS/<*>`.
+    let digits_from = piece.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (word, _) = piece.split_at(digits_from);
+    let letters = word.bytes().filter(u8::is_ascii_alphabetic).count();
+    if digits_from < piece.len()
+        && word.ends_with(['.', '/', '#'])
+        && letters >= 2
+        && !word.bytes().any(|b| b.is_ascii_digit())
+    {
+        out.push_str(word);
+    }
+    out.push_str(VAR);
+}
+
+fn is_clock(s: &str) -> bool {
+    let s = s.trim_end_matches([',', '.']);
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() >= 2
+        && parts.len() <= 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+}
+
+/// The masked tokens of a message. A written-out date (`Fri Jun 17 07:07:00 2005`) becomes one
+/// `<*>`.
+pub fn mask(message: &str) -> Vec<String> {
+    let raw: Vec<&str> = message.split_whitespace().collect();
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        // A date: a clock with month/day names, day numbers or a year around it.
+        if let Some(len) = date_run(&raw[i..]) {
+            out.push(VAR.to_owned());
+            i += len;
+            continue;
+        }
+        let mut t = String::with_capacity(raw[i].len());
+        mask_token(raw[i], &mut t);
+        out.push(t);
+        i += 1;
+    }
+    out
+}
+
+/// Length of a written-out date starting at `tokens[0]`, if one does (at least a month or day
+/// name and a clock).
+fn date_run(tokens: &[&str]) -> Option<usize> {
+    let first = tokens.first()?;
+    if !is_month_or_day(first.trim_end_matches(',')) {
+        return None;
+    }
+    let mut n = 1;
+    let mut clock = false;
+    while n < tokens.len() && n < 6 {
+        let t = tokens[n].trim_end_matches(',');
+        if is_clock(t) {
+            clock = true;
+        } else if !(is_month_or_day(t) || (t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit()))) {
+            break;
+        }
+        n += 1;
+    }
+    clock.then_some(n)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clustering
+
+/// One token for all of `words`: `<*>` with the prefix and suffix they share up to a delimiter
+/// (`rhost=a`, `rhost=b`, `rhost=` → `rhost=<*>`).
+fn generalise(words: &[String]) -> String {
+    let Some(first) = words.first() else {
+        return VAR.to_owned();
+    };
+    let mut pre = first.len();
+    let mut suf = first.len();
+    for w in &words[1..] {
+        pre = pre.min(
+            first
+                .bytes()
+                .zip(w.bytes())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
+        suf = suf.min(
+            first
+                .bytes()
+                .rev()
+                .zip(w.bytes().rev())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
+    }
+    let is_delim = |b: u8| DELIMS.contains(&(b as char)) || matches!(b, b'.' | b'/');
+    // Cut the prefix back to just after a delimiter and the suffix to a delimiter.
+    let fb = first.as_bytes();
+    while pre > 0 && !is_delim(fb[pre - 1]) {
+        pre -= 1;
+    }
+    let shortest = words.iter().map(String::len).min().unwrap_or(0);
+    suf = suf.min(shortest.saturating_sub(pre));
+    while suf > 0 && !is_delim(fb[fb.len() - suf]) {
+        suf -= 1;
+    }
+    if pre + suf > first.len()
+        || !first.is_char_boundary(pre)
+        || !first.is_char_boundary(first.len() - suf)
+    {
+        return VAR.to_owned();
+    }
+    format!("{}{VAR}{}", &first[..pre], &first[first.len() - suf..])
+}
+
+/// Whether the generalised token `pattern` (one `<*>` inside) matches `word`.
+fn covers(pattern: &str, word: &str) -> bool {
+    match pattern.split_once(VAR) {
+        Some((pre, suf)) => {
+            word.len() >= pre.len() + suf.len() && word.starts_with(pre) && word.ends_with(suf)
+        }
+        None => false,
+    }
+}
+
+const MAX_KEYS_PER_CLUSTER: usize = 64;
+
+/// Identifies a cluster for the life of a [`Miner`] (merged clusters resolve to the survivor).
+pub type ClusterId = u32;
+
+#[derive(Debug)]
+struct Cluster {
+    tokens: Vec<String>,
+    count: u64,
+    last_used: u64,
+    /// Skeleton keys that lead here, so eviction can drop them.
+    keys: Vec<String>,
+    /// When this cluster was made as a one-word variant of another: that one and the position.
+    variant_of: Option<(ClusterId, usize)>,
+    /// Variants of this cluster by position: the words seen there and the clusters holding them.
+    variants: Vec<(usize, Vec<String>, Vec<ClusterId>)>,
+}
+
+/// An online template miner with bounded state.
+#[derive(Debug)]
+pub struct Miner {
+    config: MinerConfig,
+    header: HeaderModel,
+    clusters: HashMap<ClusterId, Cluster>,
+    by_key: HashMap<String, ClusterId>,
+    by_len: HashMap<usize, Vec<ClusterId>>,
+    merged_into: HashMap<ClusterId, ClusterId>,
+    next_id: ClusterId,
+    clock: u64,
+}
+
+impl Miner {
+    pub fn new(config: MinerConfig, header: HeaderModel) -> Self {
+        Miner {
+            config,
+            header,
+            clusters: HashMap::new(),
+            by_key: HashMap::new(),
+            by_len: HashMap::new(),
+            merged_into: HashMap::new(),
+            next_id: 0,
+            clock: 0,
+        }
+    }
+
+    /// A miner whose header is learned from `sample` (lines of the same source).
+    pub fn learning<'a>(sample: impl IntoIterator<Item = &'a str>) -> Self {
+        let config = MinerConfig::default();
+        let header = HeaderModel::learn(sample, &config);
+        Miner::new(config, header)
+    }
+
+    pub fn header(&self) -> &HeaderModel {
+        &self.header
+    }
+
+    /// Clusters currently held.
+    pub fn len(&self) -> usize {
+        self.clusters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clusters.is_empty()
+    }
+
+    /// Adds one raw line; returns its cluster.
+    pub fn add(&mut self, line: &str) -> ClusterId {
+        let message = self.header.message(line);
+        let tokens = mask(message);
+        let key = tokens.join(" ");
+        self.clock += 1;
+        if let Some(&id) = self.by_key.get(&key) {
+            let id = self.resolve(id);
+            if let Some(c) = self.clusters.get_mut(&id) {
+                c.count += 1;
+                c.last_used = self.clock;
+                return id;
+            }
+        }
+        let id = self.place(tokens, key);
+        if self.clusters.len() > self.config.max_clusters {
+            self.evict();
+        }
+        id
+    }
+
+    /// The cluster `id` now belongs to (after merges).
+    pub fn resolve(&self, mut id: ClusterId) -> ClusterId {
+        while let Some(&next) = self.merged_into.get(&id) {
+            id = next;
+        }
+        id
+    }
+
+    /// The template of cluster `id`, or `None` once it has been evicted.
+    pub fn template(&self, id: ClusterId) -> Option<String> {
+        self.clusters
+            .get(&self.resolve(id))
+            .map(|c| c.tokens.join(" "))
+    }
+
+    /// Lines counted in cluster `id`.
+    pub fn count(&self, id: ClusterId) -> u64 {
+        self.clusters.get(&self.resolve(id)).map_or(0, |c| c.count)
+    }
+
+    fn place(&mut self, tokens: Vec<String>, key: String) -> ClusterId {
+        let len = tokens.len();
+        let mut general: Option<ClusterId> = None;
+        let mut variant: Option<(ClusterId, usize)> = None;
+        if let Some(ids) = self.by_len.get(&len) {
+            for &cid in ids.iter().rev().take(self.config.max_candidates) {
+                let Some(c) = self.clusters.get(&cid) else {
+                    continue;
+                };
+                let mut word_diff = None;
+                let mut word_diffs = 0;
+                let mut var_diffs = 0;
+                for (p, (a, b)) in c.tokens.iter().zip(&tokens).enumerate() {
+                    if a == b {
+                        continue;
+                    }
+                    if a == VAR || b == VAR || covers(a, b) {
+                        var_diffs += 1;
+                    } else {
+                        word_diffs += 1;
+                        word_diff = Some(p);
+                        if word_diffs > 1 {
+                            break;
+                        }
+                    }
+                }
+                let diffs = var_diffs + word_diffs;
+                if diffs * 2 > len {
+                    continue;
+                }
+                if word_diffs == 0 {
+                    general = Some(cid);
+                    break;
+                }
+                if word_diffs == 1 && variant.is_none() && len >= 2 {
+                    variant = word_diff.map(|p| (cid, p));
+                }
+            }
+        }
+        if let Some(cid) = general {
+            let c = self.clusters.get_mut(&cid).expect("candidate exists");
+            for (a, b) in c.tokens.iter_mut().zip(&tokens) {
+                if a != b && b == VAR {
+                    *a = VAR.to_owned();
+                }
+            }
+            c.count += 1;
+            c.last_used = self.clock;
+            // Skeletons remembered per cluster are capped: past that, a line of a new skeleton
+            // takes the slower path, which finds this cluster again.
+            if c.keys.len() < MAX_KEYS_PER_CLUSTER {
+                c.keys.push(key.clone());
+                self.by_key.insert(key, cid);
+            }
+            return cid;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let word = variant.map(|(_, p)| tokens[p].clone());
+        self.clusters.insert(
+            id,
+            Cluster {
+                tokens,
+                count: 1,
+                last_used: self.clock,
+                keys: vec![key.clone()],
+                variant_of: None,
+                variants: Vec::new(),
+            },
+        );
+        self.by_key.insert(key, id);
+        self.by_len.entry(len).or_default().push(id);
+        if let (Some((near, p)), Some(word)) = (variant, word) {
+            self.add_variant(near, p, id, word);
+        }
+        id
+    }
+
+    /// Records `id` as a one-word variant (at `p`) of `near`, merging the family once the
+    /// position has taken enough different words.
+    fn add_variant(&mut self, near: ClusterId, p: usize, id: ClusterId, word: String) {
+        // A variant of a variant at the same position belongs to the first one's family.
+        let anchor = match self.clusters.get(&near).and_then(|c| c.variant_of) {
+            Some((a, ap)) if ap == p && self.clusters.contains_key(&a) => a,
+            _ => near,
+        };
+        let Some(a) = self.clusters.get_mut(&anchor) else {
+            return;
+        };
+        let base_word = a.tokens[p].clone();
+        let family = match a.variants.iter_mut().position(|(q, _, _)| *q == p) {
+            Some(i) => &mut a.variants[i],
+            None => {
+                a.variants.push((p, vec![base_word], Vec::new()));
+                a.variants.last_mut().expect("just pushed")
+            }
+        };
+        if !family.1.contains(&word) {
+            family.1.push(word);
+        }
+        family.2.push(id);
+        // A word becomes a variable only away from the start of the message (which names the
+        // event) and while at least half the template stays constant.
+        let constants = a.tokens.iter().filter(|t| *t != VAR).count();
+        let ready = family.1.len() >= self.config.word_variants
+            && p > 0
+            && (constants - 1) * 2 >= a.tokens.len();
+        if let Some(c) = self.clusters.get_mut(&id) {
+            c.variant_of = Some((anchor, p));
+        }
+        if ready {
+            let a = self.clusters.get_mut(&anchor).expect("anchor exists");
+            let i = a
+                .variants
+                .iter()
+                .position(|(q, _, _)| *q == p)
+                .expect("family");
+            let (_, words, members) = a.variants.swap_remove(i);
+            a.tokens[p] = generalise(&words);
+            for m in members {
+                self.merge(m, anchor);
+            }
+        }
+    }
+
+    fn merge(&mut self, from: ClusterId, into: ClusterId) {
+        // (Positions that differ become variables; a position already generalised with its
+        // common prefix and suffix, as `rhost=<*>`, keeps them.)
+        if from == into {
+            return;
+        }
+        let Some(f) = self.clusters.remove(&from) else {
+            return;
+        };
+        if let Some(ids) = self.by_len.get_mut(&f.tokens.len()) {
+            ids.retain(|&i| i != from);
+        }
+        for k in &f.keys {
+            self.by_key.insert(k.clone(), into);
+        }
+        self.merged_into.insert(from, into);
+        let t = self.clusters.get_mut(&into).expect("merge target exists");
+        for (a, b) in t.tokens.iter_mut().zip(&f.tokens) {
+            if a != b && !covers(a, b) {
+                *a = VAR.to_owned();
+            }
+        }
+        t.count += f.count;
+        t.last_used = t.last_used.max(f.last_used);
+        t.keys.extend(f.keys);
+    }
+
+    /// Drops the least recently used tenth of the clusters.
+    fn evict(&mut self) {
+        let mut by_age: Vec<(u64, ClusterId)> = self
+            .clusters
+            .iter()
+            .map(|(&id, c)| (c.last_used, id))
+            .collect();
+        by_age.sort_unstable();
+        let drop = (self.config.max_clusters / 10).max(1);
+        for &(_, id) in by_age.iter().take(drop) {
+            if let Some(c) = self.clusters.remove(&id) {
+                for k in &c.keys {
+                    if self.by_key.get(k) == Some(&id) {
+                        self.by_key.remove(k);
+                    }
+                }
+                if let Some(ids) = self.by_len.get_mut(&c.tokens.len()) {
+                    ids.retain(|&i| i != id);
+                }
+            }
+        }
+        // Forwarding entries may only point at clusters that still exist or were evicted; drop
+        // chains into evicted clusters so the map stays bounded too.
+        let resolved: HashMap<ClusterId, ClusterId> = self
+            .merged_into
+            .keys()
+            .map(|&from| (from, self.resolve(from)))
+            .filter(|(_, to)| self.clusters.contains_key(to))
+            .collect();
+        self.merged_into = resolved;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming
+
+/// Lines buffered before their templates are written: templates can still generalise while a
+/// chunk is open, and every line of a chunk gets its cluster's template as of the chunk's end.
+pub const CHUNK_LINES: usize = 10_000;
+
+/// Reads raw lines from `input` and writes one JSON object per line to `output`, in order:
+/// `{"template_id":"t7","template":"session opened for user <*> by (uid=<*>)"}`. The header is
+/// learned from the first [`HEADER_SAMPLE`] lines. Invalid UTF-8 is read lossily.
+pub fn stream(input: impl std::io::BufRead, output: impl std::io::Write) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut input = input;
+    let mut output = std::io::BufWriter::new(output);
+    let mut chunk: Vec<String> = Vec::with_capacity(HEADER_SAMPLE);
+    let mut eof = false;
+    while chunk.len() < HEADER_SAMPLE {
+        match read_line(&mut input)? {
+            Some(l) => chunk.push(l),
+            None => {
+                eof = true;
+                break;
+            }
+        }
+    }
+    let config = MinerConfig::default();
+    let header = HeaderModel::learn(chunk.iter().map(String::as_str), &config);
+    let mut miner = Miner::new(config, header);
+    let mut ids: Vec<ClusterId> = Vec::with_capacity(CHUNK_LINES);
+    loop {
+        ids.extend(chunk.iter().map(|l| miner.add(l)));
+        chunk.clear();
+        if !eof {
+            while ids.len() < CHUNK_LINES {
+                match read_line(&mut input)? {
+                    Some(l) => ids.push(miner.add(&l)),
+                    None => {
+                        eof = true;
+                        break;
+                    }
+                }
+            }
+        }
+        // Templates are rendered once per cluster per chunk.
+        let mut rendered: HashMap<ClusterId, String> = HashMap::new();
+        for &id in &ids {
+            let id = miner.resolve(id);
+            let json = rendered.entry(id).or_insert_with(|| {
+                let template = miner.template(id).unwrap_or_default();
+                serde_json::json!({"template_id": format!("t{id}"), "template": template})
+                    .to_string()
+            });
+            output.write_all(json.as_bytes())?;
+            output.write_all(b"\n")?;
+        }
+        ids.clear();
+        if eof {
+            break;
+        }
+    }
+    output.flush()
+}
+
+fn read_line(input: &mut impl std::io::BufRead) -> std::io::Result<Option<String>> {
+    let mut buf = Vec::new();
+    if input.read_until(b'\n', &mut buf)? == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    Ok(Some(match String::from_utf8(buf) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_of(lines: &[&str]) -> HeaderModel {
+        HeaderModel::learn(lines.iter().copied(), &MinerConfig::default())
+    }
+
+    #[test]
+    fn header_is_learned_from_the_fields_lines_agree_on() {
+        let syslog = [
+            "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication failure; uid=0",
+            "Jun 14 15:16:02 combo sshd(pam_unix)[19937]: check pass; user unknown",
+            "Jul  1 09:00:55 combo kernel: Linux version 2.6.5",
+        ];
+        let h = header_of(&syslog);
+        assert_eq!(h.message(syslog[1]), "check pass; user unknown");
+        assert_eq!(h.message(syslog[2]), "Linux version 2.6.5");
+
+        let app = [
+            "2026-11-22 10:00:01,123 ERROR [main] com.example.Pool: connection refused to db:5432",
+            "2026-11-22 10:00:02,456 INFO [worker-1] com.example.Http: GET /orders 200",
+        ];
+        let h = header_of(&app);
+        assert_eq!(h.message(app[0]), "connection refused to db:5432");
+
+        // Bracketed and piped headers; no header at all.
+        let apache = [
+            "[Sun Dec 04 04:47:44 2005] [error] mod_jk child in error state 6",
+            "[Sun Dec 04 04:47:45 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties",
+        ];
+        assert_eq!(
+            header_of(&apache).message(apache[0]),
+            "mod_jk child in error state 6"
+        );
+        let piped = ["20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579"; 3];
+        assert_eq!(
+            header_of(&piped).message(piped[0]),
+            "onStandStepChanged 3579"
+        );
+        let bare = ["connection reset by peer", "user alice logged in"];
+        assert_eq!(header_of(&bare).message(bare[1]), "user alice logged in");
+    }
+
+    #[test]
+    fn values_are_masked_and_keys_kept() {
+        assert_eq!(
+            mask("session opened for user cyrus by (uid=0)").join(" "),
+            "session opened for user cyrus by (uid=<*>)"
+        );
+        assert_eq!(
+            mask("client /10.10.34.18:42772 sessionid 0x14ed93111f20005 took 19.05s").join(" "),
+            "client <*>:<*> sessionid <*> took <*>"
+        );
+        assert_eq!(
+            mask("at Fri Jun 17 07:07:00 2005 path /var/lib/x/y uuid b9000564-fe1a-409b-b8cc-1e88b294cd1d")
+                .join(" "),
+            "at <*> path <*> uuid <*>"
+        );
+        assert_eq!(
+            mask("generating core.2275 ready=true").join(" "),
+            "generating core.<*> ready=<*>"
+        );
+        assert_eq!(
+            mask("from [ip:3f9a], to [email:c21e]").join(" "),
+            "from <*>, to <*>"
+        );
+        // Words with a digit in them are not values.
+        assert_eq!(
+            mask("jk2_init() found ext3").join(" "),
+            "jk2_init() found ext3"
+        );
+    }
+
+    #[test]
+    fn variants_stay_apart_until_a_position_takes_many_words() {
+        let mut m = Miner::new(MinerConfig::default(), HeaderModel::none());
+        let opened = m.add("session opened for user alice");
+        let closed = m.add("session closed for user alice");
+        assert_ne!(
+            m.resolve(opened),
+            m.resolve(closed),
+            "one differing word is two events"
+        );
+        let bob = m.add("session opened for user bob");
+        m.add("session opened for user carol");
+        assert_eq!(
+            m.resolve(opened),
+            m.resolve(bob),
+            "a position with three words is a variable"
+        );
+        assert_eq!(m.template(opened).unwrap(), "session opened for user <*>");
+        assert_eq!(m.count(opened), 3);
+        assert_eq!(m.template(closed).unwrap(), "session closed for user alice");
+        // Lines differing in values only share a template from the start.
+        let a = m.add("request 17 took 30 ms");
+        let b = m.add("request 4242 took 7 ms");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_flood_of_unique_lines_stays_bounded() {
+        let config = MinerConfig {
+            max_clusters: 100,
+            ..MinerConfig::default()
+        };
+        let mut m = Miner::new(config, HeaderModel::none());
+        let words = |i: u64| -> String {
+            // Distinct letters-only words: nothing to mask, every line its own skeleton.
+            let mut n = i;
+            let mut s = String::new();
+            for _ in 0..6 {
+                s.push((b'a' + (n % 26) as u8) as char);
+                n /= 26;
+            }
+            s
+        };
+        for i in 0..20_000u64 {
+            m.add(&format!(
+                "{} {} {}",
+                words(i),
+                words(i * 7 + 3),
+                words(i * 13 + 5)
+            ));
+        }
+        assert!(m.len() <= 100, "{} clusters held", m.len());
+        assert!(m.by_key.len() <= 100 * MAX_KEYS_PER_CLUSTER);
+        assert!(m.merged_into.len() <= 100 * MAX_KEYS_PER_CLUSTER);
+        // Still works after eviction.
+        let id = m.add("steady line 1");
+        assert_eq!(m.template(id).unwrap(), "steady line <*>");
+    }
+
+    #[test]
+    fn streams_one_object_per_line_in_order() {
+        let input = b"a 1\nb 2\na 3\n\xff\xfe odd bytes\nlast line without newline";
+        let mut out = Vec::new();
+        stream(&input[..], &mut out).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0]["template"], "a <*>");
+        assert_eq!(lines[0]["template_id"], lines[2]["template_id"]);
+        assert_ne!(lines[0]["template_id"], lines[1]["template_id"]);
+        assert_eq!(lines[4]["template"], "last line without newline");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(lines in proptest::collection::vec(".{0,120}", 1..40)) {
+            let mut m = Miner::learning(lines.iter().map(String::as_str));
+            for l in &lines {
+                let id = m.add(l);
+                proptest::prop_assert!(m.template(id).is_some());
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Template mining accuracy on the Loghub-2k systems in `../shared/data/loghub` (corrected
+//! ground truth), on raw lines with the one default configuration: Grouping Accuracy (a line
+//! counts when its predicted group is exactly its true group) and Parsing Accuracy (a line counts
+//! when its template equals the true one), per system and on average.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use convops_shared::templates::{Miner, HEADER_SAMPLE};
+
+fn loghub() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/loghub")
+}
+
+struct Score {
+    ga: f64,
+    pa: f64,
+    templates: usize,
+    truth: usize,
+}
+
+fn score(system: &str) -> Score {
+    let dir = loghub().join(system);
+    let raw = std::fs::read_to_string(dir.join(format!("{system}_2k.log")))
+        .unwrap_or_else(|e| panic!("{system}: {e}"));
+    let lines: Vec<&str> = raw.lines().collect();
+    let mut reader =
+        csv::Reader::from_path(dir.join(format!("{system}_2k.log_structured_corrected.csv")))
+            .unwrap_or_else(|e| panic!("{system}: {e}"));
+    let headers = reader.headers().expect("csv header").clone();
+    let col = headers
+        .iter()
+        .position(|h| h == "EventTemplate")
+        .expect("EventTemplate column");
+    let truth: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("csv record")[col].to_owned())
+        .collect();
+    assert_eq!(truth.len(), lines.len(), "{system}: one truth row per line");
+
+    let mut miner = Miner::learning(lines.iter().take(HEADER_SAMPLE).copied());
+    let ids: Vec<u32> = lines.iter().map(|l| miner.add(l)).collect();
+    let ids: Vec<u32> = ids.iter().map(|&i| miner.resolve(i)).collect();
+    let templates: Vec<String> = ids
+        .iter()
+        .map(|&i| miner.template(i).unwrap_or_default())
+        .collect();
+
+    // Grouping accuracy: a line is right when its predicted group is exactly its true group.
+    let mut true_groups: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut pred_groups: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, t) in truth.iter().enumerate() {
+        true_groups.entry(t).or_default().push(i);
+        pred_groups.entry(ids[i]).or_default().push(i);
+    }
+    let grouped = (0..lines.len())
+        .filter(|&i| pred_groups[&ids[i]] == true_groups[truth[i].as_str()])
+        .count();
+    let parsed = (0..lines.len())
+        .filter(|&i| templates[i] == truth[i])
+        .count();
+    if std::env::var_os("LOGHUB_DEBUG").is_some_and(|v| v == system) {
+        let mut shown = std::collections::HashSet::new();
+        for i in 0..lines.len() {
+            if pred_groups[&ids[i]] != true_groups[truth[i].as_str()] || templates[i] != truth[i] {
+                if shown.insert((truth[i].clone(), templates[i].clone())) {
+                    eprintln!(
+                        "truth {:?}\n mine {:?} ({} / {})\n line {:?}",
+                        truth[i],
+                        templates[i],
+                        pred_groups[&ids[i]].len(),
+                        true_groups[truth[i].as_str()].len(),
+                        lines[i]
+                    );
+                }
+            }
+        }
+    }
+    Score {
+        ga: grouped as f64 / lines.len() as f64,
+        pa: parsed as f64 / lines.len() as f64,
+        templates: pred_groups.len(),
+        truth: true_groups.len(),
+    }
+}
+
+#[test]
+fn loghub_grouping_and_parsing_accuracy() {
+    let mut systems: Vec<String> = std::fs::read_dir(loghub())
+        .unwrap_or_else(|e| panic!("{}: {e}", loghub().display()))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    systems.sort();
+    assert!(
+        systems.len() >= 12,
+        "expected the 12 Loghub systems, found {systems:?}"
+    );
+    let (mut ga, mut pa) = (0.0, 0.0);
+    eprintln!("| system | GA | PA | templates (truth) |");
+    for s in &systems {
+        let r = score(s);
+        eprintln!(
+            "| {s} | {:.3} | {:.3} | {} ({}) |",
+            r.ga, r.pa, r.templates, r.truth
+        );
+        ga += r.ga;
+        pa += r.pa;
+    }
+    let n = systems.len() as f64;
+    eprintln!("| **average** | **{:.3}** | **{:.3}** | |", ga / n, pa / n);
+    assert!(
+        ga / n >= 0.90,
+        "average grouping accuracy {:.3} < 0.90",
+        ga / n
+    );
+    assert!(
+        pa / n >= 0.70,
+        "average parsing accuracy {:.3} < 0.70",
+        pa / n
+    );
+}
