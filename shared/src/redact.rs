@@ -17,11 +17,130 @@ use hmac::{Hmac, Mac};
 use regex::Regex;
 use sha2::Sha256;
 
+/// What a line must contain for a rule to be worth running: the literal prefilter. A gate is a
+/// necessary condition of its rule's pattern, so skipping a rule whose gate is shut never misses a
+/// match; most log lines open no gate, or only the gates of a few cheap rules.
+#[derive(Clone, Copy)]
+enum Gate {
+    /// One of these literals, case-sensitive.
+    Literals(&'static [&'static str]),
+    /// One of these words, ASCII case-insensitive.
+    Words(&'static [&'static str]),
+    /// A property of the line's characters.
+    Shape(fn(&Shape) -> bool),
+    /// Always run (user-defined rules).
+    Always,
+}
+
+/// Character counts of a line, taken in one pass, for [`Gate::Shape`].
+#[derive(Debug, Default)]
+struct Shape {
+    digits: usize,
+    longest_digit_run: usize,
+    upper: usize,
+    dots: usize,
+    colons: usize,
+    double_colon: bool,
+    plus: bool,
+    open_paren: bool,
+}
+
+impl Shape {
+    fn of(line: &str) -> Shape {
+        let mut s = Shape::default();
+        let mut run = 0;
+        let mut prev = 0u8;
+        for &b in line.as_bytes() {
+            if b.is_ascii_digit() {
+                s.digits += 1;
+                run += 1;
+                s.longest_digit_run = s.longest_digit_run.max(run);
+            } else {
+                run = 0;
+                match b {
+                    b'A'..=b'Z' => s.upper += 1,
+                    b'.' => s.dots += 1,
+                    b':' => {
+                        s.colons += 1;
+                        s.double_colon |= prev == b':';
+                    }
+                    b'+' => s.plus = true,
+                    b'(' => s.open_paren = true,
+                    _ => {}
+                }
+            }
+            prev = b;
+        }
+        s
+    }
+}
+
+/// The literal and word automata of every rule's gate, and which rules each needle opens.
+#[derive(Clone)]
+struct Prefilter {
+    literals: aho_corasick::AhoCorasick,
+    literal_rules: Vec<usize>,
+    words: aho_corasick::AhoCorasick,
+    word_rules: Vec<usize>,
+}
+
+impl Prefilter {
+    fn new(rules: &[Rule]) -> Prefilter {
+        let (mut lits, mut lit_rules, mut words, mut word_rules) = (vec![], vec![], vec![], vec![]);
+        for (i, r) in rules.iter().enumerate() {
+            match r.gate {
+                Gate::Literals(ns) => {
+                    lits.extend_from_slice(ns);
+                    lit_rules.extend(std::iter::repeat_n(i, ns.len()));
+                }
+                Gate::Words(ns) => {
+                    words.extend_from_slice(ns);
+                    word_rules.extend(std::iter::repeat_n(i, ns.len()));
+                }
+                Gate::Shape(_) | Gate::Always => {}
+            }
+        }
+        let build = |needles: &[&str], ci: bool| {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(ci)
+                .build(needles)
+                .unwrap_or_else(|e| panic!("redaction prefilter: {e}"))
+        };
+        Prefilter {
+            literals: build(&lits, false),
+            literal_rules: lit_rules,
+            words: build(&words, true),
+            word_rules,
+        }
+    }
+
+    /// Which of `rules` may match `line`.
+    fn open(&self, rules: &[Rule], line: &str) -> Vec<bool> {
+        let mut open = vec![false; rules.len()];
+        for m in self.literals.find_overlapping_iter(line) {
+            open[self.literal_rules[m.pattern().as_usize()]] = true;
+        }
+        for m in self.words.find_overlapping_iter(line) {
+            open[self.word_rules[m.pattern().as_usize()]] = true;
+        }
+        let mut shape = None;
+        for (i, r) in rules.iter().enumerate() {
+            match r.gate {
+                Gate::Shape(f) => open[i] = f(shape.get_or_insert_with(|| Shape::of(line))),
+                Gate::Always => open[i] = true,
+                Gate::Literals(_) | Gate::Words(_) => {}
+            }
+        }
+        open
+    }
+}
+
 /// One detection rule: a regex whose group `v` (or the whole match) is the sensitive value.
 #[derive(Clone)]
 struct Rule {
     kind: &'static str,
     re: Regex,
+    gate: Gate,
     /// Extra check given the line and the value's byte range.
     check: Option<Check>,
     /// The key=value parser instead of `re`'s groups.
@@ -32,6 +151,7 @@ struct Rule {
 #[derive(Clone)]
 pub struct Redactor {
     rules: Vec<Rule>,
+    prefilter: Prefilter,
     key: Vec<u8>,
     mask_re: Regex,
 }
@@ -61,151 +181,244 @@ const SECRET_KEY_NAME: &str = r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[
 type Check = fn(&str, usize, usize) -> bool;
 
 /// `(kind, pattern, check)`; an empty pattern means the key=value parser.
-fn rules() -> Vec<(&'static str, &'static str, Option<Check>)> {
+fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
     vec![
         // Whole-token formats, most specific first.
         (
             "private_key",
             r"(?s)-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|$)",
             None,
+            Gate::Words(&["-----BEGIN"]),
         ),
         (
             "jwt",
             r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}",
             None,
+            Gate::Literals(&["eyJ"]),
         ),
         (
             "aws_access_key_id",
             r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b",
             None,
+            Gate::Literals(&[
+                "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA",
+            ]),
         ),
         (
             "aws_session_token",
             r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{20,}",
             None,
+            Gate::Literals(&["IQoJb3JpZ2lu", "FwoGZXIvYXdz", "FQoGZXIvYXdz"]),
         ),
         (
             "aws_secret_access_key",
             r#"(?i)aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?(?P<v>[A-Za-z0-9/+=]{40})"#,
             None,
+            Gate::Words(&["secret"]),
         ),
         (
             "github_token",
             r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
             None,
+            Gate::Literals(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]),
         ),
-        ("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}", None),
+        (
+            "gitlab_token",
+            r"\bglpat-[A-Za-z0-9_-]{20,}",
+            None,
+            Gate::Literals(&["glpat-"]),
+        ),
         (
             "slack_webhook",
             r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
             None,
+            Gate::Literals(&["hooks.slack.com/"]),
         ),
-        ("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", None),
+        (
+            "slack_token",
+            r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
+            None,
+            Gate::Literals(&["xox"]),
+        ),
         (
             "stripe_key",
             r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}|\bwhsec_[A-Za-z0-9]{16,}",
             None,
+            Gate::Literals(&["_live_", "_test_", "whsec_"]),
         ),
-        ("gcp_api_key", r"\bAIza[0-9A-Za-z_-]{35}", None),
+        (
+            "gcp_api_key",
+            r"\bAIza[0-9A-Za-z_-]{35}",
+            None,
+            Gate::Literals(&["AIza"]),
+        ),
         (
             "sendgrid_key",
             r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",
             None,
+            Gate::Literals(&["SG."]),
         ),
-        ("twilio_key", r"\b(?:SK|AC)[0-9a-f]{32}\b", None),
-        ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b", None),
+        (
+            "twilio_key",
+            r"\b(?:SK|AC)[0-9a-f]{32}\b",
+            None,
+            Gate::Literals(&["SK", "AC"]),
+        ),
+        (
+            "npm_token",
+            r"\bnpm_[A-Za-z0-9]{36}\b",
+            None,
+            Gate::Literals(&["npm_"]),
+        ),
         (
             "pypi_token",
             r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{20,}",
             None,
+            Gate::Literals(&["pypi-AgEIcHlwaS5vcmc"]),
         ),
         (
             "llm_api_key",
             r"\bsk-(?:ant-(?:api|admin)\d\d-|proj-|svcacct-)?[A-Za-z0-9_-]{32,}",
             None,
+            Gate::Literals(&["sk-"]),
         ),
         (
             "datadog_api_key",
             r#"(?i)\b(?:dd|datadog)_?(?:api|app(?:lication)?)_?key["']?\s*[:=]\s*["']?(?P<v>[a-f0-9]{32,40})\b"#,
             None,
+            Gate::Words(&["ddapi", "dd_api", "ddapp", "dd_app", "datadog"]),
         ),
         (
             "azure_storage_key",
             r"(?i)\bAccountKey=(?P<v>[A-Za-z0-9+/]{40,}={0,2})",
             None,
+            Gate::Words(&["accountkey="]),
         ),
         (
             "url_password",
             r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:(?P<v>[^\s/]+)@[A-Za-z0-9.-]+",
             None,
+            Gate::Literals(&["://"]),
         ),
         (
             "bearer_token",
             r"(?i)\bbearer\s+(?P<v>[A-Za-z0-9._~+/=-]{12,})",
             None,
+            Gate::Words(&["bearer"]),
         ),
         (
             "basic_auth",
             r"(?i)\bbasic\s+(?P<v>[A-Za-z0-9+/]{12,}={0,2})",
             None,
+            Gate::Words(&["basic"]),
         ),
         // `"name": "X_SECRET", "value": "…"` pairs (container environment in CloudTrail).
         (
             "password_or_secret",
             r#"(?i)"name"\s*:\s*"[A-Za-z0-9_.-]*(?:secret|password|passwd|token|api_?key|private_?key|access_?key|credentials?|_key)"\s*,\s*"value"\s*:\s*"(?P<v>[^"]+)""#,
             Some(not_masked),
+            Gate::Words(&["\"value\""]),
         ),
         // key=value, key: value, "key": "value", 'key': 'value'.
-        ("password_or_secret", "", Some(not_masked)),
+        (
+            "password_or_secret",
+            "",
+            Some(not_masked),
+            Gate::Words(&[
+                "pass",
+                "pwd",
+                "secret",
+                "token",
+                "key",
+                "credential",
+                "session",
+                "sid",
+                "cookie",
+            ]),
+        ),
         (
             "card_cvv",
             r#"(?i)\b(?:cvv2?|cvc2?|cid|security_?code)["']?\s*[:=]\s*["']?(?P<v>\d{3,4})\b"#,
             None,
+            Gate::Words(&["cvv", "cvc", "cid", "security"]),
         ),
-        ("ssn", r"\b(?P<v>\d{3}-\d{2}-\d{4})\b", Some(valid_ssn)),
+        (
+            "ssn",
+            r"\b(?P<v>\d{3}-\d{2}-\d{4})\b",
+            Some(valid_ssn),
+            Gate::Shape(|s| s.digits >= 9),
+        ),
         (
             "iban",
             r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
             Some(valid_iban),
+            Gate::Shape(|s| s.digits >= 2 && s.upper >= 2),
         ),
-        ("card_number", r"\b\d(?:[ -]?\d){12,18}\b", Some(valid_card)),
+        (
+            "card_number",
+            r"\b\d(?:[ -]?\d){12,18}\b",
+            Some(valid_card),
+            Gate::Shape(|s| s.digits >= 13),
+        ),
         (
             "email",
             r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b",
             Some(valid_email),
+            Gate::Literals(&["@"]),
         ),
         (
             "aws_account_id",
             r"\barn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:(?P<v>\d{12})(?::|/|\b)",
             None,
+            Gate::Words(&["arn:aws"]),
         ),
         (
             "aws_account_id",
             r#"(?i)account(?:[_-]?id)?["']?\s*[:=]?\s*["']?(?P<v>\d{12})\b"#,
             None,
+            Gate::Words(&["account"]),
         ),
-        ("aws_account_id", r"\b(?P<v>\d{12})\.dkr\.ecr\.", None),
+        (
+            "aws_account_id",
+            r"\b(?P<v>\d{12})\.dkr\.ecr\.",
+            None,
+            Gate::Literals(&[".dkr.ecr."]),
+        ),
         (
             "aws_account_id",
             r"[A-Za-z0-9]-(?P<v>\d{12})-[A-Za-z]",
             None,
+            Gate::Shape(|s| s.longest_digit_run >= 12),
         ),
         (
             "aws_account_id",
             r"(?m)(?:^|\s)2 (?P<v>\d{12}) eni-[0-9a-f]+",
             None,
+            Gate::Literals(&[" eni-"]),
         ),
         (
             "phone",
             r"\+\d{1,3}[ -]?\(?\d{1,4}\)?(?:[ -]?\d{2,4}){2,4}\b",
             Some(valid_phone),
+            Gate::Shape(|s| s.plus && s.digits >= 7),
         ),
-        ("phone", r"\(\d{3}\) ?\d{3}-\d{4}\b", None),
-        ("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", Some(valid_ipv4)),
+        (
+            "phone",
+            r"\(\d{3}\) ?\d{3}-\d{4}\b",
+            None,
+            Gate::Shape(|s| s.open_paren && s.digits >= 10),
+        ),
+        (
+            "ipv4",
+            r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
+            Some(valid_ipv4),
+            Gate::Shape(|s| s.dots >= 3 && s.digits >= 4),
+        ),
         (
             "ipv6",
             r"(?i)(?:[0-9a-f]{1,4}:){2,7}(?::|[0-9a-f]{1,4})(?::?[0-9a-f]{1,4}){0,6}",
             Some(valid_ipv6),
+            Gate::Shape(|s| s.double_colon || s.colons >= 6),
         ),
     ]
 }
@@ -432,7 +645,7 @@ impl Redactor {
     pub fn new(key: &[u8]) -> Self {
         let rules = rules()
             .into_iter()
-            .map(|(kind, pat, check)| {
+            .map(|(kind, pat, check, gate)| {
                 let key_value = pat.is_empty();
                 let pat = if key_value {
                     kv_pattern()
@@ -444,12 +657,14 @@ impl Redactor {
                     // The built-in patterns are constants tested below; a failure is a bug.
                     re: Regex::new(&pat)
                         .unwrap_or_else(|e| panic!("built-in redaction rule {kind}: {e}")),
+                    gate,
                     check,
                     key_value,
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
         Redactor {
+            prefilter: Prefilter::new(&rules),
             rules,
             key: key.to_vec(),
             mask_re: Regex::new(r"\[[a-z0-9_]+:[0-9a-f]{4}\]")
@@ -495,10 +710,12 @@ impl Redactor {
             Rule {
                 kind,
                 re,
+                gate: Gate::Always,
                 check: None,
                 key_value: false,
             },
         );
+        self.prefilter = Prefilter::new(&self.rules);
         Ok(self)
     }
 
@@ -515,6 +732,10 @@ impl Redactor {
     /// The sensitive spans of `line`: `(start, end, kind)`, sorted and non-overlapping. Where
     /// candidates overlap, the earlier (more specific) rule wins.
     pub fn find(&self, line: &str) -> Vec<(usize, usize, &'static str)> {
+        let open = self.prefilter.open(&self.rules, line);
+        if !open.contains(&true) {
+            return Vec::new();
+        }
         let masks: Vec<(usize, usize)> = self
             .mask_re
             .find_iter(line)
@@ -525,7 +746,13 @@ impl Redactor {
         };
         let inside_mask = |s: usize, e: usize| masks.iter().any(|&(ms, me)| s < me && e > ms);
         let mut accepted: Vec<(usize, usize, &'static str)> = Vec::new();
-        for rule in &self.rules {
+        for rule in self
+            .rules
+            .iter()
+            .zip(&open)
+            .filter(|(_, o)| **o)
+            .map(|(r, _)| r)
+        {
             let candidates: Vec<(usize, usize)> = if rule.key_value {
                 rule.re
                     .find_iter(line)

@@ -370,7 +370,8 @@ fn is_value(s: &str) -> bool {
             run = 0;
         }
     }
-    longest_run >= 2
+    // A run of two digits, a leading digit (`2x0`, `1234ms`) or mostly digits.
+    longest_run >= 2 || s.as_bytes()[0].is_ascii_digit() || digits * 2 > s.len()
 }
 
 const OPENERS: &[char] = &['(', '[', '{', '"', '\'', '<'];
@@ -396,11 +397,12 @@ fn mask_token(token: &str, out: &mut String) {
         return;
     }
     let mut piece_start = 0;
-    for (i, c) in token.char_indices() {
-        if DELIMS.contains(&c) {
+    // Delimiters are ASCII, so splitting at their bytes keeps UTF-8 boundaries.
+    for (i, &b) in token.as_bytes().iter().enumerate() {
+        if b.is_ascii_punctuation() && DELIMS.contains(&(b as char)) {
             push_piece(&token[piece_start..i], out);
-            out.push(c);
-            piece_start = i + c.len_utf8();
+            out.push(b as char);
+            piece_start = i + 1;
         }
     }
     push_piece(&token[piece_start..], out);
@@ -452,22 +454,36 @@ fn is_clock(s: &str) -> bool {
 /// The masked tokens of a message. A written-out date (`Fri Jun 17 07:07:00 2005`) becomes one
 /// `<*>`.
 pub fn mask(message: &str) -> Vec<String> {
-    let raw: Vec<&str> = message.split_whitespace().collect();
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        // A date: a clock with month/day names, day numbers or a year around it.
-        if let Some(len) = date_run(&raw[i..]) {
-            out.push(VAR.to_owned());
-            i += len;
-            continue;
+    let mut key = String::new();
+    mask_into(message, &mut key);
+    key.split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// [`mask`], written as the tokens joined by single spaces into `key` (cleared first): the
+/// skeleton looked up on the fast path, built without a per-token allocation.
+fn mask_into(message: &str, key: &mut String) {
+    key.clear();
+    let mut raw = message.split_whitespace();
+    while let Some(tok) = raw.next() {
+        if !key.is_empty() {
+            key.push(' ');
         }
-        let mut t = String::with_capacity(raw[i].len());
-        mask_token(raw[i], &mut t);
-        out.push(t);
-        i += 1;
+        if is_month_or_day(tok.trim_end_matches(',')) {
+            // A date: a clock with month/day names, day numbers or a year around it.
+            let ahead: Vec<&str> = std::iter::once(tok).chain(raw.clone().take(5)).collect();
+            if let Some(len) = date_run(&ahead) {
+                key.push_str(VAR);
+                for _ in 1..len {
+                    raw.next();
+                }
+                continue;
+            }
+        }
+        mask_token(tok, key);
     }
-    out
 }
 
 /// Length of a written-out date starting at `tokens[0]`, if one does (at least a month or day
@@ -578,6 +594,8 @@ pub struct Miner {
     merged_into: HashMap<ClusterId, ClusterId>,
     next_id: ClusterId,
     clock: u64,
+    /// The skeleton buffer reused across lines.
+    scratch: String,
 }
 
 impl Miner {
@@ -591,6 +609,7 @@ impl Miner {
             merged_into: HashMap::new(),
             next_id: 0,
             clock: 0,
+            scratch: String::new(),
         }
     }
 
@@ -617,17 +636,23 @@ impl Miner {
     /// Adds one raw line; returns its cluster.
     pub fn add(&mut self, line: &str) -> ClusterId {
         let message = self.header.message(line);
-        let tokens = mask(message);
-        let key = tokens.join(" ");
+        let mut key = std::mem::take(&mut self.scratch);
+        mask_into(message, &mut key);
         self.clock += 1;
         if let Some(&id) = self.by_key.get(&key) {
             let id = self.resolve(id);
             if let Some(c) = self.clusters.get_mut(&id) {
                 c.count += 1;
                 c.last_used = self.clock;
+                self.scratch = key;
                 return id;
             }
         }
+        let tokens: Vec<String> = key
+            .split(' ')
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect();
         let id = self.place(tokens, key);
         if self.clusters.len() > self.config.max_clusters {
             self.evict();
