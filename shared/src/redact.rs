@@ -22,12 +22,12 @@ use sha2::Sha256;
 /// match; most log lines open no gate, or only the gates of a few cheap rules.
 #[derive(Clone, Copy)]
 enum Gate {
-    /// One of these literals, case-sensitive.
-    Literals(&'static [&'static str]),
-    /// One of these words, ASCII case-insensitive.
-    Words(&'static [&'static str]),
+    /// One of these literals, ASCII case-insensitive (one automaton finds them all).
+    Needles(&'static [&'static str]),
     /// A property of the line's characters.
     Shape(fn(&Shape) -> bool),
+    /// A check of the line itself.
+    Line(fn(&str) -> bool),
     /// Always run (user-defined rules).
     Always,
 }
@@ -37,102 +37,183 @@ enum Gate {
 struct Shape {
     digits: usize,
     longest_digit_run: usize,
-    upper: usize,
-    dots: usize,
+    /// Dots with a digit on both sides (`10.0.0.1` has three).
+    dots_between_digits: usize,
     colons: usize,
     double_colon: bool,
-    plus: bool,
-    open_paren: bool,
+    /// A `+` right before a digit (`+44 …`).
+    plus_digit: bool,
+    /// Three digits in parentheses (`(555) 123-4567`).
+    paren_three_digits: bool,
+    /// `ddd-dd-dddd`.
+    ssn_like: bool,
+    /// Twelve digits between dashes (`app-123456789012-x`).
+    dashed_twelve_digits: bool,
+    /// Longest run of digits where single spaces or dashes may separate them (card numbers).
+    longest_spaced_digits: usize,
+    /// Two capitals right before two digits (`DE89`: IBAN).
+    caps_then_digits: bool,
+}
+
+/// The index of the first digit or `:` in `b` from `i` (or `b.len()`), eight bytes at a time:
+/// a byte in `0x30..0x3B` (`0`–`9`, `:`) sets its high bit in `hit`. Non-ASCII bytes can give a
+/// false hit, which only ends the skip early.
+fn skip_to_digit_or_colon(b: &[u8], mut i: usize) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const FROM: u64 = 0x3030_3030_3030_3030;
+    const UPTO: u64 = 0x3B3B_3B3B_3B3B_3B3B;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let t = u64::from_le_bytes(word) | HIGH;
+        let hit = t.wrapping_sub(FROM) & !t.wrapping_sub(UPTO) & HIGH;
+        if hit != 0 {
+            return i + (hit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && b[i].wrapping_sub(b'0') > 10 {
+        i += 1;
+    }
+    i
 }
 
 impl Shape {
     fn of(line: &str) -> Shape {
+        let b = line.as_bytes();
+        let n = b.len();
         let mut s = Shape::default();
-        let mut run = 0;
-        let mut prev = 0u8;
-        for &b in line.as_bytes() {
-            if b.is_ascii_digit() {
-                s.digits += 1;
-                run += 1;
-                s.longest_digit_run = s.longest_digit_run.max(run);
-            } else {
-                run = 0;
-                match b {
-                    b'A'..=b'Z' => s.upper += 1,
-                    b'.' => s.dots += 1,
-                    b':' => {
-                        s.colons += 1;
-                        s.double_colon |= prev == b':';
+        let mut spaced = 0usize;
+        // The two digit runs before the current one, as (start, len).
+        let mut runs = [(usize::MAX, 0usize); 2];
+        let mut i = 0;
+        while i < n {
+            let c = b[i];
+            if c.is_ascii_digit() {
+                let start = i;
+                while i < n && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let len = i - start;
+                let before = if start > 0 { b[start - 1] } else { 0 };
+                let after = if i < n { b[i] } else { 0 };
+                s.digits += len;
+                s.longest_digit_run = s.longest_digit_run.max(len);
+                let joined = |r: (usize, usize)| r.0 != usize::MAX && r.0 + r.1 + 1 == start;
+                match before {
+                    b' ' | b'-' if joined(runs[1]) => spaced += len,
+                    _ => spaced = len,
+                }
+                s.longest_spaced_digits = s.longest_spaced_digits.max(spaced);
+                match before {
+                    b'-' => {
+                        s.dashed_twelve_digits |= len == 12 && after == b'-';
+                        let (p, pp) = (runs[1], runs[0]);
+                        s.ssn_like |= len == 4
+                            && p.1 == 2
+                            && pp.1 == 3
+                            && joined(p)
+                            && b[p.0 - 1] == b'-'
+                            && pp.0 != usize::MAX
+                            && pp.0 + pp.1 + 1 == p.0;
                     }
-                    b'+' => s.plus = true,
-                    b'(' => s.open_paren = true,
+                    b'(' => s.paren_three_digits |= len == 3 && after == b')',
+                    b'+' => s.plus_digit = true,
+                    b'A'..=b'Z' => {
+                        s.caps_then_digits |=
+                            len >= 2 && start >= 2 && b[start - 2].is_ascii_uppercase();
+                    }
                     _ => {}
                 }
+                if after == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                    s.dots_between_digits += 1;
+                }
+                runs = [runs[1], (start, len)];
+                continue;
             }
-            prev = b;
+            if c == b':' {
+                s.colons += 1;
+                s.double_colon |= i > 0 && b[i - 1] == b':';
+            }
+            i += 1;
+            i = skip_to_digit_or_colon(b, i);
         }
         s
     }
 }
 
-/// The literal and word automata of every rule's gate, and which rules each needle opens.
+/// One automaton over every rule's gate needles (ASCII case-insensitive), and which rules each
+/// needle opens.
 #[derive(Clone)]
 struct Prefilter {
-    literals: aho_corasick::AhoCorasick,
-    literal_rules: Vec<usize>,
-    words: aho_corasick::AhoCorasick,
-    word_rules: Vec<usize>,
+    needles: aho_corasick::AhoCorasick,
+    /// Per needle: the rules it opens, its own and those of every needle that is a prefix of it.
+    opens: Vec<Vec<usize>>,
 }
 
 impl Prefilter {
     fn new(rules: &[Rule]) -> Prefilter {
-        let (mut lits, mut lit_rules, mut words, mut word_rules) = (vec![], vec![], vec![], vec![]);
+        let mut needles: Vec<(String, usize)> = Vec::new();
         for (i, r) in rules.iter().enumerate() {
-            match r.gate {
-                Gate::Literals(ns) => {
-                    lits.extend_from_slice(ns);
-                    lit_rules.extend(std::iter::repeat_n(i, ns.len()));
-                }
-                Gate::Words(ns) => {
-                    words.extend_from_slice(ns);
-                    word_rules.extend(std::iter::repeat_n(i, ns.len()));
-                }
-                Gate::Shape(_) | Gate::Always => {}
+            if let Gate::Needles(ns) = r.gate {
+                needles.extend(ns.iter().map(|n| (n.to_ascii_lowercase(), i)));
             }
         }
-        let build = |needles: &[&str], ci: bool| {
-            aho_corasick::AhoCorasick::builder()
-                .ascii_case_insensitive(ci)
-                .build(needles)
-                .unwrap_or_else(|e| panic!("redaction prefilter: {e}"))
-        };
+        let opens = needles
+            .iter()
+            .map(|(n, _)| {
+                let mut rules: Vec<usize> = needles
+                    .iter()
+                    .filter(|(m, _)| n.starts_with(m.as_str()))
+                    .map(|(_, r)| *r)
+                    .collect();
+                rules.sort_unstable();
+                rules.dedup();
+                rules
+            })
+            .collect();
         Prefilter {
-            literals: build(&lits, false),
-            literal_rules: lit_rules,
-            words: build(&words, true),
-            word_rules,
+            needles: aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(needles.iter().map(|(n, _)| n))
+                .unwrap_or_else(|e| panic!("redaction prefilter: {e}")),
+            opens,
         }
     }
 
     /// Which of `rules` may match `line`.
     fn open(&self, rules: &[Rule], line: &str) -> Vec<bool> {
         let mut open = vec![false; rules.len()];
-        for m in self.literals.find_overlapping_iter(line) {
-            open[self.literal_rules[m.pattern().as_usize()]] = true;
-        }
-        for m in self.words.find_overlapping_iter(line) {
-            open[self.word_rules[m.pattern().as_usize()]] = true;
+        // Every start position is searched (the next search starts one past the last match's
+        // start), so overlapping needles are all seen; a shorter needle at the same start is a
+        // prefix of the one found and is opened with it.
+        let mut pos = 0;
+        while pos < line.len() {
+            let input = aho_corasick::Input::new(line).span(pos..line.len());
+            let Some(m) = self.needles.find(input) else {
+                break;
+            };
+            for &r in &self.opens[m.pattern().as_usize()] {
+                open[r] = true;
+            }
+            pos = m.start() + 1;
         }
         let mut shape = None;
         for (i, r) in rules.iter().enumerate() {
             match r.gate {
                 Gate::Shape(f) => open[i] = f(shape.get_or_insert_with(|| Shape::of(line))),
+                Gate::Line(f) => open[i] = f(line),
                 Gate::Always => open[i] = true,
-                Gate::Literals(_) | Gate::Words(_) => {}
+                Gate::Needles(_) => {}
             }
         }
         open
     }
+}
+
+fn has_v(re: &Regex) -> bool {
+    re.capture_names().any(|n| n == Some("v"))
 }
 
 /// One detection rule: a regex whose group `v` (or the whole match) is the sensitive value.
@@ -141,6 +222,8 @@ struct Rule {
     kind: &'static str,
     re: Regex,
     gate: Gate,
+    /// Whether `re` has a `v` group (else the whole match is the value, found without captures).
+    has_v: bool,
     /// Extra check given the line and the value's byte range.
     check: Option<Check>,
     /// The key=value parser instead of `re`'s groups.
@@ -188,19 +271,19 @@ fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
             "private_key",
             r"(?s)-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|$)",
             None,
-            Gate::Words(&["-----BEGIN"]),
+            Gate::Needles(&["-----BEGIN"]),
         ),
         (
             "jwt",
             r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}",
             None,
-            Gate::Literals(&["eyJ"]),
+            Gate::Needles(&["eyJ"]),
         ),
         (
             "aws_access_key_id",
             r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|ABIA|ACCA)[A-Z0-9]{16}\b",
             None,
-            Gate::Literals(&[
+            Gate::Needles(&[
                 "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "ABIA", "ACCA",
             ]),
         ),
@@ -208,123 +291,123 @@ fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
             "aws_session_token",
             r"(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{20,}",
             None,
-            Gate::Literals(&["IQoJb3JpZ2lu", "FwoGZXIvYXdz", "FQoGZXIvYXdz"]),
+            Gate::Needles(&["IQoJb3JpZ2lu", "FwoGZXIvYXdz", "FQoGZXIvYXdz"]),
         ),
         (
             "aws_secret_access_key",
             r#"(?i)aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?(?P<v>[A-Za-z0-9/+=]{40})"#,
             None,
-            Gate::Words(&["secret"]),
+            Gate::Needles(&["secret"]),
         ),
         (
             "github_token",
             r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
             None,
-            Gate::Literals(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]),
+            Gate::Needles(&["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]),
         ),
         (
             "gitlab_token",
             r"\bglpat-[A-Za-z0-9_-]{20,}",
             None,
-            Gate::Literals(&["glpat-"]),
+            Gate::Needles(&["glpat-"]),
         ),
         (
             "slack_webhook",
             r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
             None,
-            Gate::Literals(&["hooks.slack.com/"]),
+            Gate::Needles(&["hooks.slack.com/"]),
         ),
         (
             "slack_token",
             r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
             None,
-            Gate::Literals(&["xox"]),
+            Gate::Needles(&["xox"]),
         ),
         (
             "stripe_key",
             r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}|\bwhsec_[A-Za-z0-9]{16,}",
             None,
-            Gate::Literals(&["_live_", "_test_", "whsec_"]),
+            Gate::Needles(&["_live_", "_test_", "whsec_"]),
         ),
         (
             "gcp_api_key",
             r"\bAIza[0-9A-Za-z_-]{35}",
             None,
-            Gate::Literals(&["AIza"]),
+            Gate::Needles(&["AIza"]),
         ),
         (
             "sendgrid_key",
             r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",
             None,
-            Gate::Literals(&["SG."]),
+            Gate::Needles(&["SG."]),
         ),
         (
             "twilio_key",
             r"\b(?:SK|AC)[0-9a-f]{32}\b",
             None,
-            Gate::Literals(&["SK", "AC"]),
+            Gate::Line(|l| l.contains("SK") || l.contains("AC")),
         ),
         (
             "npm_token",
             r"\bnpm_[A-Za-z0-9]{36}\b",
             None,
-            Gate::Literals(&["npm_"]),
+            Gate::Needles(&["npm_"]),
         ),
         (
             "pypi_token",
             r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{20,}",
             None,
-            Gate::Literals(&["pypi-AgEIcHlwaS5vcmc"]),
+            Gate::Needles(&["pypi-AgEIcHlwaS5vcmc"]),
         ),
         (
             "llm_api_key",
             r"\bsk-(?:ant-(?:api|admin)\d\d-|proj-|svcacct-)?[A-Za-z0-9_-]{32,}",
             None,
-            Gate::Literals(&["sk-"]),
+            Gate::Needles(&["sk-"]),
         ),
         (
             "datadog_api_key",
             r#"(?i)\b(?:dd|datadog)_?(?:api|app(?:lication)?)_?key["']?\s*[:=]\s*["']?(?P<v>[a-f0-9]{32,40})\b"#,
             None,
-            Gate::Words(&["ddapi", "dd_api", "ddapp", "dd_app", "datadog"]),
+            Gate::Needles(&["ddapi", "dd_api", "ddapp", "dd_app", "datadog"]),
         ),
         (
             "azure_storage_key",
             r"(?i)\bAccountKey=(?P<v>[A-Za-z0-9+/]{40,}={0,2})",
             None,
-            Gate::Words(&["accountkey="]),
+            Gate::Needles(&["accountkey="]),
         ),
         (
             "url_password",
             r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:(?P<v>[^\s/]+)@[A-Za-z0-9.-]+",
             None,
-            Gate::Literals(&["://"]),
+            Gate::Needles(&["://"]),
         ),
         (
             "bearer_token",
             r"(?i)\bbearer\s+(?P<v>[A-Za-z0-9._~+/=-]{12,})",
             None,
-            Gate::Words(&["bearer"]),
+            Gate::Needles(&["bearer"]),
         ),
         (
             "basic_auth",
             r"(?i)\bbasic\s+(?P<v>[A-Za-z0-9+/]{12,}={0,2})",
             None,
-            Gate::Words(&["basic"]),
+            Gate::Needles(&["basic"]),
         ),
         // `"name": "X_SECRET", "value": "…"` pairs (container environment in CloudTrail).
         (
             "password_or_secret",
             r#"(?i)"name"\s*:\s*"[A-Za-z0-9_.-]*(?:secret|password|passwd|token|api_?key|private_?key|access_?key|credentials?|_key)"\s*,\s*"value"\s*:\s*"(?P<v>[^"]+)""#,
             Some(not_masked),
-            Gate::Words(&["\"value\""]),
+            Gate::Needles(&["\"value\""]),
         ),
         // key=value, key: value, "key": "value", 'key': 'value'.
         (
             "password_or_secret",
             "",
             Some(not_masked),
-            Gate::Words(&[
+            Gate::Needles(&[
                 "pass",
                 "pwd",
                 "secret",
@@ -340,79 +423,79 @@ fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
             "card_cvv",
             r#"(?i)\b(?:cvv2?|cvc2?|cid|security_?code)["']?\s*[:=]\s*["']?(?P<v>\d{3,4})\b"#,
             None,
-            Gate::Words(&["cvv", "cvc", "cid", "security"]),
+            Gate::Needles(&["cvv", "cvc", "cid", "security"]),
         ),
         (
             "ssn",
             r"\b(?P<v>\d{3}-\d{2}-\d{4})\b",
             Some(valid_ssn),
-            Gate::Shape(|s| s.digits >= 9),
+            Gate::Shape(|s| s.ssn_like),
         ),
         (
             "iban",
             r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
             Some(valid_iban),
-            Gate::Shape(|s| s.digits >= 2 && s.upper >= 2),
+            Gate::Shape(|s| s.caps_then_digits),
         ),
         (
             "card_number",
             r"\b\d(?:[ -]?\d){12,18}\b",
             Some(valid_card),
-            Gate::Shape(|s| s.digits >= 13),
+            Gate::Shape(|s| s.longest_spaced_digits >= 13),
         ),
         (
             "email",
             r"\b[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b",
             Some(valid_email),
-            Gate::Literals(&["@"]),
+            Gate::Needles(&["@"]),
         ),
         (
             "aws_account_id",
             r"\barn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:(?P<v>\d{12})(?::|/|\b)",
             None,
-            Gate::Words(&["arn:aws"]),
+            Gate::Needles(&["arn:aws"]),
         ),
         (
             "aws_account_id",
             r#"(?i)account(?:[_-]?id)?["']?\s*[:=]?\s*["']?(?P<v>\d{12})\b"#,
             None,
-            Gate::Words(&["account"]),
+            Gate::Needles(&["account"]),
         ),
         (
             "aws_account_id",
             r"\b(?P<v>\d{12})\.dkr\.ecr\.",
             None,
-            Gate::Literals(&[".dkr.ecr."]),
+            Gate::Needles(&[".dkr.ecr."]),
         ),
         (
             "aws_account_id",
             r"[A-Za-z0-9]-(?P<v>\d{12})-[A-Za-z]",
             None,
-            Gate::Shape(|s| s.longest_digit_run >= 12),
+            Gate::Shape(|s| s.dashed_twelve_digits),
         ),
         (
             "aws_account_id",
             r"(?m)(?:^|\s)2 (?P<v>\d{12}) eni-[0-9a-f]+",
             None,
-            Gate::Literals(&[" eni-"]),
+            Gate::Needles(&[" eni-"]),
         ),
         (
             "phone",
             r"\+\d{1,3}[ -]?\(?\d{1,4}\)?(?:[ -]?\d{2,4}){2,4}\b",
             Some(valid_phone),
-            Gate::Shape(|s| s.plus && s.digits >= 7),
+            Gate::Shape(|s| s.plus_digit && s.digits >= 8),
         ),
         (
             "phone",
             r"\(\d{3}\) ?\d{3}-\d{4}\b",
             None,
-            Gate::Shape(|s| s.open_paren && s.digits >= 10),
+            Gate::Shape(|s| s.paren_three_digits && s.digits >= 10),
         ),
         (
             "ipv4",
             r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
             Some(valid_ipv4),
-            Gate::Shape(|s| s.dots >= 3 && s.digits >= 4),
+            Gate::Shape(|s| s.dots_between_digits >= 3),
         ),
         (
             "ipv6",
@@ -652,11 +735,13 @@ impl Redactor {
                 } else {
                     pat.to_owned()
                 };
+                // The built-in patterns are constants tested below; a failure is a bug.
+                let re = Regex::new(&pat)
+                    .unwrap_or_else(|e| panic!("built-in redaction rule {kind}: {e}"));
                 Rule {
                     kind,
-                    // The built-in patterns are constants tested below; a failure is a bug.
-                    re: Regex::new(&pat)
-                        .unwrap_or_else(|e| panic!("built-in redaction rule {kind}: {e}")),
+                    has_v: has_v(&re),
+                    re,
                     gate,
                     check,
                     key_value,
@@ -705,12 +790,14 @@ impl Redactor {
         }
         let re = Regex::new(pattern).map_err(|e| err(e.to_string().replace('\n', " ")))?;
         let kind: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        let user_has_v = has_v(&re);
         self.rules.insert(
             0,
             Rule {
                 kind,
                 re,
                 gate: Gate::Always,
+                has_v: user_has_v,
                 check: None,
                 key_value: false,
             },
@@ -757,6 +844,11 @@ impl Redactor {
                 rule.re
                     .find_iter(line)
                     .filter_map(|m| kv_value(line, m.end()))
+                    .collect()
+            } else if !rule.has_v {
+                rule.re
+                    .find_iter(line)
+                    .map(|m| (m.start(), m.end()))
                     .collect()
             } else {
                 rule.re
@@ -820,6 +912,34 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skipping_finds_the_first_digit_or_colon() {
+        for s in [
+            "",
+            "abc",
+            "abcdefghijklmnop9",
+            "é€ü:x",
+            "abcdefgh:",
+            "zzzzzzz0",
+            "/;<=>?@ 5",
+        ] {
+            let want = s
+                .bytes()
+                .position(|c| c.is_ascii_digit() || c == b':')
+                .unwrap_or(s.len());
+            let mut i = 0;
+            // False hits on non-ASCII bytes may stop early: keep skipping as `Shape::of` does.
+            loop {
+                i = skip_to_digit_or_colon(s.as_bytes(), i);
+                if i >= s.len() || s.as_bytes()[i].is_ascii_digit() || s.as_bytes()[i] == b':' {
+                    break;
+                }
+                i += 1;
+            }
+            assert_eq!(i, want, "{s:?}");
+        }
+    }
 
     #[test]
     fn masks_only_the_value_and_keeps_the_rest() {

@@ -20,7 +20,9 @@
 //! State is bounded: past [`MinerConfig::max_clusters`] the least recently used clusters are
 //! evicted, so a flood of unique lines costs neither unbounded memory nor time.
 
-use std::collections::HashMap;
+// FxHash: the keys are our own skeletons and ids, hashed on every line; no untrusted party picks
+// them to collide (a flood of crafted lines is bounded by the cluster cap either way).
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// Tunables; [`MinerConfig::default`] is the one configuration used for every log format.
 #[derive(Debug, Clone)]
@@ -250,7 +252,7 @@ impl HeaderModel {
     /// Learns the header from a sample of lines of one source.
     pub fn learn<'a>(lines: impl IntoIterator<Item = &'a str>, config: &MinerConfig) -> Self {
         let max = config.max_header_fields;
-        let mut counts: Vec<HashMap<FieldKind, usize>> = vec![HashMap::new(); max];
+        let mut counts: Vec<HashMap<FieldKind, usize>> = vec![HashMap::default(); max];
         // Lines with more than `i + 1` fields: a header must leave a message in nearly all.
         let mut longer = vec![0usize; max];
         let mut n = 0usize;
@@ -603,10 +605,10 @@ impl Miner {
         Miner {
             config,
             header,
-            clusters: HashMap::new(),
-            by_key: HashMap::new(),
-            by_len: HashMap::new(),
-            merged_into: HashMap::new(),
+            clusters: HashMap::default(),
+            by_key: HashMap::default(),
+            by_len: HashMap::default(),
+            merged_into: HashMap::default(),
             next_id: 0,
             clock: 0,
             scratch: String::new(),
@@ -841,6 +843,7 @@ impl Miner {
             .collect();
         by_age.sort_unstable();
         let drop = (self.config.max_clusters / 10).max(1);
+        let mut gone: HashSet<ClusterId> = HashSet::default();
         for &(_, id) in by_age.iter().take(drop) {
             if let Some(c) = self.clusters.remove(&id) {
                 for k in &c.keys {
@@ -848,10 +851,11 @@ impl Miner {
                         self.by_key.remove(k);
                     }
                 }
-                if let Some(ids) = self.by_len.get_mut(&c.tokens.len()) {
-                    ids.retain(|&i| i != id);
-                }
+                gone.insert(id);
             }
+        }
+        for ids in self.by_len.values_mut() {
+            ids.retain(|i| !gone.contains(i));
         }
         // Forwarding entries may only point at clusters that still exist or were evicted; drop
         // chains into evicted clusters so the map stays bounded too.
@@ -909,7 +913,7 @@ pub fn stream(input: impl std::io::BufRead, output: impl std::io::Write) -> std:
             }
         }
         // Templates are rendered once per cluster per chunk.
-        let mut rendered: HashMap<ClusterId, String> = HashMap::new();
+        let mut rendered: HashMap<ClusterId, String> = HashMap::default();
         for &id in &ids {
             let id = miner.resolve(id);
             let json = rendered.entry(id).or_insert_with(|| {
