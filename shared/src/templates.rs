@@ -569,6 +569,12 @@ fn covers(pattern: &str, word: &str) -> bool {
 
 const MAX_KEYS_PER_CLUSTER: usize = 64;
 
+/// The index key of a first token.
+fn head(token: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(token)
+}
+
 /// Identifies a cluster for the life of a [`Miner`] (merged clusters resolve to the survivor).
 pub type ClusterId = u32;
 
@@ -592,7 +598,11 @@ pub struct Miner {
     header: HeaderModel,
     clusters: HashMap<ClusterId, Cluster>,
     by_key: HashMap<String, ClusterId>,
+    /// Clusters by token count, and by token count and first token: a new skeleton is compared
+    /// with the clusters that share its first token (or have a variable there) only, since
+    /// clusters that differ in the first word never merge.
     by_len: HashMap<usize, Vec<ClusterId>>,
+    by_head: HashMap<(usize, u64), Vec<ClusterId>>,
     merged_into: HashMap<ClusterId, ClusterId>,
     next_id: ClusterId,
     clock: u64,
@@ -608,6 +618,7 @@ impl Miner {
             clusters: HashMap::default(),
             by_key: HashMap::default(),
             by_len: HashMap::default(),
+            by_head: HashMap::default(),
             merged_into: HashMap::default(),
             next_id: 0,
             clock: 0,
@@ -686,8 +697,20 @@ impl Miner {
         let len = tokens.len();
         let mut general: Option<ClusterId> = None;
         let mut variant: Option<(ClusterId, usize)> = None;
-        if let Some(ids) = self.by_len.get(&len) {
-            for &cid in ids.iter().rev().take(self.config.max_candidates) {
+        let take = self.config.max_candidates;
+        let mut candidates: Vec<ClusterId> = Vec::new();
+        let mut add = |ids: Option<&Vec<ClusterId>>| {
+            candidates.extend(ids.into_iter().flat_map(|v| v.iter().rev().take(take)));
+        };
+        match tokens.first() {
+            Some(first) if first != VAR => {
+                add(self.by_head.get(&(len, head(first))));
+                add(self.by_head.get(&(len, head(VAR))));
+            }
+            _ => add(self.by_len.get(&len)),
+        }
+        {
+            for cid in candidates {
                 let Some(c) = self.clusters.get(&cid) else {
                     continue;
                 };
@@ -723,11 +746,14 @@ impl Miner {
         }
         if let Some(cid) = general {
             let c = self.clusters.get_mut(&cid).expect("candidate exists");
+            let old_first = c.tokens.first().cloned();
             for (a, b) in c.tokens.iter_mut().zip(&tokens) {
                 if a != b && b == VAR {
                     *a = VAR.to_owned();
                 }
             }
+            self.rehead(cid, old_first.as_deref());
+            let c = self.clusters.get_mut(&cid).expect("candidate exists");
             c.count += 1;
             c.last_used = self.clock;
             // Skeletons remembered per cluster are capped: past that, a line of a new skeleton
@@ -754,6 +780,8 @@ impl Miner {
         );
         self.by_key.insert(key, id);
         self.by_len.entry(len).or_default().push(id);
+        let first = self.clusters[&id].tokens.first().map_or(0, |t| head(t));
+        self.by_head.entry((len, first)).or_default().push(id);
         if let (Some((near, p)), Some(word)) = (variant, word) {
             self.add_variant(near, p, id, word);
         }
@@ -819,11 +847,18 @@ impl Miner {
         if let Some(ids) = self.by_len.get_mut(&f.tokens.len()) {
             ids.retain(|&i| i != from);
         }
+        if let Some(ids) = self
+            .by_head
+            .get_mut(&(f.tokens.len(), f.tokens.first().map_or(0, |t| head(t))))
+        {
+            ids.retain(|&i| i != from);
+        }
         for k in &f.keys {
             self.by_key.insert(k.clone(), into);
         }
         self.merged_into.insert(from, into);
         let t = self.clusters.get_mut(&into).expect("merge target exists");
+        let old_first = t.tokens.first().cloned();
         for (a, b) in t.tokens.iter_mut().zip(&f.tokens) {
             if a != b && !covers(a, b) {
                 *a = VAR.to_owned();
@@ -832,6 +867,23 @@ impl Miner {
         t.count += f.count;
         t.last_used = t.last_used.max(f.last_used);
         t.keys.extend(f.keys);
+        self.rehead(into, old_first.as_deref());
+    }
+
+    /// Moves cluster `id` to the index of its first token when that changed from `old_first`.
+    fn rehead(&mut self, id: ClusterId, old_first: Option<&str>) {
+        let Some(c) = self.clusters.get(&id) else {
+            return;
+        };
+        let (len, new) = (c.tokens.len(), c.tokens.first().map_or(0, |t| head(t)));
+        let old = old_first.map_or(0, head);
+        if old == new {
+            return;
+        }
+        if let Some(ids) = self.by_head.get_mut(&(len, old)) {
+            ids.retain(|&i| i != id);
+        }
+        self.by_head.entry((len, new)).or_default().push(id);
     }
 
     /// Drops the least recently used tenth of the clusters.
@@ -854,9 +906,11 @@ impl Miner {
                 gone.insert(id);
             }
         }
-        for ids in self.by_len.values_mut() {
+        for ids in self.by_len.values_mut().chain(self.by_head.values_mut()) {
             ids.retain(|i| !gone.contains(i));
         }
+        self.by_len.retain(|_, ids| !ids.is_empty());
+        self.by_head.retain(|_, ids| !ids.is_empty());
         // Forwarding entries may only point at clusters that still exist or were evicted; drop
         // chains into evicted clusters so the map stays bounded too.
         let resolved: HashMap<ClusterId, ClusterId> = self
