@@ -74,7 +74,15 @@ enum FieldKind {
 #[derive(Debug, Clone, Copy)]
 struct Field {
     start: usize,
-    kind: Option<FieldKind>,
+    end: usize,
+    padded: bool,
+}
+
+impl Field {
+    /// Classified on demand: reading a message needs the kind of one or two fields only.
+    fn kind(&self, line: &str) -> Option<FieldKind> {
+        field_kind(&line[self.start..self.end], self.padded)
+    }
 }
 
 const LEVELS: &[&str] = &[
@@ -224,10 +232,7 @@ fn fields(line: &str, max: usize) -> Vec<Field> {
             gap += 1;
         }
         let padded = (gap >= 2 || piped) && i + gap < bytes.len();
-        out.push(Field {
-            start,
-            kind: field_kind(&line[start..end], padded),
-        });
+        out.push(Field { start, end, padded });
     }
     out
 }
@@ -263,7 +268,7 @@ impl HeaderModel {
             n += 1;
             let fs = fields(line, max + 1);
             for (i, f) in fs.iter().take(max).enumerate() {
-                if let Some(k) = f.kind {
+                if let Some(k) = f.kind(line) {
                     *counts[i].entry(k).or_default() += 1;
                 }
                 if i + 1 < fs.len() {
@@ -300,12 +305,12 @@ impl HeaderModel {
         }
         // A line whose header field sits a little off (a component with a space in it, an
         // optional field) ends its header at the nearest field of the expected kind.
-        let end = if fs[last].kind == Some(kind) {
+        let end = if fs[last].kind(line) == Some(kind) {
             last
         } else {
             [last + 1, last + 2, last.wrapping_sub(1)]
                 .into_iter()
-                .find(|&i| fs.get(i).is_some_and(|f| f.kind == Some(kind)))
+                .find(|&i| fs.get(i).is_some_and(|f| f.kind(line) == Some(kind)))
                 .unwrap_or(last)
         };
         match fs.get(end + 1) {
@@ -327,6 +332,9 @@ fn is_hexish(s: &str) -> bool {
 }
 
 fn is_path_or_url(s: &str) -> bool {
+    if !s.as_bytes().contains(&b'/') {
+        return false;
+    }
     s.contains("://") || (s.starts_with('/') && s[1..].contains('/')) || s.starts_with("~/")
 }
 
@@ -376,11 +384,34 @@ fn is_value(s: &str) -> bool {
     longest_run >= 2 || s.as_bytes()[0].is_ascii_digit() || digits * 2 > s.len()
 }
 
-const OPENERS: &[char] = &['(', '[', '{', '"', '\'', '<'];
-const CLOSERS: &[char] = &[')', ']', '}', '"', '\'', '>', ',', ';', ':', '.', '!', '?'];
-const DELIMS: &[char] = &[
-    '=', '(', ')', '[', ']', '{', '}', '"', '\'', ',', ';', ':', '@', '|', '<', '>',
-];
+/// Punctuation that opens a token around a value, closes it, or separates a key from a value.
+const OPENERS: &[u8] = b"([{\"'<";
+const CLOSERS: &[u8] = b")]}\"'>,;:.!?";
+const DELIMS: &[u8] = b"=()[]{}\"',;:@|<>";
+const OPENER: u8 = 1;
+const CLOSER: u8 = 2;
+const DELIM: u8 = 4;
+
+/// [`OPENERS`], [`CLOSERS`] and [`DELIMS`] as one table of flags per byte.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < OPENERS.len() {
+        t[OPENERS[i] as usize] |= OPENER;
+        i += 1;
+    }
+    i = 0;
+    while i < CLOSERS.len() {
+        t[CLOSERS[i] as usize] |= CLOSER;
+        i += 1;
+    }
+    i = 0;
+    while i < DELIMS.len() {
+        t[DELIMS[i] as usize] |= DELIM;
+        i += 1;
+    }
+    t
+};
 
 /// One token of a message with its values masked (`uid=0)` → `uid=<*>)`).
 fn mask_token(token: &str, out: &mut String) {
@@ -389,8 +420,15 @@ fn mask_token(token: &str, out: &mut String) {
         out.push_str(&token[end + 1..]);
         return;
     }
-    let core_start = token.len() - token.trim_start_matches(OPENERS).len();
-    let core_end = core_start + token[core_start..].trim_end_matches(CLOSERS).len();
+    let bytes = token.as_bytes();
+    let core_start = bytes
+        .iter()
+        .position(|&b| CLASS[b as usize] & OPENER == 0)
+        .unwrap_or(bytes.len());
+    let core_end = bytes[core_start..]
+        .iter()
+        .rposition(|&b| CLASS[b as usize] & CLOSER == 0)
+        .map_or(core_start, |i| core_start + i + 1);
     let core = &token[core_start..core_end];
     if !core.is_empty() && is_whole_value(core) {
         out.push_str(&token[..core_start]);
@@ -400,8 +438,8 @@ fn mask_token(token: &str, out: &mut String) {
     }
     let mut piece_start = 0;
     // Delimiters are ASCII, so splitting at their bytes keeps UTF-8 boundaries.
-    for (i, &b) in token.as_bytes().iter().enumerate() {
-        if b.is_ascii_punctuation() && DELIMS.contains(&(b as char)) {
+    for (i, &b) in bytes.iter().enumerate() {
+        if CLASS[b as usize] & DELIM != 0 {
             push_piece(&token[piece_start..i], out);
             out.push(b as char);
             piece_start = i + 1;
@@ -537,7 +575,7 @@ fn generalise(words: &[String]) -> String {
                 .count(),
         );
     }
-    let is_delim = |b: u8| DELIMS.contains(&(b as char)) || matches!(b, b'.' | b'/');
+    let is_delim = |b: u8| CLASS[b as usize] & DELIM != 0 || matches!(b, b'.' | b'/');
     // Cut the prefix back to just after a delimiter and the suffix to a delimiter.
     let fb = first.as_bytes();
     while pre > 0 && !is_delim(fb[pre - 1]) {
