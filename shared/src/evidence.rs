@@ -97,8 +97,93 @@ pub struct MetricEvidence {
     pub statistic: String,
     pub period_secs: u32,
     pub summary: MetricSummary,
-    /// `(timestamp_ms, value)` pairs in time order.
+    /// `(timestamp_ms, value)` pairs in time order. On the wire, a series on a regular grid is
+    /// sent as its start, step and values (`null` for a missing point), about a quarter of the
+    /// bytes of pairs; other series as pairs. See [`compact_points`].
+    #[serde(with = "compact_points")]
     pub points: Vec<(i64, f64)>,
+}
+
+/// The wire form of chart points: `{"start": ms, "step_ms": ms, "values": [v, null, …]}` when the
+/// timestamps lie on one grid with few gaps, else `[[ms, v], …]`. Both forms are accepted.
+pub mod compact_points {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Grid {
+        start: i64,
+        step_ms: i64,
+        values: Vec<Option<f64>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Grid(Grid),
+        Pairs(Vec<(i64, f64)>),
+    }
+
+    /// The grid of `points`, when they have one and it is at most half empty.
+    fn grid(points: &[(i64, f64)]) -> Option<Grid> {
+        let (first, rest) = points.split_first()?;
+        let step = rest
+            .iter()
+            .zip(points)
+            .map(|(b, a)| b.0 - a.0)
+            .filter(|d| *d > 0)
+            .min()?;
+        let span = points.last()?.0 - first.0;
+        if span % step != 0 || points.iter().any(|p| (p.0 - first.0) % step != 0) {
+            return None;
+        }
+        let slots = usize::try_from(span / step).ok()? + 1;
+        if slots > points.len() * 2 {
+            return None;
+        }
+        let mut values = vec![None; slots];
+        for p in points {
+            let slot = usize::try_from((p.0 - first.0) / step).ok()?;
+            *values.get_mut(slot)? = Some(p.1);
+        }
+        Some(Grid {
+            start: first.0,
+            step_ms: step,
+            values,
+        })
+    }
+
+    pub fn serialize<S: Serializer>(points: &[(i64, f64)], s: S) -> Result<S::Ok, S::Error> {
+        match grid(points) {
+            Some(g) if points.len() > 1 => g.serialize(s),
+            _ => points.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(i64, f64)>, D::Error> {
+        match Wire::deserialize(d)? {
+            Wire::Pairs(p) => Ok(p),
+            Wire::Grid(g) => {
+                if g.step_ms <= 0 || g.values.len() > 100_000 {
+                    return Err(serde::de::Error::custom(
+                        "points: step_ms must be positive and values at most 100000",
+                    ));
+                }
+                g.values
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| Some((i, v?)))
+                    .map(|(i, v)| {
+                        (i as i64)
+                            .checked_mul(g.step_ms)
+                            .and_then(|o| g.start.checked_add(o))
+                            .map(|t| (t, v))
+                            .ok_or_else(|| serde::de::Error::custom("points: timestamp overflow"))
+                    })
+                    .collect()
+            }
+        }
+    }
 }
 
 /// A group of similar log lines: the template (variables as `<*>`), how many, when, examples.
@@ -247,6 +332,48 @@ impl EvidenceItem {
             EvidenceItem::EcsService(_) => "ecs",
             EvidenceItem::Resource(r) if r.resource_type == "rds_instance" => "rds",
             EvidenceItem::Resource(_) => "ec2",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    struct P(#[serde(with = "super::compact_points")] Vec<(i64, f64)>);
+
+    fn round_trip(points: Vec<(i64, f64)>) -> String {
+        let json = serde_json::to_string(&P(points.clone())).unwrap();
+        assert_eq!(
+            serde_json::from_str::<P>(&json).unwrap().0,
+            points,
+            "{json}"
+        );
+        json
+    }
+
+    #[test]
+    fn regular_series_go_as_a_grid_and_come_back_the_same() {
+        let json = round_trip(vec![(60_000, 1.5), (120_000, 2.0), (240_000, 3.25)]);
+        assert_eq!(
+            json,
+            r#"{"start":60000,"step_ms":60000,"values":[1.5,2.0,null,3.25]}"#
+        );
+        // Irregular, sparse, single and empty series stay pairs.
+        assert!(round_trip(vec![(0, 1.0), (7, 2.0), (60_000, 3.0)]).starts_with("[["));
+        assert!(round_trip(vec![(0, 1.0), (600_000, 2.0)]).starts_with('{'));
+        assert!(round_trip(vec![(0, 1.0), (60_000, 2.0), (6_000_000, 3.0)]).starts_with("[["));
+        assert_eq!(round_trip(vec![(5, 1.0)]), "[[5,1.0]]");
+        assert_eq!(round_trip(vec![]), "[]");
+    }
+
+    #[test]
+    fn bad_grids_are_refused() {
+        for bad in [
+            r#"{"start":0,"step_ms":0,"values":[1.0]}"#,
+            r#"{"start":9223372036854775000,"step_ms":1000,"values":[1.0,2.0]}"#,
+            r#"{"start":0,"step_ms":60000,"values":[1.0],"extra":1}"#,
+        ] {
+            assert!(serde_json::from_str::<P>(bad).is_err(), "{bad}");
         }
     }
 }
