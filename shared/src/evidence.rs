@@ -342,9 +342,9 @@ mod tests {
     struct P(#[serde(with = "super::compact_points")] Vec<(i64, f64)>);
 
     fn round_trip(points: Vec<(i64, f64)>) -> String {
-        let json = serde_json::to_string(&P(points.clone())).unwrap();
+        let json = serde_json::to_string(&P(points.clone())).expect("serialise");
         assert_eq!(
-            serde_json::from_str::<P>(&json).unwrap().0,
+            serde_json::from_str::<P>(&json).expect("deserialise").0,
             points,
             "{json}"
         );

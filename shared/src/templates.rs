@@ -1132,9 +1132,15 @@ mod tests {
             m.resolve(bob),
             "a position with three words is a variable"
         );
-        assert_eq!(m.template(opened).unwrap(), "session opened for user <*>");
+        assert_eq!(
+            m.template(opened).expect("cluster"),
+            "session opened for user <*>"
+        );
         assert_eq!(m.count(opened), 3);
-        assert_eq!(m.template(closed).unwrap(), "session closed for user alice");
+        assert_eq!(
+            m.template(closed).expect("cluster"),
+            "session closed for user alice"
+        );
         // Lines differing in values only share a template from the start.
         let a = m.add("request 17 took 30 ms");
         let b = m.add("request 4242 took 7 ms");
@@ -1171,18 +1177,18 @@ mod tests {
         assert!(m.merged_into.len() <= 100 * MAX_KEYS_PER_CLUSTER);
         // Still works after eviction.
         let id = m.add("steady line 1");
-        assert_eq!(m.template(id).unwrap(), "steady line <*>");
+        assert_eq!(m.template(id).expect("cluster"), "steady line <*>");
     }
 
     #[test]
     fn streams_one_object_per_line_in_order() {
         let input = b"a 1\nb 2\na 3\n\xff\xfe odd bytes\nlast line without newline";
         let mut out = Vec::new();
-        stream(&input[..], &mut out).unwrap();
+        stream(&input[..], &mut out).expect("stream");
         let lines: Vec<serde_json::Value> = String::from_utf8(out)
-            .unwrap()
+            .expect("utf-8")
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
+            .map(|l| serde_json::from_str(l).expect("json line"))
             .collect();
         assert_eq!(lines.len(), 5);
         assert_eq!(lines[0]["template"], "a <*>");

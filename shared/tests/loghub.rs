@@ -62,17 +62,17 @@ fn score(system: &str) -> Score {
     if std::env::var_os("LOGHUB_DEBUG").is_some_and(|v| v == system) {
         let mut shown = std::collections::HashSet::new();
         for i in 0..lines.len() {
-            if pred_groups[&ids[i]] != true_groups[truth[i].as_str()] || templates[i] != truth[i] {
-                if shown.insert((truth[i].clone(), templates[i].clone())) {
-                    eprintln!(
-                        "truth {:?}\n mine {:?} ({} / {})\n line {:?}",
-                        truth[i],
-                        templates[i],
-                        pred_groups[&ids[i]].len(),
-                        true_groups[truth[i].as_str()].len(),
-                        lines[i]
-                    );
-                }
+            let wrong =
+                pred_groups[&ids[i]] != true_groups[truth[i].as_str()] || templates[i] != truth[i];
+            if wrong && shown.insert((truth[i].clone(), templates[i].clone())) {
+                eprintln!(
+                    "truth {:?}\n mine {:?} ({} / {})\n line {:?}",
+                    truth[i],
+                    templates[i],
+                    pred_groups[&ids[i]].len(),
+                    true_groups[truth[i].as_str()].len(),
+                    lines[i]
+                );
             }
         }
     }

@@ -359,7 +359,7 @@ mod tests {
         .map(|(i, l)| (i as i64 * 1000, l.to_string()))
         .collect();
         let mut t = mine(lines.iter().map(|l| l.1.as_str()), &lines);
-        t.sort_by(|a, b| b.count.cmp(&a.count));
+        t.sort_by_key(|x| std::cmp::Reverse(x.count));
         assert_eq!(t[0].template, "request <*> failed after <*> on <*>");
         assert_eq!((t[0].count, t[0].first_seen, t[0].last_seen), (2, 0, 1000));
         assert_eq!(t[0].examples.len(), 2);
