@@ -17,6 +17,7 @@ pub const DEFAULT_DATA_DIR: &str = "./convops-data";
 pub const DEFAULT_HEARTBEAT_SECS: u32 = 30;
 pub const DEFAULT_DELIVERY_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_DELIVERY_MAX_ATTEMPTS: u32 = 8;
+pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +65,7 @@ struct RawSecrets {
 struct RawDelivery {
     timeout_secs: Option<u64>,
     max_attempts: Option<u32>,
+    slack_api_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +84,8 @@ pub struct Settings {
     pub secrets_key_file: PathBuf,
     pub delivery_timeout: Duration,
     pub delivery_max_attempts: u32,
+    /// Slack's Web API (`chat.postMessage` for bot-token routes).
+    pub slack_api_url: url::Url,
     pub heartbeat_secs: u32,
     /// The optional LLM write-up (`[llm]`); `None`: off.
     pub llm: Option<crate::llm::LlmSettings>,
@@ -171,7 +175,21 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let RawDelivery {
         timeout_secs,
         max_attempts,
+        slack_api_url,
     } = delivery;
+    let slack_api_text = slack_api_url.unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_owned());
+    let slack_api_url = url::Url::parse(&slack_api_text).map_err(|e| {
+        key_err(
+            "delivery.slack_api_url",
+            format!("{slack_api_text:?} is not a URL: {e}"),
+        )
+    })?;
+    if !matches!(slack_api_url.scheme(), "https" | "http") {
+        return Err(key_err(
+            "delivery.slack_api_url",
+            "scheme must be https (or http for a local test server)",
+        ));
+    }
     let timeout = timeout_secs.unwrap_or(DEFAULT_DELIVERY_TIMEOUT_SECS);
     if timeout == 0 {
         return Err(key_err("delivery.timeout_secs", "must be at least 1"));
@@ -186,6 +204,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         tls,
         delivery_timeout: Duration::from_secs(timeout),
         delivery_max_attempts: max_attempts.unwrap_or(DEFAULT_DELIVERY_MAX_ATTEMPTS).max(1),
+        slack_api_url,
         heartbeat_secs: heartbeat_secs.unwrap_or(DEFAULT_HEARTBEAT_SECS).max(1),
         llm,
     })

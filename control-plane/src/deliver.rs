@@ -1,14 +1,25 @@
 //! Delivery: a worker drains the `deliveries` outbox (written with the incident, so nothing is
-//! lost across restarts) and posts each message to its route.
+//! lost across restarts) and posts each message to its route:
 //!
-//! Per attempt: a 2xx marks the delivery done; 429 and 5xx and network errors are retried with
-//! exponential backoff, honouring `Retry-After`; other 4xx are final and recorded. A crash between
-//! a successful post and marking it done can repeat that one message: delivery is at-least-once,
-//! with that single window.
+//! - `slack_webhook`: a Slack incoming webhook (the target is the URL);
+//! - `slack_bot`: Slack's `chat.postMessage` with a bot token (the target is
+//!   `{"token", "channel"}`); Slack answers HTTP 200 with `"ok": false` for most errors, which are
+//!   read from the body;
+//! - `webhook`: any HTTPS endpoint (the target is `{"url", "secret"}`), the JSON body signed with
+//!   HMAC-SHA256 (see [`sign`]).
+//!
+//! Per attempt: success marks the delivery done; rate limits, 5xx and network errors are retried
+//! with exponential backoff (2 s doubling, at most 5 min, with jitter), or after `Retry-After`
+//! (seconds or an HTTP date) when the server sends one; other errors are final and recorded in
+//! the incident's delivery log. A crash between a successful post and marking it done can repeat
+//! that one message: delivery is at-least-once, with that single window (webhook receivers can
+//! drop the repeat by its `X-ConvOps-Delivery` id).
 
 pub mod slack;
 
 use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -18,6 +29,40 @@ use crate::store::{now_ms, PendingDelivery, Store};
 
 /// Route kinds.
 pub const SLACK_WEBHOOK: &str = "slack_webhook";
+pub const SLACK_BOT: &str = "slack_bot";
+pub const WEBHOOK: &str = "webhook";
+
+/// The sealed target of a `slack_bot` route.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SlackBotTarget {
+    pub token: String,
+    pub channel: String,
+}
+
+/// The sealed target of a `webhook` route.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub secret: String,
+}
+
+/// Header names of signed webhooks.
+pub const SIGNATURE_HEADER: &str = "x-convops-signature";
+pub const TIMESTAMP_HEADER: &str = "x-convops-request-timestamp";
+pub const DELIVERY_HEADER: &str = "x-convops-delivery";
+
+/// The signature of a webhook body: `v1=` and the hex HMAC-SHA256, keyed by the route's secret,
+/// of `v1:{timestamp}:{body}` (the timestamp in Unix seconds, as sent in
+/// `X-ConvOps-Request-Timestamp`). Receivers recompute it over the raw body, compare in constant
+/// time, and refuse timestamps more than five minutes old.
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(format!("v1:{timestamp}:").as_bytes());
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
 
 pub struct Worker {
     pub store: Store,
@@ -25,6 +70,28 @@ pub struct Worker {
     pub http: reqwest::Client,
     pub wake: std::sync::Arc<Notify>,
     pub max_attempts: u32,
+    /// Base URL of Slack's Web API (`https://slack.com/api`; a local server in tests).
+    pub slack_api: String,
+}
+
+/// Backoff before attempt `attempts + 1`: 2 s doubling, at most 5 min, with up to 25% jitter.
+pub fn backoff(attempts: i64) -> Duration {
+    let base = 2u64.saturating_mul(1 << attempts.clamp(0, 8)).min(300);
+    let jitter = rand::random::<u64>() % (base * 250 + 1);
+    Duration::from_millis(base * 1000 + jitter)
+}
+
+/// `Retry-After`: delta-seconds or an HTTP date.
+pub fn retry_after(value: &str) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 enum Outcome {
@@ -66,12 +133,31 @@ impl Worker {
     async fn attempt(&self, d: PendingDelivery) {
         let outcome = match self.sealer.open(&d.route.target_enc) {
             Err(e) => Outcome::Final(format!("route target cannot be decrypted: {e}")),
-            Ok(target) => match String::from_utf8(target) {
-                Err(_) => Outcome::Final("route target is not UTF-8".into()),
-                Ok(url) => match d.route.kind.as_str() {
-                    SLACK_WEBHOOK => self.post_json(&url, &d.body).await,
-                    other => Outcome::Final(format!("unknown route kind {other:?}")),
+            Ok(target) => match d.route.kind.as_str() {
+                SLACK_WEBHOOK => match String::from_utf8(target) {
+                    Ok(url) => self.post(&url, &d.body, &[], d.attempts).await,
+                    Err(_) => Outcome::Final("route target is not UTF-8".into()),
                 },
+                SLACK_BOT => match serde_json::from_slice::<SlackBotTarget>(&target) {
+                    Ok(t) => self.slack_post_message(&t, &d.body, d.attempts).await,
+                    Err(e) => {
+                        Outcome::Final(format!("route target is not a Slack bot target: {e}"))
+                    }
+                },
+                WEBHOOK => match serde_json::from_slice::<WebhookTarget>(&target) {
+                    Ok(t) => {
+                        let ts = now_ms() / 1000;
+                        let sig = sign(t.secret.as_bytes(), ts, d.body.as_bytes());
+                        let headers = [
+                            (TIMESTAMP_HEADER, ts.to_string()),
+                            (SIGNATURE_HEADER, sig),
+                            (DELIVERY_HEADER, d.id.clone()),
+                        ];
+                        self.post(&t.url, &d.body, &headers, d.attempts).await
+                    }
+                    Err(e) => Outcome::Final(format!("route target is not a webhook target: {e}")),
+                },
+                other => Outcome::Final(format!("unknown route kind {other:?}")),
             },
         };
         let attempts = d.attempts + 1;
@@ -103,42 +189,104 @@ impl Worker {
         }
     }
 
-    async fn post_json(&self, url: &str, body: &str) -> Outcome {
-        let backoff = Duration::from_secs(2);
-        let resp = self
+    /// POSTs `body` as JSON; the status decides.
+    async fn post(
+        &self,
+        url: &str,
+        body: &str,
+        headers: &[(&str, String)],
+        attempts: i64,
+    ) -> Outcome {
+        let mut req = self
             .http
             .post(url)
             .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await;
-        match resp {
-            Err(e) => Outcome::Retry {
-                after: backoff,
-                // reqwest errors include the URL, which for a webhook is a secret: drop it.
-                error: format!("request failed: {}", e.without_url()),
-            },
-            Ok(r) => {
-                let status = r.status();
-                let retry_after = r
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                let text = r.text().await.unwrap_or_default();
-                let snippet: String = text.chars().take(200).collect();
-                if status.is_success() {
-                    Outcome::Done
-                } else if status.as_u16() == 429 || status.is_server_error() {
-                    Outcome::Retry {
-                        after: retry_after.unwrap_or(backoff).min(Duration::from_secs(300)),
-                        error: format!("HTTP {status}: {snippet}"),
-                    }
-                } else {
-                    Outcome::Final(format!("HTTP {status}: {snippet}"))
-                }
+            .body(body.to_owned());
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        match self.send(req, attempts).await {
+            Ok((_, _)) => Outcome::Done,
+            Err(o) => o,
+        }
+    }
+
+    /// Sends a request: `Ok((status, body))` on 2xx; otherwise the outcome to record.
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        attempts: i64,
+    ) -> Result<(u16, String), Outcome> {
+        let r = req.send().await.map_err(|e| Outcome::Retry {
+            after: backoff(attempts),
+            // reqwest errors include the URL, which for a webhook is a secret: drop it.
+            error: format!("request failed: {}", e.without_url()),
+        })?;
+        let status = r.status();
+        let after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry_after);
+        let text = r.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok((status.as_u16(), text));
+        }
+        let snippet: String = text.chars().take(200).collect();
+        let error = format!("HTTP {status}: {snippet}");
+        Err(if status.as_u16() == 429 || status.is_server_error() {
+            Outcome::Retry {
+                after: after
+                    .unwrap_or_else(|| backoff(attempts))
+                    .min(Duration::from_secs(300)),
+                error,
             }
+        } else {
+            Outcome::Final(error)
+        })
+    }
+
+    /// `chat.postMessage` with the bot token: HTTP 429 carries `Retry-After`; other errors come
+    /// as HTTP 200 with `"ok": false` and an error code.
+    async fn slack_post_message(&self, t: &SlackBotTarget, body: &str, attempts: i64) -> Outcome {
+        let mut message: serde_json::Value = match serde_json::from_str(body) {
+            Ok(v) => v,
+            Err(e) => return Outcome::Final(format!("stored message is not JSON: {e}")),
+        };
+        message["channel"] = serde_json::Value::String(t.channel.clone());
+        let req = self
+            .http
+            .post(format!(
+                "{}/chat.postMessage",
+                self.slack_api.trim_end_matches('/')
+            ))
+            .bearer_auth(&t.token)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(message.to_string());
+        let text = match self.send(req, attempts).await {
+            Ok((_, text)) => text,
+            Err(o) => return o,
+        };
+        let reply: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if reply["ok"] == true {
+            return Outcome::Done;
+        }
+        let code = reply["error"]
+            .as_str()
+            .unwrap_or("no error code in the reply")
+            .to_owned();
+        match code.as_str() {
+            // Transient on Slack's side.
+            "ratelimited"
+            | "internal_error"
+            | "fatal_error"
+            | "service_unavailable"
+            | "request_timeout" => Outcome::Retry {
+                after: backoff(attempts),
+                error: format!("Slack chat.postMessage: {code}"),
+            },
+            // The token, the channel or the message is wrong: retrying cannot help.
+            _ => Outcome::Final(format!("Slack chat.postMessage: {code}")),
         }
     }
 }

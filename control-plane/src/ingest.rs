@@ -16,7 +16,7 @@ use convops_shared::protocol::{
     PROTOCOL_VERSION,
 };
 
-use crate::deliver::{slack, SLACK_WEBHOOK};
+use crate::deliver::{slack, SLACK_BOT, SLACK_WEBHOOK, WEBHOOK};
 use crate::diagnose;
 use crate::http::AppState;
 use crate::store::{NewIncident, Received, Stored};
@@ -277,7 +277,16 @@ async fn handle_evidence(
                 let url = incident_url(&public_url, incident_id);
                 let text = diagnose::render_text(&diagnosis, &url);
                 let mut body = match route.kind.as_str() {
-                    SLACK_WEBHOOK => slack::message(&diagnosis, &url, &text),
+                    SLACK_WEBHOOK | SLACK_BOT => slack::message(&diagnosis, &url, &text),
+                    WEBHOOK => serde_json::json!({
+                        "type": "incident.opened",
+                        "incident_id": incident_id,
+                        "incident_url": url,
+                        "alarm": frame.alarm.name,
+                        "title": diagnosis.title,
+                        "text": text,
+                        "diagnosis": diagnosis,
+                    }),
                     _ => serde_json::json!({ "text": text }),
                 };
                 // And once more on exactly what leaves: idempotent, so a no-op unless something slipped.

@@ -74,6 +74,7 @@ pub async fn run(
         http: http_client,
         wake,
         max_attempts: settings.delivery_max_attempts,
+        slack_api: settings.slack_api_url.to_string(),
     };
     tracing::info!(listen = %listener.local_addr()?, data_dir = %settings.data_dir.display(), "control plane serving");
     let mut worker_task = tokio::spawn(worker.run(cancel.clone()));

@@ -78,6 +78,7 @@ enum AgentTokenCmd {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::enum_variant_names)] // the subcommands read `route add-…`
 enum RouteCmd {
     /// Deliver a workspace's diagnoses to a Slack incoming webhook (stored encrypted).
     AddSlackWebhook {
@@ -87,6 +88,33 @@ enum RouteCmd {
         /// The webhook URL; read from the environment variable CONVOPS_SLACK_WEBHOOK_URL if not given.
         #[arg(long, env = "CONVOPS_SLACK_WEBHOOK_URL", hide_env_values = true)]
         url: String,
+    },
+    /// Deliver a workspace's diagnoses to a Slack channel with a bot token (chat.postMessage;
+    /// the app needs the chat:write scope and must be in the channel). Stored encrypted.
+    AddSlackBot {
+        /// Workspace id or name.
+        #[arg(long)]
+        workspace: String,
+        /// Channel id (C…); the bot must be a member.
+        #[arg(long)]
+        channel: String,
+        /// Bot token (xoxb-…); read from CONVOPS_SLACK_BOT_TOKEN if not given.
+        #[arg(long, env = "CONVOPS_SLACK_BOT_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+    /// Deliver a workspace's diagnoses as JSON to any HTTPS endpoint, signed with HMAC-SHA256:
+    /// header X-ConvOps-Signature is v1= and the hex HMAC of "v1:{timestamp}:{body}" keyed by the
+    /// secret, X-ConvOps-Request-Timestamp the Unix seconds, X-ConvOps-Delivery a unique id.
+    AddWebhook {
+        /// Workspace id or name.
+        #[arg(long)]
+        workspace: String,
+        /// Endpoint URL (https; http only for a local receiver).
+        #[arg(long)]
+        url: String,
+        /// Signing secret, at least 16 characters; read from CONVOPS_WEBHOOK_SECRET if not given.
+        #[arg(long, env = "CONVOPS_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: String,
     },
 }
 
@@ -213,26 +241,64 @@ async fn admin_token(settings: config::Settings, cmd: AgentTokenCmd) -> anyhow::
 
 async fn admin_route(settings: config::Settings, cmd: RouteCmd) -> anyhow::Result<()> {
     let (store, sealer) = open_data_dir(&settings).await?;
-    match cmd {
-        RouteCmd::AddSlackWebhook { workspace, url } => {
-            let ws = store.workspace_by_ref(&workspace).await?.ok_or_else(|| {
-                anyhow::anyhow!("--workspace: no workspace with id or name {workspace:?}")
-            })?;
-            let parsed =
-                url::Url::parse(&url).map_err(|e| anyhow::anyhow!("--url: not a URL: {e}"))?;
-            if !matches!(parsed.scheme(), "https" | "http") {
-                anyhow::bail!("--url: scheme must be https (or http for a local test receiver)");
-            }
-            let id = store
-                .add_route(
-                    &ws.id,
-                    deliver::SLACK_WEBHOOK,
-                    &sealer.seal(url.as_bytes()),
-                    ADMIN_ACTOR,
-                )
-                .await?;
-            println!("{id}");
+    let workspace_id = |name: String| {
+        let store = store.clone();
+        async move {
+            store
+                .workspace_by_ref(&name)
+                .await?
+                .map(|w| w.id)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("--workspace: no workspace with id or name {name:?}")
+                })
         }
-    }
+    };
+    let check_url = |url: &str| -> anyhow::Result<()> {
+        let parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("--url: not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "https" | "http") {
+            anyhow::bail!("--url: scheme must be https (or http for a local test receiver)");
+        }
+        Ok(())
+    };
+    let (ws, kind, target) = match cmd {
+        RouteCmd::AddSlackWebhook { workspace, url } => {
+            check_url(&url)?;
+            (
+                workspace_id(workspace).await?,
+                deliver::SLACK_WEBHOOK,
+                url.into_bytes(),
+            )
+        }
+        RouteCmd::AddSlackBot {
+            workspace,
+            channel,
+            token,
+        } => {
+            if !token.starts_with("xoxb-") {
+                anyhow::bail!("--token: a Slack bot token starts with xoxb-");
+            }
+            if channel.is_empty() || !channel.chars().all(|c| c.is_ascii_alphanumeric()) {
+                anyhow::bail!("--channel: a channel id such as C0123456 (letters and digits)");
+            }
+            let target = serde_json::to_vec(&deliver::SlackBotTarget { token, channel })?;
+            (workspace_id(workspace).await?, deliver::SLACK_BOT, target)
+        }
+        RouteCmd::AddWebhook {
+            workspace,
+            url,
+            secret,
+        } => {
+            check_url(&url)?;
+            if secret.chars().count() < 16 {
+                anyhow::bail!("--secret: at least 16 characters");
+            }
+            let target = serde_json::to_vec(&deliver::WebhookTarget { url, secret })?;
+            (workspace_id(workspace).await?, deliver::WEBHOOK, target)
+        }
+    };
+    let id = store
+        .add_route(&ws, kind, &sealer.seal(&target), ADMIN_ACTOR)
+        .await?;
+    println!("{id}");
     Ok(())
 }

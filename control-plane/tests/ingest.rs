@@ -54,6 +54,7 @@ async fn server() -> Server {
         secrets_key_file: dir.path().join("data/master.key"),
         delivery_timeout: Duration::from_secs(2),
         delivery_max_attempts: 2,
+        slack_api_url: url::Url::parse("http://127.0.0.1:9/api").expect("url"),
         heartbeat_secs: 30,
         llm: None,
     };

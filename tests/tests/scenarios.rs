@@ -121,13 +121,15 @@ async fn leak_check_finds_a_legitimately_sent_string_everywhere_it_goes() -> any
         "{:?}",
         o.leaks
     );
+    // The alarm's name heads the chat message; the load balancer is in the evidence, which the
+    // chat message cites by id without repeating it.
     for leak in &o.leaks {
-        assert_eq!(
-            leak.places,
-            ["agent_evidence", "database", "api", "chat"],
-            "{}",
-            leak.secret
-        );
+        let expected: &[&str] = if leak.secret == s.alarm.name {
+            &["agent_evidence", "database", "api", "chat"]
+        } else {
+            &["agent_evidence", "database", "api"]
+        };
+        assert_eq!(leak.places, expected, "{}", leak.secret);
     }
     Ok(())
 }

@@ -1,19 +1,34 @@
-//! Slack incoming-webhook messages: a `text` fallback plus Block Kit sections, within Slack's
-//! limits (at most 50 blocks, 3000 characters per section text).
+//! Slack messages, for incoming webhooks and `chat.postMessage` alike: a `text` fallback (the
+//! whole plain diagnosis, used for notifications and by clients without Block Kit) plus Block
+//! Kit blocks: the title, the most likely cause with its confidence and the evidence behind it,
+//! next checks, the other hypotheses, what could not be checked, and a button to the incident.
+//!
+//! Slack's limits (Block Kit reference): at most 50 blocks, 3000 characters in a section's text,
+//! 150 in a header. We also keep the blocks to 12,000 characters in all so a long diagnosis stays
+//! readable; whatever is cut is marked, and the full text is in the incident.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::diagnose::Diagnosis;
 
-pub const MAX_SECTION_CHARS: usize = 3000;
 pub const MAX_BLOCKS: usize = 50;
+pub const MAX_SECTION_CHARS: usize = 3000;
+pub const MAX_HEADER_CHARS: usize = 150;
+/// Characters of block text in all.
+pub const MAX_BLOCK_CHARS: usize = 12_000;
+/// Characters of the `text` fallback.
+pub const MAX_TEXT_CHARS: usize = 12_000;
+/// What a cut section ends with.
+pub const TRUNCATED: &str = "…[truncated]";
 
 fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }
-    let mut out: String = s.chars().take(max.saturating_sub(16)).collect();
-    out.push_str(" …[truncated]");
+    let keep = max.saturating_sub(TRUNCATED.chars().count() + 1);
+    let mut out: String = s.chars().take(keep).collect();
+    out.push(' ');
+    out.push_str(TRUNCATED);
     out
 }
 
@@ -24,29 +39,222 @@ pub fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> serde_json::Value {
-    let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&d.title, 150)}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(&format!("*Reason:* {}", escape(&d.reason)), MAX_SECTION_CHARS)}}),
-    ];
-    for f in &d.findings {
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
-            "text": truncate(&format!("• {} `[{}]`", escape(&f.text), escape(&f.evidence)), MAX_SECTION_CHARS)}}));
+fn percent(confidence: f64) -> String {
+    format!("{:.0}%", (confidence * 100.0).clamp(0.0, 100.0))
+}
+
+/// Blocks under construction, within the limits.
+struct Blocks {
+    blocks: Vec<Value>,
+    chars: usize,
+    cut: bool,
+}
+
+impl Blocks {
+    /// Adds a section; returns false (and adds nothing) once the message is full.
+    fn section(&mut self, text: &str) -> bool {
+        // One block and some characters are kept for the closing truncation notice and the link.
+        if self.cut || self.blocks.len() + 3 > MAX_BLOCKS || self.chars + 200 >= MAX_BLOCK_CHARS {
+            self.cut = true;
+            return false;
+        }
+        let room = (MAX_BLOCK_CHARS - 200 - self.chars).min(MAX_SECTION_CHARS);
+        let text = truncate(text, room);
+        self.chars += text.chars().count();
+        self.blocks
+            .push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
+        true
+    }
+}
+
+pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> Value {
+    let header = truncate(&d.title, MAX_HEADER_CHARS);
+    let mut b = Blocks {
+        chars: header.chars().count(),
+        blocks: vec![json!({"type": "header", "text": {"type": "plain_text", "text": header}})],
+        cut: false,
+    };
+    let mut reason = format!("*Reason:* {}", escape(&d.reason));
+    if let Some(onset) = d.onset_at {
+        reason.push_str(&format!(
+            "\n*Onset:* <!date^{}^{{date_short_pretty}} {{time_secs}}|{}>",
+            onset / 1000,
+            crate::diagnose::utc(onset)
+        ));
+    }
+    b.section(&reason);
+    if let Some(w) = &d.write_up {
+        b.section(&format!(
+            "*Summary* (written by {}, checked against the evidence below)\n{}",
+            escape(&w.model),
+            escape(&w.text)
+        ));
+    }
+    let mut hs = d.hypotheses.iter();
+    if let Some(h) = hs.next() {
+        let mut text = format!(
+            "*Most likely: {}* — `{}`, confidence {}",
+            escape(&h.title),
+            h.category.as_str(),
+            percent(h.confidence)
+        );
+        for c in &h.evidence {
+            text.push_str(&format!("\n• {} `[{}]`", escape(&c.fact), escape(&c.id)));
+        }
+        b.section(&text);
+        if !h.next_checks.is_empty() {
+            let list: Vec<String> = h
+                .next_checks
+                .iter()
+                .map(|n| format!("• {}", escape(n)))
+                .collect();
+            b.section(&format!("*Next checks:*\n{}", list.join("\n")));
+        }
+    } else {
+        for f in &d.findings {
+            if !b.section(&format!(
+                "• {} `[{}]`",
+                escape(&f.text),
+                escape(&f.evidence)
+            )) {
+                break;
+            }
+        }
+    }
+    let others: Vec<String> = hs
+        .map(|h| {
+            let mut ids: Vec<&str> = Vec::new();
+            for c in &h.evidence {
+                if !ids.contains(&c.id.as_str()) {
+                    ids.push(&c.id);
+                }
+            }
+            format!(
+                "• {} — `{}`, {} `[{}]`",
+                escape(&h.title),
+                h.category.as_str(),
+                percent(h.confidence),
+                escape(&ids.join(", "))
+            )
+        })
+        .collect();
+    if !others.is_empty() {
+        b.section(&format!("*Also considered:*\n{}", others.join("\n")));
     }
     if !d.unchecked.is_empty() {
-        let list = d
+        let list: Vec<String> = d
             .unchecked
             .iter()
             .map(|u| format!("• {}", escape(u)))
-            .collect::<Vec<_>>()
-            .join("\n");
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
-            "text": truncate(&format!("*Could not check:*\n{list}"), MAX_SECTION_CHARS)}}));
+            .collect();
+        b.section(&format!("*Could not check:*\n{}", list.join("\n")));
     }
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Incident (API, workspace key): `{}`", escape(incident_url))}]}));
-    if blocks.len() > MAX_BLOCKS {
-        blocks.truncate(MAX_BLOCKS - 1);
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": "…[more findings truncated; open the incident]"}}));
+    if b.cut {
+        b.blocks
+            .push(json!({"type": "section", "text": {"type": "mrkdwn",
+            "text": format!("{TRUNCATED} The rest is in the incident.")}}));
     }
-    json!({ "text": truncate(plain_text, 12_000), "blocks": blocks })
+    let mut context = vec![
+        json!({"type": "mrkdwn", "text": format!("<{}|Open the incident>", escape(incident_url))}),
+    ];
+    if d.masked_by_control_plane > 0 {
+        context.push(json!({"type": "mrkdwn", "text": format!(
+            "{} value(s) were masked by ConvOps on receipt (shown as `[type:xxxx]`).",
+            d.masked_by_control_plane
+        )}));
+    }
+    b.blocks
+        .push(json!({"type": "context", "elements": context}));
+    json!({ "text": truncate(plain_text, MAX_TEXT_CHARS), "blocks": b.blocks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::{Category, Citation, Hypothesis};
+
+    fn diagnosis(hypotheses: usize, long: usize) -> Diagnosis {
+        Diagnosis {
+            title: "orders-5xx: a deploy of orders at 10:02".into(),
+            alarm: "orders-5xx".into(),
+            reason: "Threshold crossed: 1 datapoint [41.5] > 5".into(),
+            onset_at: Some(1_767_224_100_000),
+            hypotheses: (0..hypotheses)
+                .map(|i| Hypothesis {
+                    category: Category::ALL[i % Category::ALL.len()],
+                    confidence: 0.9 - i as f64 * 0.01,
+                    title: format!("hypothesis {i} <b>&</b> {}", "x".repeat(long)),
+                    evidence: (0..4)
+                        .map(|j| Citation {
+                            id: format!("m{j}"),
+                            fact: format!("fact {j} {}", "y".repeat(long)),
+                        })
+                        .collect(),
+                    next_checks: vec![format!("check {}", "z".repeat(long))],
+                })
+                .collect(),
+            write_up: None,
+            write_up_skipped: None,
+            findings: Vec::new(),
+            unchecked: (0..40)
+                .map(|i| format!("source {i}: timed out {}", "w".repeat(long)))
+                .collect(),
+            masked_by_control_plane: 2,
+        }
+    }
+
+    fn texts(m: &Value) -> Vec<String> {
+        m["blocks"]
+            .as_array()
+            .expect("blocks")
+            .iter()
+            .filter_map(|b| b["text"]["text"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn the_top_hypothesis_leads_with_its_evidence_checks_and_a_link() {
+        let d = diagnosis(3, 0);
+        let m = message(&d, "https://convops.example/incidents/inc_1", "plain");
+        let t = texts(&m).join("\n");
+        assert!(
+            t.contains("*Most likely: hypothesis 0 &lt;b&gt;&amp;&lt;/b&gt;"),
+            "{t}"
+        );
+        assert!(t.contains("confidence 90%"), "{t}");
+        assert!(t.contains("`[m3]`") && t.contains("*Next checks:*"), "{t}");
+        assert!(t.contains("*Also considered:*") && t.contains("89%"), "{t}");
+        assert!(t.contains("*Could not check:*"), "{t}");
+        let last = m["blocks"]
+            .as_array()
+            .expect("blocks")
+            .last()
+            .expect("a block")
+            .clone();
+        assert_eq!(last["type"], "context");
+        let ctx = last.to_string();
+        assert!(ctx.contains("<https://convops.example/incidents/inc_1|Open the incident>"));
+        assert!(ctx.contains("2 value(s) were masked"));
+        assert_eq!(m["text"], "plain");
+        assert!(!t.contains(TRUNCATED));
+    }
+
+    #[test]
+    fn a_huge_diagnosis_stays_within_slacks_limits_and_says_it_was_cut() {
+        for (n, long) in [(200, 50), (3, 5000), (60, 400)] {
+            let d = diagnosis(n, long);
+            let m = message(&d, "https://x/i", &"p".repeat(50_000));
+            let blocks = m["blocks"].as_array().expect("blocks");
+            assert!(blocks.len() <= MAX_BLOCKS, "{} blocks", blocks.len());
+            let t = texts(&m);
+            assert!(t.iter().all(|s| s.chars().count() <= MAX_SECTION_CHARS));
+            let header = blocks[0]["text"]["text"].as_str().expect("header");
+            assert!(header.chars().count() <= MAX_HEADER_CHARS);
+            let total: usize = t.iter().map(|s| s.chars().count()).sum();
+            assert!(total <= MAX_BLOCK_CHARS, "{total} characters");
+            assert!(t.join("\n").contains(TRUNCATED), "the cut is marked");
+            assert!(m["text"].as_str().expect("text").chars().count() <= MAX_TEXT_CHARS);
+            assert!(m["text"].as_str().expect("text").ends_with(TRUNCATED));
+        }
+    }
 }
