@@ -34,6 +34,15 @@ struct RawConfig {
     #[serde(default)]
     agents: RawAgents,
     llm: Option<RawLlm>,
+    #[serde(default)]
+    slack: RawSlack,
+}
+
+/// `[slack]`: the ConvOps Slack app's signing secret turns slash commands on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSlack {
+    signing_secret_file: Option<PathBuf>,
 }
 
 /// `[llm]`: present turns the write-up on.
@@ -86,6 +95,8 @@ pub struct Settings {
     pub delivery_max_attempts: u32,
     /// Slack's Web API (`chat.postMessage` for bot-token routes).
     pub slack_api_url: url::Url,
+    /// The Slack app's signing secret (`[slack] signing_secret_file`); `None`: slash commands off.
+    pub slack_signing_secret: Option<convops_shared::secret::SecretString>,
     pub heartbeat_secs: u32,
     /// The optional LLM write-up (`[llm]`); `None`: off.
     pub llm: Option<crate::llm::LlmSettings>,
@@ -137,6 +148,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         delivery,
         agents,
         llm,
+        slack,
     } = raw;
     let listen_text = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen: SocketAddr = listen_text.parse().map_err(|e| {
@@ -196,6 +208,25 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     }
     let RawAgents { heartbeat_secs } = agents;
     let llm = llm.map(validate_llm).transpose()?;
+    let slack_signing_secret = match slack.signing_secret_file {
+        None => None,
+        Some(f) => {
+            let s = std::fs::read_to_string(&f).map_err(|e| {
+                key_err("slack.signing_secret_file", format!("{}: {e}", f.display()))
+            })?;
+            let s = s.trim();
+            if s.len() < 16 {
+                return Err(key_err(
+                    "slack.signing_secret_file",
+                    format!(
+                        "{}: a Slack signing secret has at least 16 characters",
+                        f.display()
+                    ),
+                ));
+            }
+            Some(convops_shared::secret::SecretString::new(s))
+        }
+    };
     Ok(Settings {
         listen,
         secrets_key_file: key_file.unwrap_or_else(|| data_dir.join("master.key")),
@@ -205,6 +236,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         delivery_timeout: Duration::from_secs(timeout),
         delivery_max_attempts: max_attempts.unwrap_or(DEFAULT_DELIVERY_MAX_ATTEMPTS).max(1),
         slack_api_url,
+        slack_signing_secret,
         heartbeat_secs: heartbeat_secs.unwrap_or(DEFAULT_HEARTBEAT_SECS).max(1),
         llm,
     })

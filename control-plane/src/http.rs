@@ -2,8 +2,10 @@
 //!
 //! Routes: `GET /healthz`; `GET /api/v1/incidents`, `GET /api/v1/incidents/{id}` (with its
 //! delivery log) and `GET /api/v1/incidents/{id}/evidence` (the frames as the agent sent them),
-//! with a workspace API key (`Authorization: Bearer cvo_key_…`); `GET /v1/agent/connect` (websocket, agent
-//! token). Every response carries HSTS.
+//! and `GET /api/v1/audit` (the workspace's action log, newest first), with a workspace API key
+//! (`Authorization: Bearer cvo_key_…`); `GET /v1/agent/connect` (websocket, agent token);
+//! `POST /api/v1/slack/commands` (Slack slash commands, Slack's request signature). Every
+//! response carries HSTS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +35,8 @@ pub struct AppState {
     pub wake_delivery: Arc<Notify>,
     /// The optional LLM write-up (`[llm]`).
     pub llm: Option<Arc<crate::llm::Llm>>,
+    /// Verifies Slack's requests (`[slack]`); slash commands are off without it.
+    pub slack_signing_secret: Option<convops_shared::secret::SecretString>,
 }
 
 /// The one error type of handlers: a status, a stable code and a message for the client; internal
@@ -89,6 +93,13 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/incidents/{id}", get(get_incident))
         .route("/api/v1/incidents/{id}/evidence", get(get_evidence))
         .route(convops_shared::protocol::AGENT_WS_PATH, get(agent_connect))
+        .route(
+            crate::chat::SLACK_COMMANDS_PATH,
+            axum::routing::post(crate::chat::slack_command).layer(
+                axum::extract::DefaultBodyLimit::max(crate::chat::MAX_BODY_BYTES),
+            ),
+        )
+        .route("/api/v1/audit", get(audit_log))
         .layer(axum::middleware::map_response(hsts))
         .with_state(state)
 }
@@ -137,6 +148,16 @@ async fn list_incidents(
     }
     let incidents = state.store.incidents(&ws, limit).await?;
     Ok(Json(json!({ "incidents": incidents })))
+}
+
+async fn audit_log(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let ws = api_workspace(&state, &headers).await?;
+    Ok(Json(
+        json!({ "entries": state.store.audit_log(&ws, 500).await? }),
+    ))
 }
 
 async fn get_incident(

@@ -10,6 +10,7 @@
 //! - [`secrets`]: AES-256-GCM for secrets at rest; [`tls`]: rustls server config, local certs.
 
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod deliver;
 pub mod diagnose;
@@ -56,6 +57,7 @@ pub async fn run(
         public_url: settings.public_url.clone(),
         heartbeat_secs: settings.heartbeat_secs,
         wake_delivery: wake.clone(),
+        slack_signing_secret: settings.slack_signing_secret.clone(),
         llm: match &settings.llm {
             Some(s) => Some(Arc::new(
                 llm::Llm::new(s.clone()).context("building the LLM client")?,

@@ -62,6 +62,16 @@ enum WorkspaceCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Link a Slack workspace (team) so its slash commands act on this workspace; needs
+    /// `[slack] signing_secret_file` on the server. A team links to one workspace at a time.
+    LinkSlack {
+        /// Workspace id or name.
+        #[arg(long)]
+        workspace: String,
+        /// Slack team id (T…), as sent in slash commands' team_id.
+        #[arg(long)]
+        team: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +230,19 @@ async fn admin_workspace(settings: config::Settings, cmd: WorkspaceCmd) -> anyho
                     ws.id, ws.name
                 );
             }
+        }
+        WorkspaceCmd::LinkSlack { workspace, team } => {
+            if !team.starts_with('T') || !team.chars().all(|c| c.is_ascii_alphanumeric()) {
+                anyhow::bail!("--team: a Slack team id such as T0123ABCD");
+            }
+            let ws = store.workspace_by_ref(&workspace).await?.ok_or_else(|| {
+                anyhow::anyhow!("--workspace: no workspace with id or name {workspace:?}")
+            })?;
+            store.link_slack_team(&ws.id, &team, ADMIN_ACTOR).await?;
+            println!(
+                "linked Slack team {team} to workspace {} ({})",
+                ws.id, ws.name
+            );
         }
     }
     Ok(())

@@ -531,6 +531,139 @@ impl Store {
         Ok(())
     }
 
+    /// Links a Slack team to a workspace (replacing an earlier link of the team).
+    pub async fn link_slack_team(
+        &self,
+        workspace_id: &str,
+        team_id: &str,
+        actor: &str,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO slack_teams (team_id, workspace_id, created_at) VALUES (?, ?, ?) \
+             ON CONFLICT (team_id) DO UPDATE SET workspace_id = excluded.workspace_id",
+        )
+        .bind(team_id)
+        .bind(workspace_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        audit_in(
+            &mut tx,
+            Some(workspace_id),
+            now_ms(),
+            actor,
+            "slack.link",
+            &format!("team={team_id}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The workspace a Slack team is linked to.
+    pub async fn workspace_for_slack_team(&self, team_id: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT workspace_id FROM slack_teams WHERE team_id = ?")
+            .bind(team_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// The reply already given to chat request `key`, if it was handled before.
+    pub async fn chat_reply(&self, key: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT reply FROM chat_requests WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Claims chat request `key` for this handler; false when it was seen before (a retry or a
+    /// replay), which must then run nothing.
+    pub async fn claim_chat_request(&self, key: &str, workspace_id: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO chat_requests (key, workspace_id, received_at, reply) VALUES (?, ?, ?, '') \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(workspace_id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores the reply given to chat request `key`, for repeats of it.
+    pub async fn finish_chat_request(&self, key: &str, reply: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE chat_requests SET reply = ? WHERE key = ?")
+            .bind(reply)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets an incident's status (`acknowledged`, `resolved`) and records who did it, in one
+    /// transaction. Returns false when the workspace has no such incident.
+    pub async fn set_incident_status(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        status: &str,
+        actor: &str,
+        channel: &str,
+    ) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let changed =
+            sqlx::query("UPDATE incidents SET status = ? WHERE workspace_id = ? AND id = ?")
+                .bind(status)
+                .bind(workspace_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        if changed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit_in(
+            &mut tx,
+            Some(workspace_id),
+            now_ms(),
+            actor,
+            &format!("incident.{status}"),
+            &format!("id={id} channel={channel}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A workspace's action log, newest first: who did what, when.
+    pub async fn audit_log(
+        &self,
+        workspace_id: &str,
+        limit: i64,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query(
+            "SELECT at, actor, action, detail FROM audit_log WHERE workspace_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(workspace_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "at": r.get::<i64, _>(0),
+                    "actor": r.get::<String, _>(1),
+                    "action": r.get::<String, _>(2),
+                    "detail": r.get::<String, _>(3),
+                })
+            })
+            .collect())
+    }
+
     /// Delivery log of one incident: `(route kind, status, attempts, last error)`.
     pub async fn deliveries(
         &self,

@@ -3,10 +3,8 @@
 //! invalid and oversized frames get error frames, and through all of it the control plane keeps
 //! serving other agents.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use convops_control_plane::config::{Settings, TlsSettings};
 use convops_control_plane::store::Store;
 use convops_shared::protocol::{
     AgentFrame, ErrorCode, ServerFrame, AGENT_WS_PATH, MAX_FRAME_BYTES,
@@ -16,88 +14,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-use tokio_util::sync::CancellationToken;
 
 type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-struct Server {
-    port: u16,
-    ca: std::path::PathBuf,
-    token: String,
-    workspace_id: String,
-    cancel: CancellationToken,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
-}
-
-async fn server() -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    convops_control_plane::tls::write_self_signed(&dir.path().join("tls"), &["127.0.0.1".into()])
-        .expect("cert");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let settings = Settings {
-        listen: listener.local_addr().expect("addr"),
-        data_dir: dir.path().join("data"),
-        public_url: url::Url::parse(&format!("https://127.0.0.1:{port}")).expect("url"),
-        tls: TlsSettings {
-            cert_file: dir.path().join("tls/cert.pem"),
-            key_file: dir.path().join("tls/key.pem"),
-        },
-        secrets_key_file: dir.path().join("data/master.key"),
-        delivery_timeout: Duration::from_secs(2),
-        delivery_max_attempts: 2,
-        slack_api_url: url::Url::parse("http://127.0.0.1:9/api").expect("url"),
-        heartbeat_secs: 30,
-        llm: None,
-    };
-    let (store, _) = convops_control_plane::open_data_dir(&settings)
-        .await
-        .expect("data dir");
-    let (ws, _) = store.create_workspace("acme", "test").await.expect("ws");
-    let token = store
-        .create_agent_token(&ws.id, "a", "test")
-        .await
-        .expect("token");
-    drop(store);
-    let cancel = CancellationToken::new();
-    tokio::spawn(convops_control_plane::run(
-        settings,
-        listener,
-        cancel.clone(),
-    ));
-    Server {
-        port,
-        ca: dir.path().join("tls/ca.pem"),
-        token,
-        workspace_id: ws.id,
-        cancel,
-        _dir: dir,
-    }
-}
-
-fn tls(ca: &std::path::Path) -> Arc<rustls::ClientConfig> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
-        roots.add(c.expect("cert")).expect("add");
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .expect("tls13")
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
-}
+mod common;
+use common::{server, tls, Server};
 
 async fn connect(
     s: &Server,

@@ -1,0 +1,409 @@
+//! Chat commands: Slack slash commands (`/convops status`, …) run against the workspace the Slack
+//! team is linked to.
+//!
+//! Order of work for every request: the signature is verified first (Slack's `v0` HMAC-SHA256 of
+//! `v0:{timestamp}:{raw body}` keyed by the app's signing secret, compared in constant time,
+//! timestamps more than five minutes away refused), before the body is even parsed. Then the
+//! request is claimed by its event id (`trigger_id`), so a retried or replayed request gets the
+//! first reply and runs nothing again. Every command goes to the workspace's action log (who,
+//! what, when, from which channel).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use serde_json::json;
+
+use crate::http::AppState;
+
+pub const SLACK_COMMANDS_PATH: &str = "/api/v1/slack/commands";
+/// Slash command bodies are a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How far a request's timestamp may be from now.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// Why a request was refused before any processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing or malformed X-Slack-Request-Timestamp")]
+    NoTimestamp,
+    #[error("request timestamp is more than 5 minutes from now")]
+    Stale,
+    #[error("missing or malformed X-Slack-Signature")]
+    NoSignature,
+    #[error("signature does not match")]
+    Mismatch,
+}
+
+/// Verifies a Slack request: `X-Slack-Signature: v0=<hex>` must be the HMAC-SHA256, keyed by the
+/// signing secret, of `v0:{X-Slack-Request-Timestamp}:{body}`.
+pub fn verify_slack(
+    secret: &[u8],
+    headers: &HeaderMap,
+    body: &[u8],
+    now_secs: i64,
+) -> Result<(), SignatureError> {
+    let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
+    let ts: i64 = header("x-slack-request-timestamp")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or(SignatureError::NoTimestamp)?;
+    if (now_secs - ts).abs() > MAX_SKEW_SECS {
+        return Err(SignatureError::Stale);
+    }
+    let sig = header("x-slack-signature")
+        .and_then(|v| v.strip_prefix("v0="))
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or(SignatureError::NoSignature)?;
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(format!("v0:{ts}:").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&sig).map_err(|_| SignatureError::Mismatch)
+}
+
+/// A parsed command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Status,
+    Incidents,
+    Show(String),
+    Ack(String),
+    Resolve(String),
+}
+
+pub const USAGE: &str = "Commands: `status`, `incidents`, `show <incident id>`, `ack <incident id>`, `resolve <incident id>`.";
+
+/// Parses the text after the slash command; `Err` says what is wrong.
+pub fn parse(text: &str) -> Result<Command, String> {
+    let mut words = text.split_whitespace();
+    let verb = words.next().unwrap_or("help").to_ascii_lowercase();
+    let arg = words.next().map(str::to_owned);
+    if words.next().is_some() {
+        return Err(format!("`{verb}` takes at most one argument. {USAGE}"));
+    }
+    let need =
+        |arg: Option<String>| arg.ok_or_else(|| format!("`{verb}` needs an incident id. {USAGE}"));
+    match verb.as_str() {
+        "help" => Ok(Command::Help),
+        "status" => Ok(Command::Status),
+        "incidents" => Ok(Command::Incidents),
+        "show" => need(arg).map(Command::Show),
+        "ack" => need(arg).map(Command::Ack),
+        "resolve" => need(arg).map(Command::Resolve),
+        other => Err(format!("Unknown command `{other}`. {USAGE}")),
+    }
+}
+
+/// Who asked and from where, as the action log records it.
+pub struct Caller {
+    pub actor: String,
+    pub channel: String,
+    /// How to name the caller in a reply (`<@U123>` in Slack).
+    pub mention: String,
+}
+
+/// Runs `cmd` in workspace `ws`; returns the reply and whether the whole channel should see it.
+pub async fn run(
+    state: &AppState,
+    ws: &str,
+    caller: &Caller,
+    cmd: Command,
+) -> anyhow::Result<(String, bool)> {
+    let store = &state.store;
+    let link = |id: &str| crate::ingest::incident_url(&state.public_url, id);
+    Ok(match cmd {
+        Command::Help => (USAGE.to_owned(), false),
+        Command::Status => {
+            let incidents = store.incidents(ws, 200).await?;
+            let open = incidents.iter().filter(|i| i.status == "open").count();
+            let acked = incidents
+                .iter()
+                .filter(|i| i.status == "acknowledged")
+                .count();
+            let latest = incidents
+                .first()
+                .map(|i| format!("\nLatest: `{}` {} ({})", i.id, i.title, i.status))
+                .unwrap_or_default();
+            (format!("{open} open, {acked} acknowledged.{latest}"), false)
+        }
+        Command::Incidents => {
+            let incidents = store.incidents(ws, 200).await?;
+            let active: Vec<String> = incidents
+                .iter()
+                .filter(|i| i.status != "resolved")
+                .take(10)
+                .map(|i| {
+                    format!(
+                        "• `{}` {} — {}, opened {}",
+                        i.id,
+                        i.title,
+                        i.status,
+                        crate::diagnose::utc(i.opened_at)
+                    )
+                })
+                .collect();
+            if active.is_empty() {
+                ("No open incidents.".to_owned(), false)
+            } else {
+                (active.join("\n"), false)
+            }
+        }
+        Command::Show(id) => match store.incident(ws, &id).await? {
+            None => (format!("No incident `{id}` in this workspace."), false),
+            Some(i) => {
+                let top = &i.diagnosis["hypotheses"][0];
+                let cause = match (top["title"].as_str(), top["confidence"].as_f64()) {
+                    (Some(t), Some(c)) => format!("\nMost likely: {t} ({:.0}%)", c * 100.0),
+                    _ => String::new(),
+                };
+                (
+                    format!(
+                        "`{}` {} — {}{cause}\n{}",
+                        i.id,
+                        i.title,
+                        i.status,
+                        link(&i.id)
+                    ),
+                    false,
+                )
+            }
+        },
+        Command::Ack(id) => set_status(state, ws, caller, &id, "acknowledged").await?,
+        Command::Resolve(id) => set_status(state, ws, caller, &id, "resolved").await?,
+    })
+}
+
+async fn set_status(
+    state: &AppState,
+    ws: &str,
+    caller: &Caller,
+    id: &str,
+    status: &str,
+) -> anyhow::Result<(String, bool)> {
+    if state
+        .store
+        .set_incident_status(ws, id, status, &caller.actor, &caller.channel)
+        .await?
+    {
+        Ok((format!("{} {status} `{id}`.", caller.mention), true))
+    } else {
+        Ok((format!("No incident `{id}` in this workspace."), false))
+    }
+}
+
+fn slack_reply(text: &str, in_channel: bool) -> String {
+    json!({
+        "response_type": if in_channel { "in_channel" } else { "ephemeral" },
+        "text": text,
+    })
+    .to_string()
+}
+
+fn reply(status: StatusCode, body: String) -> Response {
+    (status, [("content-type", "application/json")], body).into_response()
+}
+
+/// `POST /api/v1/slack/commands`.
+pub async fn slack_command(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(secret) = &state.slack_signing_secret else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            slack_reply("Slack commands are not configured on this ConvOps.", false),
+        );
+    };
+    let now = crate::store::now_ms() / 1000;
+    if let Err(e) = verify_slack(secret.expose().as_bytes(), &headers, &body, now) {
+        tracing::warn!(error = %e, "Slack request refused");
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": e.to_string()}).to_string(),
+        );
+    }
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    let (team, user, channel) = (field("team_id"), field("user_id"), field("channel_id"));
+    if team.is_empty() || user.is_empty() {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            slack_reply("The request has no team_id or user_id.", false),
+        );
+    }
+    let Some(ws) = (match state.store.workspace_for_slack_team(team).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "looking up a Slack team");
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                slack_reply("ConvOps could not read its database; try again.", false),
+            );
+        }
+    }) else {
+        return reply(
+            StatusCode::OK,
+            slack_reply(
+                "This Slack workspace is not linked to a ConvOps workspace.",
+                false,
+            ),
+        );
+    };
+    // One run per event: Slack's trigger_id is unique per invocation.
+    let key = match field("trigger_id") {
+        "" => format!(
+            "slack-sig:{}",
+            headers
+                .get("x-slack-signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        ),
+        t => format!("slack:{t}"),
+    };
+    match state.store.claim_chat_request(&key, &ws).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let earlier = state
+                .store
+                .chat_reply(&key)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let body = if earlier.is_empty() {
+                slack_reply("Already being handled.", false)
+            } else {
+                earlier
+            };
+            return reply(StatusCode::OK, body);
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "claiming a chat request");
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                slack_reply("ConvOps could not read its database; try again.", false),
+            );
+        }
+    }
+    let text = field("text");
+    let caller = Caller {
+        actor: format!("slack:{team}/{user} ({})", field("user_name")),
+        channel: format!("slack:{team}/{channel}"),
+        mention: format!("<@{user}>"),
+    };
+    let logged = state.redactor.redact(text);
+    if let Err(e) = state
+        .store
+        .audit(
+            Some(&ws),
+            &caller.actor,
+            "chat.command",
+            &format!("channel={} text={logged}", caller.channel),
+        )
+        .await
+    {
+        tracing::error!(error = %format!("{e:#}"), "recording a chat command");
+    }
+    let body = match parse(text) {
+        Err(usage) => slack_reply(&usage, false),
+        Ok(cmd) => match run(&state, &ws, &caller, cmd).await {
+            Ok((text, in_channel)) => slack_reply(&text, in_channel),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "running a chat command");
+                slack_reply("ConvOps could not run that command; try again.", false)
+            }
+        },
+    };
+    if let Err(e) = state.store.finish_chat_request(&key, &body).await {
+        tracing::error!(error = %format!("{e:#}"), "recording a chat reply");
+    }
+    reply(StatusCode::OK, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(secret: &[u8], ts: i64, body: &[u8]) -> HeaderMap {
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).expect("key");
+        mac.update(format!("v0:{ts}:").as_bytes());
+        mac.update(body);
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-slack-request-timestamp",
+            ts.to_string().parse().expect("header"),
+        );
+        h.insert(
+            "x-slack-signature",
+            format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+                .parse()
+                .expect("header"),
+        );
+        h
+    }
+
+    #[test]
+    fn signatures_are_checked_over_timestamp_and_raw_body() {
+        let body = b"token=x&team_id=T1&text=status";
+        let now = 1_700_000_000;
+        let h = signed(b"secret-0123456789", now, body);
+        assert_eq!(
+            verify_slack(b"secret-0123456789", &h, body, now + 10),
+            Ok(())
+        );
+        assert_eq!(
+            verify_slack(b"other-secret-0000", &h, body, now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_slack(
+                b"secret-0123456789",
+                &h,
+                b"token=x&team_id=T2&text=status",
+                now
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_slack(b"secret-0123456789", &h, body, now + 301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_slack(b"secret-0123456789", &h, body, now - 301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_slack(b"secret-0123456789", &HeaderMap::new(), body, now),
+            Err(SignatureError::NoTimestamp)
+        );
+        let mut no_sig = h.clone();
+        no_sig.remove("x-slack-signature");
+        assert_eq!(
+            verify_slack(b"secret-0123456789", &no_sig, body, now),
+            Err(SignatureError::NoSignature)
+        );
+    }
+
+    #[test]
+    fn commands_parse_with_clear_errors() {
+        assert_eq!(parse(""), Ok(Command::Help));
+        assert_eq!(parse("  STATUS "), Ok(Command::Status));
+        assert_eq!(parse("show inc_1"), Ok(Command::Show("inc_1".into())));
+        assert_eq!(parse("ack inc_1"), Ok(Command::Ack("inc_1".into())));
+        assert!(parse("ack")
+            .expect_err("needs an id")
+            .contains("needs an incident id"));
+        assert!(parse("reboot prod")
+            .expect_err("unknown")
+            .contains("Unknown command `reboot`"));
+        assert!(parse("show a b")
+            .expect_err("too many")
+            .contains("at most one argument"));
+    }
+}
