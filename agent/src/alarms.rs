@@ -44,6 +44,25 @@ pub fn decide(
 }
 
 /// Read every metric alarm (all pages), optionally filtered by name prefix.
+/// The alarm a person means by `target`: the alarm of that name, else an alarm on a resource of
+/// that name (a dimension value such as an ECS service or a table), one in `ALARM` first.
+pub fn for_target(alarms: Vec<AlarmInfo>, target: &str) -> Option<AlarmInfo> {
+    if let Some(i) = alarms.iter().position(|a| a.name == target) {
+        return alarms.into_iter().nth(i);
+    }
+    let about = |a: &AlarmInfo| {
+        a.dimensions.values().any(|v| {
+            v.eq_ignore_ascii_case(target)
+                || v.rsplit('/')
+                    .next()
+                    .is_some_and(|last| last.eq_ignore_ascii_case(target))
+        })
+    };
+    let mut candidates: Vec<AlarmInfo> = alarms.into_iter().filter(about).collect();
+    candidates.sort_by_key(|a| (a.state != "ALARM", std::cmp::Reverse(a.transitioned_at)));
+    candidates.into_iter().next()
+}
+
 pub async fn describe_all(clients: &Clients, prefix: &str) -> Result<Vec<AlarmInfo>, CallError> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
@@ -160,6 +179,69 @@ mod tests {
             state: state.into(),
             handled_transition: handled,
         }
+    }
+
+    fn alarm(name: &str, state: &str, dims: &[(&str, &str)], at: i64) -> AlarmInfo {
+        AlarmInfo {
+            name: name.into(),
+            arn: None,
+            description: None,
+            namespace: "AWS/ECS".into(),
+            metric_name: "CPUUtilization".into(),
+            dimensions: dims
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            statistic: "Average".into(),
+            period_secs: 60,
+            evaluation_periods: 1,
+            threshold: 1.0,
+            comparison: "GreaterThanThreshold".into(),
+            state: state.into(),
+            state_reason: String::new(),
+            state_reason_data: None,
+            transitioned_at: at,
+        }
+    }
+
+    #[test]
+    fn a_target_is_an_alarm_name_or_a_resource_an_alarm_is_about() {
+        let alarms = vec![
+            alarm("checkout-cpu", "OK", &[("ServiceName", "checkout")], 5),
+            alarm(
+                "checkout-5xx",
+                "ALARM",
+                &[
+                    ("LoadBalancer", "app/prod/abc"),
+                    ("ServiceName", "checkout"),
+                ],
+                3,
+            ),
+            alarm(
+                "orders-5xx",
+                "ALARM",
+                &[("LoadBalancer", "app/orders-alb/123")],
+                9,
+            ),
+        ];
+        let pick = |t: &str| for_target(alarms.clone(), t).map(|a| a.name);
+        assert_eq!(
+            pick("checkout-cpu").as_deref(),
+            Some("checkout-cpu"),
+            "names first"
+        );
+        assert_eq!(
+            pick("checkout").as_deref(),
+            Some("checkout-5xx"),
+            "then a resource, in ALARM first"
+        );
+        assert_eq!(pick("CHECKOUT").as_deref(), Some("checkout-5xx"));
+        assert_eq!(
+            pick("123").as_deref(),
+            Some("orders-5xx"),
+            "the last part of an ARN-like value"
+        );
+        assert_eq!(pick("payments"), None);
     }
 
     #[test]

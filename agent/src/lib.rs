@@ -197,8 +197,8 @@ impl Watcher {
                 return Ok(());
             }
         };
-        let Some(alarm) = alarms.into_iter().find(|a| a.name == *target) else {
-            tracing::warn!(command_id = %cmd.id, %target, "investigate: no alarm of that name");
+        let Some(alarm) = alarms::for_target(alarms, target) else {
+            tracing::warn!(command_id = %cmd.id, %target, "investigate: no alarm of that name or about that resource");
             return Ok(());
         };
         let trigger = Trigger::Command {

@@ -73,9 +73,11 @@ pub enum Command {
     Show(String),
     Ack(String),
     Resolve(String),
+    /// Ask the workspace's agent to investigate an alarm (by name) or the alarms of a resource.
+    Investigate(String),
 }
 
-pub const USAGE: &str = "Commands: `status`, `incidents`, `show <incident id>`, `ack <incident id>`, `resolve <incident id>`.";
+pub const USAGE: &str = "Commands: `status`, `incidents`, `show <incident id>`, `ack <incident id>`, `resolve <incident id>`, `investigate <alarm or resource name>`.";
 
 /// Parses the text after the slash command; `Err` says what is wrong.
 pub fn parse(text: &str) -> Result<Command, String> {
@@ -94,6 +96,17 @@ pub fn parse(text: &str) -> Result<Command, String> {
         "show" => need(arg).map(Command::Show),
         "ack" => need(arg).map(Command::Ack),
         "resolve" => need(arg).map(Command::Resolve),
+        "investigate" => match arg {
+            Some(t) if t.len() <= 255 && !t.chars().any(char::is_control) => {
+                Ok(Command::Investigate(t))
+            }
+            Some(_) => Err(
+                "`investigate` takes an alarm or resource name of at most 255 characters.".into(),
+            ),
+            None => Err(format!(
+                "`investigate` needs an alarm or resource name. {USAGE}"
+            )),
+        },
         other => Err(format!("Unknown command `{other}`. {USAGE}")),
     }
 }
@@ -104,6 +117,8 @@ pub struct Caller {
     pub channel: String,
     /// How to name the caller in a reply (`<@U123>` in Slack).
     pub mention: String,
+    /// Where a later answer goes: a route kind and its target (Slack's `response_url`).
+    pub reply_to: Option<(&'static str, String)>,
 }
 
 /// Runs `cmd` in workspace `ws`; returns the reply and whether the whole channel should see it.
@@ -172,9 +187,64 @@ pub async fn run(
                 )
             }
         },
+        Command::Investigate(target) => investigate(state, ws, caller, &target).await?,
         Command::Ack(id) => set_status(state, ws, caller, &id, "acknowledged").await?,
         Command::Resolve(id) => set_status(state, ws, caller, &id, "resolved").await?,
     })
+}
+
+async fn investigate(
+    state: &AppState,
+    ws: &str,
+    caller: &Caller,
+    target: &str,
+) -> anyhow::Result<(String, bool)> {
+    use convops_shared::protocol::{Command as AgentCommand, ServerFrame};
+    let id = crate::store::new_id("cmd");
+    let frame = ServerFrame::Command {
+        id: id.clone(),
+        command: AgentCommand::Investigate {
+            target: target.to_owned(),
+            context: [("requested_by".to_owned(), caller.actor.clone())].into(),
+        },
+    };
+    let no_agent = || {
+        Ok((
+            "No agent of this workspace is connected; nothing was started.".to_owned(),
+            false,
+        ))
+    };
+    let Some(agent) = state.agents.connected(ws) else {
+        return no_agent();
+    };
+    // Recorded (with the route its answer goes to) before it is sent, so the answer always
+    // finds its route.
+    let reply = caller
+        .reply_to
+        .as_ref()
+        .map(|(kind, target)| (*kind, state.sealer.seal(target.as_bytes())));
+    state
+        .store
+        .record_command(
+            ws,
+            &id,
+            target,
+            &caller.actor,
+            &caller.channel,
+            &agent,
+            reply.as_ref().map(|(k, t)| (*k, t.as_slice())),
+        )
+        .await?;
+    if state.agents.send_to_one(ws, frame).is_none() {
+        return no_agent();
+    }
+    Ok((
+        format!(
+            "{} asked to investigate `{target}` (`{id}`); the diagnosis will be posted here.",
+            caller.mention
+        ),
+        true,
+    ))
 }
 
 async fn set_status(
@@ -296,6 +366,12 @@ pub async fn slack_command(
         actor: format!("slack:{team}/{user} ({})", field("user_name")),
         channel: format!("slack:{team}/{channel}"),
         mention: format!("<@{user}>"),
+        reply_to: match field("response_url") {
+            u if u.starts_with("https://") || u.starts_with("http://") => {
+                Some((crate::deliver::SLACK_RESPONSE, u.to_owned()))
+            }
+            _ => None,
+        },
     };
     let logged = state.redactor.redact(text);
     if let Err(e) = state

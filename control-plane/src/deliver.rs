@@ -31,6 +31,8 @@ use crate::store::{now_ms, PendingDelivery, Store};
 pub const SLACK_WEBHOOK: &str = "slack_webhook";
 pub const SLACK_BOT: &str = "slack_bot";
 pub const WEBHOOK: &str = "webhook";
+/// A Slack slash command's `response_url` (the target), for the diagnosis a command asked for.
+pub const SLACK_RESPONSE: &str = "slack_response";
 
 /// The sealed target of a `slack_bot` route.
 #[derive(Debug, Serialize, Deserialize)]
@@ -134,7 +136,7 @@ impl Worker {
         let outcome = match self.sealer.open(&d.route.target_enc) {
             Err(e) => Outcome::Final(format!("route target cannot be decrypted: {e}")),
             Ok(target) => match d.route.kind.as_str() {
-                SLACK_WEBHOOK => match String::from_utf8(target) {
+                SLACK_WEBHOOK | SLACK_RESPONSE => match String::from_utf8(target) {
                     Ok(url) => self.post(&url, &d.body, &[], d.attempts).await,
                     Err(_) => Outcome::Final("route target is not UTF-8".into()),
                 },

@@ -37,6 +37,8 @@ pub struct AppState {
     pub llm: Option<Arc<crate::llm::Llm>>,
     /// Verifies Slack's requests (`[slack]`); slash commands are off without it.
     pub slack_signing_secret: Option<convops_shared::secret::SecretString>,
+    /// Agents connected to this instance, for commands.
+    pub agents: crate::agents::Registry,
 }
 
 /// The one error type of handlers: a status, a stable code and a message for the client; internal

@@ -16,7 +16,7 @@ use convops_shared::protocol::{
     PROTOCOL_VERSION,
 };
 
-use crate::deliver::{slack, SLACK_BOT, SLACK_WEBHOOK, WEBHOOK};
+use crate::deliver::{slack, SLACK_BOT, SLACK_RESPONSE, SLACK_WEBHOOK, WEBHOOK};
 use crate::diagnose;
 use crate::http::AppState;
 use crate::store::{NewIncident, Received, Stored};
@@ -120,8 +120,21 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         return;
     }
     tracing::info!(%workspace_id, %agent_id, %agent_version, "agent connected");
+    let mut registration = state.agents.register(&workspace_id, &agent_id);
 
-    while let Some(msg) = ws.recv().await {
+    loop {
+        let msg = tokio::select! {
+            msg = ws.recv() => match msg {
+                Some(m) => m,
+                None => break,
+            },
+            Some(frame) = registration.frames.recv() => {
+                if !send(&mut ws, frame).await {
+                    break;
+                }
+                continue;
+            }
+        };
         let text = match msg {
             Ok(Message::Text(t)) => t,
             Ok(Message::Binary(_)) => {
@@ -265,6 +278,10 @@ async fn handle_evidence(
                 seq,
                 investigation_id: &frame.investigation_id,
                 body: &stored_text,
+                command_id: match &frame.trigger {
+                    Trigger::Command { command_id } => Some(command_id),
+                    Trigger::Alarm => None,
+                },
             },
             |_| NewIncident {
                 dedupe_key,
@@ -278,6 +295,12 @@ async fn handle_evidence(
                 let text = diagnose::render_text(&diagnosis, &url);
                 let mut body = match route.kind.as_str() {
                     SLACK_WEBHOOK | SLACK_BOT => slack::message(&diagnosis, &url, &text),
+                    SLACK_RESPONSE => {
+                        let mut m = slack::message(&diagnosis, &url, &text);
+                        m["response_type"] = "in_channel".into();
+                        m["replace_original"] = false.into();
+                        m
+                    }
                     WEBHOOK => serde_json::json!({
                         "type": "incident.opened",
                         "incident_id": incident_id,

@@ -9,6 +9,7 @@
 //! - [`deliver`]: the delivery outbox worker and message formats (Slack).
 //! - [`secrets`]: AES-256-GCM for secrets at rest; [`tls`]: rustls server config, local certs.
 
+pub mod agents;
 pub mod auth;
 pub mod chat;
 pub mod config;
@@ -58,6 +59,7 @@ pub async fn run(
         heartbeat_secs: settings.heartbeat_secs,
         wake_delivery: wake.clone(),
         slack_signing_secret: settings.slack_signing_secret.clone(),
+        agents: agents::Registry::default(),
         llm: match &settings.llm {
             Some(s) => Some(Arc::new(
                 llm::Llm::new(s.clone()).context("building the LLM client")?,

@@ -77,6 +77,9 @@ pub struct Received<'a> {
     pub seq: u64,
     pub investigation_id: &'a str,
     pub body: &'a str,
+    /// The command the investigation answers, when a person asked for it: its diagnosis goes to
+    /// that command's reply route only.
+    pub command_id: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -313,6 +316,7 @@ impl Store {
             seq,
             investigation_id,
             body,
+            command_id,
         } = frame;
         let seq = i64::try_from(seq)
             .map_err(|_| anyhow::anyhow!("sequence number {seq} out of range"))?;
@@ -370,11 +374,23 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if inserted {
-            let routes =
-                sqlx::query("SELECT id, kind, target_enc FROM routes WHERE workspace_id = ?")
-                    .bind(workspace_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
+            // An alarm's incident goes to the workspace's routes; a command's to the route made
+            // for that command (falling back to the workspace's when it has none, as from the API).
+            let mut routes = sqlx::query(
+                "SELECT id, kind, target_enc FROM routes WHERE workspace_id = ? AND command_id = ?",
+            )
+            .bind(workspace_id)
+            .bind(command_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            if routes.is_empty() {
+                routes = sqlx::query(
+                    "SELECT id, kind, target_enc FROM routes WHERE workspace_id = ? AND command_id IS NULL",
+                )
+                .bind(workspace_id)
+                .fetch_all(&mut *tx)
+                .await?;
+            }
             for r in routes {
                 let route = Route {
                     id: r.get(0),
@@ -528,6 +544,58 @@ impl Store {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Records a command sent to `agent_id` and the route its diagnosis goes to (the
+    /// conversation that asked), in one transaction with its action-log row.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_command(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        target: &str,
+        actor: &str,
+        channel: &str,
+        agent_id: &str,
+        reply: Option<(&str, &[u8])>,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO commands (id, workspace_id, target, actor, channel, agent_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .bind(target)
+        .bind(actor)
+        .bind(channel)
+        .bind(agent_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        if let Some((kind, target_enc)) = reply {
+            sqlx::query(
+                "INSERT INTO routes (id, workspace_id, kind, target_enc, created_at, command_id) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(new_id("route"))
+            .bind(workspace_id)
+            .bind(kind)
+            .bind(target_enc)
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit_in(
+            &mut tx,
+            Some(workspace_id),
+            now_ms(),
+            actor,
+            "command.investigate",
+            &format!("id={id} target={target} agent={agent_id} channel={channel}"),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -749,6 +817,7 @@ mod tests {
             seq,
             investigation_id: "inv",
             body: "{}",
+            command_id: None,
         }
     }
 

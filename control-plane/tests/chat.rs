@@ -88,6 +88,7 @@ async fn setup() -> (Server, Store, String) {
                 seq: 1,
                 investigation_id: "inv-1",
                 body: "{}",
+                command_id: None,
             },
             |_| NewIncident {
                 dedupe_key: "alarm:orders-5xx:1".into(),

@@ -98,6 +98,7 @@ async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
                 seq: 1,
                 investigation_id: "inv-1",
                 body: "{}",
+                command_id: None,
             },
             |_| NewIncident {
                 dedupe_key: "alarm:orders-5xx:1".into(),

@@ -19,6 +19,9 @@ use axum::Router;
 
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The request path: `/services/…` for the incoming webhook, `/commands/…` for a slash
+    /// command's `response_url`.
+    pub path: String,
     pub body: serde_json::Value,
     /// The request body exactly as it arrived.
     pub raw: String,
@@ -61,6 +64,7 @@ impl SlackReceiver {
         let shared = Shared::default();
         let app = Router::new()
             .route("/services/{a}/{b}/{c}", post(receive))
+            .route("/commands/{a}/{b}/{c}", post(receive))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -72,6 +76,14 @@ impl SlackReceiver {
     pub fn webhook_url(&self) -> String {
         format!(
             "http://{}/services/T0CONVOPS/B0CONVOPS/xoxwebhooksecret",
+            self.addr
+        )
+    }
+
+    /// A slash command `response_url` of Slack's shape pointing at this receiver.
+    pub fn response_url(&self) -> String {
+        format!(
+            "http://{}/commands/T0CONVOPS/1234567890/xoxresponsesecret",
             self.addr
         )
     }
@@ -170,7 +182,12 @@ pub fn validate(body: &serde_json::Value) -> Result<(), String> {
     Ok(())
 }
 
-async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(shared): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut inner = match shared.0.lock() {
         Ok(i) => i,
         Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "poisoned").into_response(),
@@ -210,6 +227,7 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     inner.accepted.push(Received {
+        path: uri.path().to_owned(),
         body: parsed,
         raw: String::from_utf8_lossy(&body).into_owned(),
         received_at_ms,

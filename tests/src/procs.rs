@@ -129,6 +129,10 @@ pub fn tail(s: &str) -> String {
 }
 
 /// A control plane's data directory, certificate, workspace and credentials.
+/// The Slack app signing secret and team the test control plane is set up with.
+pub const SLACK_SIGNING_SECRET: &str = "test-slack-signing-secret-0123456789";
+pub const SLACK_TEAM: &str = "T0CONVOPS";
+
 pub struct ControlPlaneSetup {
     pub dir: PathBuf,
     pub port: u16,
@@ -154,6 +158,7 @@ impl ControlPlaneSetup {
                 .args(["cert", "--out-dir"])
                 .arg(dir.join("tls")),
         )?;
+        std::fs::write(dir.join("slack-signing-secret"), SLACK_SIGNING_SECRET)?;
         let ws: serde_json::Value = serde_json::from_str(&output(setup.command(&cp).args([
             "workspace",
             "create",
@@ -174,6 +179,14 @@ impl ControlPlaneSetup {
                 .args(["route", "add-slack-webhook", "--workspace", "acme"])
                 .env("CONVOPS_SLACK_WEBHOOK_URL", slack_webhook_url),
         )?;
+        output(setup.command(&cp).args([
+            "workspace",
+            "link-slack",
+            "--workspace",
+            "acme",
+            "--team",
+            SLACK_TEAM,
+        ]))?;
         Ok(ControlPlaneSetup {
             workspace_id,
             api_key,
@@ -192,7 +205,11 @@ impl ControlPlaneSetup {
                 "CONVOPS_CP__PUBLIC_URL",
                 format!("https://127.0.0.1:{}", self.port),
             )
-            .env("CONVOPS_CP__DELIVERY__TIMEOUT_SECS", "5");
+            .env("CONVOPS_CP__DELIVERY__TIMEOUT_SECS", "5")
+            .env(
+                "CONVOPS_CP__SLACK__SIGNING_SECRET_FILE",
+                self.dir.join("slack-signing-secret"),
+            );
         cmd
     }
 

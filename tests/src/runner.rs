@@ -43,6 +43,9 @@ pub struct Options {
     pub timeout: Duration,
     /// Write the stored evidence frames to `DIR/<scenario>.json` (for the diagnosis benchmark).
     pub save_evidence: Option<std::path::PathBuf>,
+    /// After the alarm's diagnosis, ask for the alarm again with a signed Slack slash command
+    /// (`/convops investigate <alarm>`) and wait for the answer at the command's `response_url`.
+    pub investigate_from_chat: bool,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
         Options {
             timeout: Duration::from_secs(120),
             save_evidence: None,
+            investigate_from_chat: false,
         }
     }
 }
@@ -101,8 +105,83 @@ pub struct Outcome {
     pub leaked_secrets: Vec<String>,
     pub leaks: Vec<Leak>,
     pub elapsed_ms: u64,
+    /// With [`Options::investigate_from_chat`]: what the chat saw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chat_investigation: Option<ChatInvestigation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// The slash command's immediate reply and the diagnosis that came back to its conversation.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ChatInvestigation {
+    pub reply: serde_json::Value,
+    /// The message posted to the command's `response_url`.
+    pub answer: serde_json::Value,
+    /// From the command's reply to the answer's arrival.
+    pub answer_ms: i64,
+}
+
+/// Sends `/convops investigate <target>` as Slack would (signed) and waits for the answer.
+async fn investigate_from_chat(
+    cp: &ControlPlaneSetup,
+    slack: &SlackReceiver,
+    target: &str,
+    timeout: Duration,
+) -> anyhow::Result<ChatInvestigation> {
+    use hmac::{Hmac, Mac};
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("team_id", crate::procs::SLACK_TEAM)
+        .append_pair("channel_id", "C0ONCALL")
+        .append_pair("user_id", "U0ONCALL")
+        .append_pair("user_name", "oncall")
+        .append_pair("command", "/convops")
+        .append_pair("text", &format!("investigate {target}"))
+        .append_pair("response_url", &slack.response_url())
+        .append_pair("trigger_id", &format!("trig-{}", rand::random::<u64>()))
+        .finish();
+    let ts = now_secs();
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(crate::procs::SLACK_SIGNING_SECRET.as_bytes())?;
+    mac.update(format!("v0:{ts}:{body}").as_bytes());
+    let before = slack.messages().len();
+    let sent_at = std::time::Instant::now();
+    let reply: serde_json::Value = cp
+        .https_client()?
+        .post(format!("{}/api/v1/slack/commands", cp.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header(
+            "x-slack-signature",
+            format!("v0={}", hex::encode(mac.finalize().into_bytes())),
+        )
+        .body(body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let deadline = Instant::now() + timeout;
+    let answer = loop {
+        if let Some(m) = slack
+            .messages()
+            .into_iter()
+            .skip(before)
+            .find(|m| m.path.starts_with("/commands/"))
+        {
+            break m;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no answer at the command's response_url within {timeout:?} (reply was {reply})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    Ok(ChatInvestigation {
+        reply,
+        answer: answer.body,
+        answer_ms: sent_at.elapsed().as_millis() as i64,
+    })
 }
 
 fn now_secs() -> i64 {
@@ -290,6 +369,10 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
                 places: found,
             });
         }
+    }
+    if opts.investigate_from_chat {
+        outcome.chat_investigation =
+            Some(investigate_from_chat(&cp, &slack, &s.alarm.name, opts.timeout).await?);
     }
     agent.kill();
     Ok(outcome)

@@ -134,6 +134,41 @@ async fn leak_check_finds_a_legitimately_sent_string_everywhere_it_goes() -> any
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn investigate_from_chat_reaches_the_agent_and_answers_in_the_same_conversation(
+) -> anyhow::Result<()> {
+    let emu = Emulator::start().await?;
+    let opts = Options {
+        investigate_from_chat: true,
+        ..Options::default()
+    };
+    let o = runner::run_file(
+        &emu,
+        &public_dir().join("orders-bad-image-typeerror-5xx.json"),
+        &opts,
+    )
+    .await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let chat = o.chat_investigation.expect("the chat round trip ran");
+    assert_eq!(chat.reply["response_type"], "in_channel", "{}", chat.reply);
+    let reply = chat.reply["text"].as_str().unwrap_or_default();
+    assert!(
+        reply.starts_with("<@U0ONCALL> asked to investigate `orders-api-target-5xx`"),
+        "{reply}"
+    );
+    // The answer is a fresh investigation's diagnosis, posted to the command's conversation.
+    assert_eq!(chat.answer["response_type"], "in_channel");
+    let text = chat.answer["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("orders-api-target-5xx is in ALARM") && text.contains("Most likely:"),
+        "{text}"
+    );
+    assert!(chat.answer["blocks"]
+        .as_array()
+        .is_some_and(|b| !b.is_empty()));
+    Ok(())
+}
+
 #[test]
 fn broken_scenario_gets_a_precise_error_and_exit_2() -> anyhow::Result<()> {
     let src = public_dir().join("checkout-psp-timeouts.json");

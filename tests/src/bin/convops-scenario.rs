@@ -51,6 +51,10 @@ struct RunArgs {
     /// Also write the evidence frames the control plane stored to DIR/<scenario>.json.
     #[arg(long, value_name = "DIR")]
     save_evidence: Option<PathBuf>,
+    /// After the diagnosis, also ask for the alarm again with a signed Slack slash command
+    /// (`/convops investigate <alarm>`) and report the answer that comes back to it.
+    #[arg(long)]
+    investigate_from_chat: bool,
 }
 
 impl RunArgs {
@@ -58,6 +62,7 @@ impl RunArgs {
         Options {
             timeout: Duration::from_secs(self.timeout),
             save_evidence: self.save_evidence.clone(),
+            investigate_from_chat: self.investigate_from_chat,
         }
     }
 }
