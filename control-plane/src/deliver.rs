@@ -97,8 +97,12 @@ pub fn retry_after(value: &str) -> Option<Duration> {
 }
 
 enum Outcome {
-    Done,
-    Retry { after: Duration, error: String },
+    /// Delivered; where it landed when the service says (Slack's `ts`).
+    Done(Option<String>),
+    Retry {
+        after: Duration,
+        error: String,
+    },
     Final(String),
 }
 
@@ -141,7 +145,10 @@ impl Worker {
                     Err(_) => Outcome::Final("route target is not UTF-8".into()),
                 },
                 SLACK_BOT => match serde_json::from_slice::<SlackBotTarget>(&target) {
-                    Ok(t) => self.slack_post_message(&t, &d.body, d.attempts).await,
+                    Ok(t) => {
+                        self.slack_post_message(&t, &d.body, d.thread_ref.as_deref(), d.attempts)
+                            .await
+                    }
                     Err(e) => {
                         Outcome::Final(format!("route target is not a Slack bot target: {e}"))
                     }
@@ -164,9 +171,11 @@ impl Worker {
         };
         let attempts = d.attempts + 1;
         let result = match outcome {
-            Outcome::Done => {
-                tracing::info!(incident = %d.incident_id, route = %d.route.id, attempts, "delivered");
-                self.store.delivery_done(&d.workspace_id, &d.id).await
+            Outcome::Done(remote_ref) => {
+                tracing::info!(incident = %d.incident_id, route = %d.route.id, kind = %d.kind, attempts, "delivered");
+                self.store
+                    .delivery_done(&d.workspace_id, &d.id, &d.body, remote_ref.as_deref())
+                    .await
             }
             Outcome::Retry { after, error } if attempts < i64::from(self.max_attempts) => {
                 tracing::warn!(incident = %d.incident_id, route = %d.route.id, attempts, %error, retry_in_ms = after.as_millis() as u64, "delivery failed; will retry");
@@ -208,7 +217,7 @@ impl Worker {
             req = req.header(*k, v);
         }
         match self.send(req, attempts).await {
-            Ok((_, _)) => Outcome::Done,
+            Ok((_, _)) => Outcome::Done(None),
             Err(o) => o,
         }
     }
@@ -248,14 +257,23 @@ impl Worker {
         })
     }
 
-    /// `chat.postMessage` with the bot token: HTTP 429 carries `Retry-After`; other errors come
-    /// as HTTP 200 with `"ok": false` and an error code.
-    async fn slack_post_message(&self, t: &SlackBotTarget, body: &str, attempts: i64) -> Outcome {
+    /// `chat.postMessage` with the bot token, in the thread of `thread_ts` when given: HTTP 429
+    /// carries `Retry-After`; other errors come as HTTP 200 with `"ok": false` and an error code.
+    async fn slack_post_message(
+        &self,
+        t: &SlackBotTarget,
+        body: &str,
+        thread_ts: Option<&str>,
+        attempts: i64,
+    ) -> Outcome {
         let mut message: serde_json::Value = match serde_json::from_str(body) {
             Ok(v) => v,
             Err(e) => return Outcome::Final(format!("stored message is not JSON: {e}")),
         };
         message["channel"] = serde_json::Value::String(t.channel.clone());
+        if let Some(ts) = thread_ts {
+            message["thread_ts"] = serde_json::Value::String(ts.to_owned());
+        }
         let req = self
             .http
             .post(format!(
@@ -271,7 +289,7 @@ impl Worker {
         };
         let reply: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         if reply["ok"] == true {
-            return Outcome::Done;
+            return Outcome::Done(reply["ts"].as_str().map(str::to_owned));
         }
         let code = reply["error"]
             .as_str()

@@ -174,8 +174,9 @@ async fn get_incident(
         .await?
         .ok_or(AppError::NotFound("incident"))?;
     let deliveries = state.store.deliveries(&ws, &id).await?;
+    let alarms = state.store.incident_alarms(&ws, &id).await?;
     Ok(Json(
-        json!({ "incident": incident, "deliveries": deliveries }),
+        json!({ "incident": incident, "alarms": alarms, "deliveries": deliveries }),
     ))
 }
 

@@ -19,7 +19,7 @@ use convops_shared::protocol::{
 use crate::deliver::{slack, SLACK_BOT, SLACK_RESPONSE, SLACK_WEBHOOK, WEBHOOK};
 use crate::diagnose;
 use crate::http::AppState;
-use crate::store::{NewIncident, Received, Stored};
+use crate::store::{BodyFor, NewIncident, Received, Route, Stored};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code for a policy violation (RFC 6455 §7.4.1).
@@ -289,9 +289,21 @@ async fn handle_evidence(
                 transitioned_at: frame.alarm.transitioned_at,
                 title: diagnosis.title.clone(),
                 diagnosis: serde_json::to_value(&diagnosis).unwrap_or_default(),
+                resources: frame
+                    .alarm
+                    .dimensions
+                    .values()
+                    .filter(|v| v.len() >= 3)
+                    .cloned()
+                    .collect(),
             },
-            |incident_id, route| {
+            |incident_id, route, what| {
                 let url = incident_url(&public_url, incident_id);
+                if let BodyFor::Update { joined } = what {
+                    let mut body = update_body(route, incident_id, &url, joined);
+                    redactor.redact_json(&mut body);
+                    return body.to_string();
+                }
                 let text = diagnose::render_text(&diagnosis, &url);
                 let mut body = match route.kind.as_str() {
                     SLACK_WEBHOOK | SLACK_BOT => slack::message(&diagnosis, &url, &text),
@@ -322,9 +334,10 @@ async fn handle_evidence(
         Ok(Stored::New {
             incident_id,
             opened,
+            joined,
         }) => {
-            tracing::info!(%workspace_id, %agent_id, seq, %incident_id, opened, "evidence stored");
-            if opened {
+            tracing::info!(%workspace_id, %agent_id, seq, %incident_id, opened, joined, "evidence stored");
+            if opened || joined {
                 state.wake_delivery.notify_one();
             }
             Some(ServerFrame::Ack { seq })
@@ -342,6 +355,47 @@ async fn handle_evidence(
                 seq: None,
             })
         }
+    }
+}
+
+/// An update to an incident's thread: the alarms that joined it since it opened (the latest
+/// named last; a long list is shortened, the count is always there).
+pub fn update_body(
+    route: &Route,
+    incident_id: &str,
+    url: &str,
+    joined: &[String],
+) -> serde_json::Value {
+    const NAMED: usize = 10;
+    let mut names: Vec<&str> = joined
+        .iter()
+        .rev()
+        .take(NAMED)
+        .map(String::as_str)
+        .collect();
+    names.reverse();
+    let more = joined.len().saturating_sub(NAMED);
+    let list = if more > 0 {
+        format!("{} more, then {}", more, names.join(", "))
+    } else {
+        names.join(", ")
+    };
+    let text = format!(
+        "Update: {} related alarm(s) joined this incident: {list}. Incident: {url}",
+        joined.len()
+    );
+    match route.kind.as_str() {
+        WEBHOOK => serde_json::json!({
+            "type": "incident.updated",
+            "incident_id": incident_id,
+            "incident_url": url,
+            "joined_alarms": joined,
+            "text": text,
+        }),
+        _ => serde_json::json!({
+            "text": text,
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": slack::escape(&text)}}],
+        }),
     }
 }
 

@@ -58,13 +58,21 @@ pub struct NewIncident {
     pub transitioned_at: i64,
     pub title: String,
     pub diagnosis: serde_json::Value,
+    /// The resources the alarm is about (its dimension values): alarms that share one within
+    /// [`STORM_WINDOW_MS`] join one incident.
+    pub resources: Vec<String>,
 }
 
 /// The outcome of storing an evidence frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
-    /// First time seen; `opened` is the incident id when this frame opened a new incident.
-    New { incident_id: String, opened: bool },
+    /// First time seen; `opened` when this frame opened a new incident, `joined` when its alarm
+    /// joined an open incident of related alarms (an update is queued).
+    New {
+        incident_id: String,
+        opened: bool,
+        joined: bool,
+    },
     /// Already stored (a re-send after a reconnect): nothing changed.
     Duplicate,
 }
@@ -97,7 +105,31 @@ pub struct PendingDelivery {
     pub route: Route,
     pub attempts: i64,
     pub body: String,
+    /// `open` (the incident's first message on this route) or `update`.
+    pub kind: String,
+    /// For an update: where the opening message landed (Slack's `ts`), to reply in its thread.
+    pub thread_ref: Option<String>,
 }
+
+/// What a delivery body is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyFor {
+    /// The message that opens the incident.
+    Opened,
+    /// An update: alarms that joined the incident, oldest first.
+    Update { joined: Vec<String> },
+}
+
+/// How long after an incident's latest alarm a related alarm still joins it.
+pub const STORM_WINDOW_MS: i64 = 10 * 60_000;
+/// Updates wait this long for more alarms to join before they are sent, so a storm makes a few
+/// updates, not one per alarm.
+pub const UPDATE_COALESCE_MS: i64 = 5_000;
+
+/// Pending deliveries that may go now: openings, and updates whose opening is no longer pending
+/// (so an update can reply in the opening's thread).
+const SENDABLE: &str = "d.status = 'pending' AND (d.kind = 'open' OR NOT EXISTS (SELECT 1 FROM deliveries p \
+     WHERE p.incident_id = d.incident_id AND p.route_id = d.route_id AND p.kind = 'open' AND p.status = 'pending'))";
 
 impl Store {
     /// Open (creating when missing) the SQLite database at `path` and apply migrations.
@@ -308,15 +340,14 @@ impl Store {
         &self,
         frame: Received<'_>,
         make_incident: impl FnOnce(&str) -> NewIncident,
-        make_body: impl Fn(&str, &Route) -> String,
+        make_body: impl Fn(&str, &Route, &BodyFor) -> String,
     ) -> anyhow::Result<Stored> {
         let Received {
             workspace_id,
             agent_id,
             seq,
-            investigation_id,
-            body,
             command_id,
+            ..
         } = frame;
         let seq = i64::try_from(seq)
             .map_err(|_| anyhow::anyhow!("sequence number {seq} out of range"))?;
@@ -335,6 +366,34 @@ impl Store {
         let candidate_id = new_id("inc");
         let new = make_incident(&candidate_id);
         let now = now_ms();
+        // The same alarm transition again (another agent, a re-investigation): its incident.
+        let known: Option<String> = sqlx::query(
+            "SELECT incident_id FROM incident_alarms WHERE workspace_id = ? AND dedupe_key = ?",
+        )
+        .bind(workspace_id)
+        .bind(&new.dedupe_key)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.get(0));
+        // A related alarm within the storm window: it joins that incident.
+        let parent = match (&known, command_id) {
+            (None, None) => storm_parent(&mut tx, workspace_id, &new.resources, now).await?,
+            _ => None,
+        };
+        if let Some(parent) = known.clone().or(parent.clone()) {
+            insert_evidence(&mut tx, frame, &parent, now).await?;
+            let joined = known.is_none();
+            if joined {
+                record_alarm(&mut tx, workspace_id, &parent, &new, now).await?;
+                queue_updates(&mut tx, workspace_id, &parent, now, &make_body).await?;
+            }
+            tx.commit().await?;
+            return Ok(Stored::New {
+                incident_id: parent,
+                opened: false,
+                joined,
+            });
+        }
         let inserted = sqlx::query(
             "INSERT INTO incidents (id, workspace_id, dedupe_key, alarm_name, transitioned_at, opened_at, status, title, diagnosis) \
              VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING",
@@ -361,19 +420,9 @@ impl Store {
                 .await?
                 .get(0)
         };
-        sqlx::query(
-            "INSERT INTO evidence (workspace_id, agent_id, seq, investigation_id, incident_id, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(workspace_id)
-        .bind(agent_id)
-        .bind(seq)
-        .bind(investigation_id)
-        .bind(&incident_id)
-        .bind(now)
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
+        insert_evidence(&mut tx, frame, &incident_id, now).await?;
         if inserted {
+            record_alarm(&mut tx, workspace_id, &incident_id, &new, now).await?;
             // An alarm's incident goes to the workspace's routes; a command's to the route made
             // for that command (falling back to the workspace's when it has none, as from the API).
             let mut routes = sqlx::query(
@@ -406,7 +455,7 @@ impl Store {
                 .bind(&incident_id)
                 .bind(&route.id)
                 .bind(now)
-                .bind(make_body(&incident_id, &route))
+                .bind(make_body(&incident_id, &route, &BodyFor::Opened))
                 .execute(&mut *tx)
                 .await?;
             }
@@ -415,7 +464,34 @@ impl Store {
         Ok(Stored::New {
             incident_id,
             opened: inserted,
+            joined: false,
         })
+    }
+
+    /// The alarms of an incident, in the order they came.
+    pub async fn incident_alarms(
+        &self,
+        workspace_id: &str,
+        incident_id: &str,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query(
+            "SELECT alarm_name, transitioned_at, joined_at FROM incident_alarms \
+             WHERE workspace_id = ? AND incident_id = ? ORDER BY joined_at, rowid",
+        )
+        .bind(workspace_id)
+        .bind(incident_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "alarm_name": r.get::<String, _>(0),
+                    "transitioned_at": r.get::<i64, _>(1),
+                    "joined_at": r.get::<i64, _>(2),
+                })
+            })
+            .collect())
     }
 
     pub async fn incidents(&self, workspace_id: &str, limit: i64) -> anyhow::Result<Vec<Incident>> {
@@ -474,15 +550,17 @@ impl Store {
 
     /// Deliveries due now, oldest first.
     pub async fn due_deliveries(&self, limit: i64) -> anyhow::Result<Vec<PendingDelivery>> {
-        let rows = sqlx::query(
-            "SELECT d.id, d.workspace_id, d.incident_id, d.attempts, d.body, r.id, r.kind, r.target_enc \
+        let sql = format!(
+            "SELECT d.id, d.workspace_id, d.incident_id, d.attempts, d.body, r.id, r.kind, r.target_enc, d.kind, \
+             (SELECT p.remote_ref FROM deliveries p WHERE p.incident_id = d.incident_id AND p.route_id = d.route_id AND p.kind = 'open') \
              FROM deliveries d JOIN routes r ON r.id = d.route_id AND r.workspace_id = d.workspace_id \
-             WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?",
-        )
-        .bind(now_ms())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE {SENDABLE} AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(now_ms())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| PendingDelivery {
@@ -496,29 +574,53 @@ impl Store {
                     kind: r.get(6),
                     target_enc: r.get(7),
                 },
+                kind: r.get(8),
+                thread_ref: r.get(9),
             })
             .collect())
     }
 
     /// The soonest time a pending delivery is due, if any.
     pub async fn next_delivery_due(&self) -> anyhow::Result<Option<i64>> {
-        let row =
-            sqlx::query("SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'")
-                .fetch_one(&self.pool)
-                .await?;
+        let row = sqlx::query(&format!(
+            "SELECT MIN(d.next_attempt_at) FROM deliveries d WHERE {SENDABLE}"
+        ))
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.get::<Option<i64>, _>(0))
     }
 
-    pub async fn delivery_done(&self, workspace_id: &str, id: &str) -> anyhow::Result<()> {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL \
-             WHERE workspace_id = ? AND id = ?",
+    /// Marks a delivery done, keeping where it landed (`remote_ref`, Slack's `ts`). `sent` is the
+    /// body that was sent: when an update's body changed meanwhile (more alarms joined), the
+    /// delivery stays pending so the newer body goes out too.
+    pub async fn delivery_done(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        sent: &str,
+        remote_ref: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL, remote_ref = ? \
+             WHERE workspace_id = ? AND id = ? AND body = ?",
         )
         .bind(now_ms())
+        .bind(remote_ref)
         .bind(workspace_id)
         .bind(id)
+        .bind(sent)
         .execute(&self.pool)
         .await?;
+        if done.rows_affected() == 0 {
+            sqlx::query(
+                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ? WHERE workspace_id = ? AND id = ?",
+            )
+            .bind(now_ms())
+            .bind(workspace_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        }
         Ok(())
     }
 
@@ -739,8 +841,8 @@ impl Store {
         incident_id: &str,
     ) -> anyhow::Result<Vec<serde_json::Value>> {
         let rows = sqlx::query(
-            "SELECT r.kind, d.status, d.attempts, d.last_error, d.delivered_at FROM deliveries d \
-             JOIN routes r ON r.id = d.route_id WHERE d.workspace_id = ? AND d.incident_id = ? ORDER BY d.id",
+            "SELECT r.kind, d.status, d.attempts, d.last_error, d.delivered_at, d.kind FROM deliveries d \
+             JOIN routes r ON r.id = d.route_id WHERE d.workspace_id = ? AND d.incident_id = ? ORDER BY d.rowid",
         )
         .bind(workspace_id)
         .bind(incident_id)
@@ -755,10 +857,148 @@ impl Store {
                     "attempts": r.get::<i64, _>(2),
                     "last_error": r.get::<Option<String>, _>(3),
                     "delivered_at": r.get::<Option<i64>, _>(4),
+                    "kind": r.get::<String, _>(5),
                 })
             })
             .collect())
     }
+}
+
+async fn insert_evidence(
+    tx: &mut sqlx::SqliteConnection,
+    frame: Received<'_>,
+    incident_id: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO evidence (workspace_id, agent_id, seq, investigation_id, incident_id, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(frame.workspace_id)
+    .bind(frame.agent_id)
+    .bind(i64::try_from(frame.seq)?)
+    .bind(frame.investigation_id)
+    .bind(incident_id)
+    .bind(now)
+    .bind(frame.body)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn record_alarm(
+    tx: &mut sqlx::SqliteConnection,
+    workspace_id: &str,
+    incident_id: &str,
+    new: &NewIncident,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO incident_alarms (workspace_id, incident_id, dedupe_key, alarm_name, transitioned_at, resources, joined_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING",
+    )
+    .bind(workspace_id)
+    .bind(incident_id)
+    .bind(&new.dedupe_key)
+    .bind(&new.alarm_name)
+    .bind(new.transitioned_at)
+    .bind(serde_json::to_string(&new.resources)?)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The open incident, most recent first, that an alarm about `resources` belongs to: one with an
+/// alarm within the storm window that shares a resource.
+async fn storm_parent(
+    tx: &mut sqlx::SqliteConnection,
+    workspace_id: &str,
+    resources: &[String],
+    now: i64,
+) -> anyhow::Result<Option<String>> {
+    if resources.is_empty() {
+        return Ok(None);
+    }
+    let rows = sqlx::query(
+        "SELECT a.incident_id, a.resources FROM incident_alarms a JOIN incidents i ON i.id = a.incident_id \
+         WHERE a.workspace_id = ? AND i.workspace_id = a.workspace_id AND i.status != 'resolved' AND a.joined_at >= ? \
+         ORDER BY a.joined_at DESC",
+    )
+    .bind(workspace_id)
+    .bind(now - STORM_WINDOW_MS)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().find_map(|r| {
+        let theirs: Vec<String> = serde_json::from_str(&r.get::<String, _>(1)).unwrap_or_default();
+        theirs
+            .iter()
+            .any(|t| resources.contains(t))
+            .then(|| r.get::<String, _>(0))
+    }))
+}
+
+/// Queues (or refreshes) one pending update per route the incident went to: the alarms that
+/// joined after the opening one, sent after [`UPDATE_COALESCE_MS`].
+async fn queue_updates(
+    tx: &mut sqlx::SqliteConnection,
+    workspace_id: &str,
+    incident_id: &str,
+    now: i64,
+    make_body: &impl Fn(&str, &Route, &BodyFor) -> String,
+) -> anyhow::Result<()> {
+    let joined: Vec<String> = sqlx::query(
+        "SELECT alarm_name FROM incident_alarms WHERE workspace_id = ? AND incident_id = ? ORDER BY joined_at, rowid",
+    )
+    .bind(workspace_id)
+    .bind(incident_id)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .skip(1)
+    .map(|r| r.get(0))
+    .collect();
+    let routes = sqlx::query(
+        "SELECT r.id, r.kind, r.target_enc FROM deliveries d JOIN routes r ON r.id = d.route_id \
+         WHERE d.workspace_id = ? AND d.incident_id = ? AND d.kind = 'open'",
+    )
+    .bind(workspace_id)
+    .bind(incident_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let what = BodyFor::Update { joined };
+    for r in routes {
+        let route = Route {
+            id: r.get(0),
+            kind: r.get(1),
+            target_enc: r.get(2),
+        };
+        let body = make_body(incident_id, &route, &what);
+        let refreshed = sqlx::query(
+            "UPDATE deliveries SET body = ? WHERE workspace_id = ? AND incident_id = ? AND route_id = ? \
+             AND kind = 'update' AND status = 'pending'",
+        )
+        .bind(&body)
+        .bind(workspace_id)
+        .bind(incident_id)
+        .bind(&route.id)
+        .execute(&mut *tx)
+        .await?;
+        if refreshed.rows_affected() == 0 {
+            sqlx::query(
+                "INSERT INTO deliveries (id, workspace_id, incident_id, route_id, kind, status, attempts, next_attempt_at, body) \
+                 VALUES (?, ?, ?, ?, 'update', 'pending', 0, ?, ?)",
+            )
+            .bind(new_id("dlv"))
+            .bind(workspace_id)
+            .bind(incident_id)
+            .bind(&route.id)
+            .bind(now + UPDATE_COALESCE_MS)
+            .bind(&body)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Append one audit row on `conn`, which may be inside the caller's transaction so the record
@@ -828,7 +1068,103 @@ mod tests {
             transitioned_at: 1,
             title: "t".into(),
             diagnosis: serde_json::json!({"text": "d"}),
+            resources: Vec::new(),
         }
+    }
+
+    fn alarm(key: &str, resources: &[&str]) -> impl FnOnce(&str) -> NewIncident + use<> {
+        let resources: Vec<String> = resources.iter().map(|r| r.to_string()).collect();
+        let key = key.to_owned();
+        move |_| NewIncident {
+            dedupe_key: format!("alarm:{key}:1"),
+            alarm_name: key.clone(),
+            transitioned_at: 1,
+            title: key,
+            diagnosis: serde_json::json!({}),
+            resources,
+        }
+    }
+
+    #[tokio::test]
+    async fn related_alarms_join_one_incident_with_one_pending_update() {
+        let (_d, s) = store().await;
+        let (a, _) = s.create_workspace("a", "test").await.expect("ws");
+        s.add_route(&a.id, "slack_webhook", b"x", "test")
+            .await
+            .expect("route");
+        let body = |_: &str, _: &Route, what: &BodyFor| match what {
+            BodyFor::Opened => "opened".to_owned(),
+            BodyFor::Update { joined } => format!("joined {}", joined.join(",")),
+        };
+        let names: Vec<String> = (0..30).map(|i| format!("svc-{i}-5xx")).collect();
+        let mut incidents = std::collections::HashSet::new();
+        for (i, n) in names.iter().enumerate() {
+            // Every alarm shares the load balancer with the others; each has its own service.
+            let svc = format!("svc-{i}");
+            let stored = s
+                .store_evidence(
+                    received(&a.id, i as u64 + 1),
+                    alarm(n, &["app/prod-alb/1", &svc]),
+                    body,
+                )
+                .await
+                .expect("store");
+            let Stored::New {
+                incident_id,
+                opened,
+                joined,
+            } = stored
+            else {
+                panic!("stored");
+            };
+            assert_eq!((opened, joined), (i == 0, i > 0), "alarm {i}");
+            incidents.insert(incident_id);
+        }
+        assert_eq!(incidents.len(), 1, "one incident for the storm");
+        let id = incidents.into_iter().next().expect("incident");
+        assert_eq!(
+            s.incident_alarms(&a.id, &id).await.expect("alarms").len(),
+            30
+        );
+        let log = s.deliveries(&a.id, &id).await.expect("log");
+        assert_eq!(
+            log.len(),
+            2,
+            "one opening and one coalesced update: {log:#?}"
+        );
+        assert_eq!(log[1]["kind"], "update");
+        // The update waits for its opening and for more alarms; then says who joined.
+        assert!(s
+            .due_deliveries(10)
+            .await
+            .expect("due")
+            .iter()
+            .all(|d| d.kind == "open"));
+        let pending: String = sqlx::query("SELECT body FROM deliveries WHERE kind = 'update'")
+            .fetch_one(&s.pool)
+            .await
+            .expect("update")
+            .get(0);
+        assert_eq!(pending, format!("joined {}", names[1..].join(",")));
+        // An unrelated alarm opens its own incident.
+        let other = s
+            .store_evidence(received(&a.id, 31), alarm("db-cpu", &["orders-db"]), body)
+            .await
+            .expect("store");
+        assert!(matches!(other, Stored::New { opened: true, .. }));
+        // A resolved incident takes no more alarms.
+        s.set_incident_status(&a.id, &id, "resolved", "test", "test")
+            .await
+            .expect("resolve");
+        let late = s
+            .store_evidence(
+                received(&a.id, 32),
+                alarm("svc-99-5xx", &["app/prod-alb/1"]),
+                body,
+            )
+            .await
+            .expect("store");
+        assert!(matches!(late, Stored::New { opened: true, .. }));
     }
 
     #[tokio::test]
@@ -840,18 +1176,18 @@ mod tests {
             .await
             .expect("route");
         let first = s
-            .store_evidence(received(&a.id, 1), incident("k"), |_, _| "body".into())
+            .store_evidence(received(&a.id, 1), incident("k"), |_, _, _| "body".into())
             .await
             .expect("store");
         assert!(matches!(first, Stored::New { opened: true, .. }));
         let again = s
-            .store_evidence(received(&a.id, 1), incident("k"), |_, _| "body".into())
+            .store_evidence(received(&a.id, 1), incident("k"), |_, _, _| "body".into())
             .await
             .expect("store");
         assert_eq!(again, Stored::Duplicate);
         // A second frame of the same transition joins the incident without a second delivery.
         let second = s
-            .store_evidence(received(&a.id, 2), incident("k"), |_, _| "body".into())
+            .store_evidence(received(&a.id, 2), incident("k"), |_, _, _| "body".into())
             .await
             .expect("store");
         assert!(matches!(second, Stored::New { opened: false, .. }));

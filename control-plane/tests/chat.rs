@@ -96,8 +96,9 @@ async fn setup() -> (Server, Store, String) {
                 transitioned_at: 1,
                 title: "orders-5xx: 5xx after a deploy".into(),
                 diagnosis: serde_json::json!({"hypotheses": [{"title": "a deploy of orders", "confidence": 0.9}]}),
+                resources: Vec::new(),
             },
-            |_, _| String::new(),
+            |_, _, _| String::new(),
         )
         .await
         .expect("incident");

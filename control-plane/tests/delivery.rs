@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use convops_control_plane::deliver::{self, SlackBotTarget, WebhookTarget};
 use convops_control_plane::secrets::Sealer;
-use convops_control_plane::store::{NewIncident, Received, Store};
+use convops_control_plane::store::{BodyFor, NewIncident, Received, Route, Store};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Default)]
@@ -106,8 +106,9 @@ async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
                 transitioned_at: 1,
                 title: "orders-5xx".into(),
                 diagnosis: serde_json::json!({}),
+                resources: Vec::new(),
             },
-            |_, _| body.clone(),
+            |_, _, _| body.clone(),
         )
         .await
         .expect("stored");
@@ -358,4 +359,105 @@ fn retry_after_takes_seconds_or_an_http_date() {
     );
     assert!(deliver::backoff(3) >= Duration::from_secs(16));
     assert!(deliver::backoff(40) <= Duration::from_secs(375));
+}
+
+#[tokio::test]
+async fn a_storm_of_thirty_related_alarms_is_one_slack_thread_with_updates() {
+    let (base, seen) = receiver("/api/chat.postMessage", |n, _, _| {
+        json(
+            StatusCode::OK,
+            serde_json::json!({"ok": true, "channel": "C1", "ts": format!("1700000000.{n:06}")}),
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open_sqlite(&dir.path().join("db.sqlite"))
+        .await
+        .expect("store");
+    let sealer = Sealer::load_or_create(&dir.path().join("master.key")).expect("sealer");
+    let (ws, _) = store
+        .create_workspace("acme", "test")
+        .await
+        .expect("workspace");
+    let target = serde_json::to_vec(&SlackBotTarget {
+        token: "xoxb-t".into(),
+        channel: "C1".into(),
+    })
+    .expect("target");
+    store
+        .add_route(&ws.id, deliver::SLACK_BOT, &sealer.seal(&target), "test")
+        .await
+        .expect("route");
+    let body = |id: &str, route: &Route, what: &BodyFor| match what {
+        BodyFor::Opened => serde_json::json!({"text": format!("{id} opened")}).to_string(),
+        BodyFor::Update { joined } => {
+            convops_control_plane::ingest::update_body(route, id, "https://x/i", joined).to_string()
+        }
+    };
+    for i in 0..30u64 {
+        store
+            .store_evidence(
+                Received {
+                    workspace_id: &ws.id,
+                    agent_id: "agent-1",
+                    seq: i + 1,
+                    investigation_id: "inv",
+                    body: "{}",
+                    command_id: None,
+                },
+                |_| NewIncident {
+                    dedupe_key: format!("alarm:task-{i}-cpu:1"),
+                    alarm_name: format!("task-{i}-cpu"),
+                    transitioned_at: 1,
+                    title: format!("task-{i}-cpu"),
+                    diagnosis: serde_json::json!({}),
+                    resources: vec!["prod-cluster".into(), format!("task-{i}")],
+                },
+                body,
+            )
+            .await
+            .expect("stored");
+    }
+    let cancel = CancellationToken::new();
+    let worker = deliver::Worker {
+        store: store.clone(),
+        sealer,
+        http: reqwest::Client::new(),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        max_attempts: 3,
+        slack_api: format!("{base}/api"),
+    };
+    tokio::spawn(worker.run(cancel.clone()));
+    // The update is held for the coalescing window, then replies in the opening's thread.
+    let start = Instant::now();
+    while seen.requests.lock().expect("lock").len() < 2 && start.elapsed() < Duration::from_secs(15)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cancel.cancel();
+    let reqs: Vec<_> = seen.requests.lock().expect("lock").clone();
+    assert_eq!(reqs.len(), 2, "one opening and one update, not 30 messages");
+    let first: serde_json::Value = serde_json::from_slice(&reqs[0].2).expect("json");
+    let update: serde_json::Value = serde_json::from_slice(&reqs[1].2).expect("json");
+    assert!(first.get("thread_ts").is_none());
+    assert_eq!(
+        update["thread_ts"], "1700000000.000000",
+        "the update is in the opening's thread"
+    );
+    let text = update["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with(
+            "Update: 29 related alarm(s) joined this incident: 19 more, then task-20-cpu"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("task-29-cpu"));
+    let incidents = store.incidents(&ws.id, 50).await.expect("incidents");
+    assert_eq!(incidents.len(), 1);
+    let log = store
+        .deliveries(&ws.id, &incidents[0].id)
+        .await
+        .expect("log");
+    assert!(log.iter().all(|d| d["status"] == "delivered"), "{log:#?}");
 }
