@@ -64,9 +64,11 @@ impl Drop for Setup {
     }
 }
 
-/// A workspace with one route of `kind` to `target`, one incident queued for it, and the worker
-/// running with `slack_api` as Slack's Web API.
-async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
+/// A store with a workspace and one route of `kind` to `target`: (dir, store, sealer, workspace).
+async fn workspace_with_route(
+    kind: &str,
+    target: &[u8],
+) -> (tempfile::TempDir, Store, Sealer, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open_sqlite(&dir.path().join("db.sqlite"))
         .await
@@ -80,11 +82,31 @@ async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
         .add_route(&ws.id, kind, &sealer.seal(target), "test")
         .await
         .expect("route");
-    let agent = store
-        .create_agent_token(&ws.id, "a", "test")
-        .await
-        .expect("agent");
-    let _ = agent;
+    (dir, store, sealer, ws.id)
+}
+
+/// Runs the delivery worker until the returned token is cancelled.
+fn start_worker(store: &Store, sealer: Sealer, slack_api: &str) -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let worker = deliver::Worker {
+        store: store.clone(),
+        sealer,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("client"),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        max_attempts: 3,
+        slack_api: slack_api.to_owned(),
+    };
+    tokio::spawn(worker.run(cancel.clone()));
+    cancel
+}
+
+/// A workspace with one route of `kind` to `target`, one incident queued for it, and the worker
+/// running with `slack_api` as Slack's Web API.
+async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
+    let (dir, store, sealer, ws) = workspace_with_route(kind, target).await;
     let body = serde_json::json!({
         "text": "orders-5xx is in ALARM\nMost likely: a deploy",
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*Most likely:* a deploy"}}],
@@ -93,7 +115,7 @@ async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
     let stored = store
         .store_evidence(
             Received {
-                workspace_id: &ws.id,
+                workspace_id: &ws,
                 agent_id: "agent-1",
                 seq: 1,
                 investigation_id: "inv-1",
@@ -116,22 +138,10 @@ async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
         convops_control_plane::store::Stored::New { incident_id, .. } => incident_id,
         other => panic!("not stored: {other:?}"),
     };
-    let cancel = CancellationToken::new();
-    let worker = deliver::Worker {
-        store: store.clone(),
-        sealer,
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("client"),
-        wake: Arc::new(tokio::sync::Notify::new()),
-        max_attempts: 3,
-        slack_api: slack_api.to_owned(),
-    };
-    tokio::spawn(worker.run(cancel.clone()));
+    let cancel = start_worker(&store, sealer, slack_api);
     Setup {
         store,
-        workspace: ws.id,
+        workspace: ws,
         incident,
         cancel,
         _dir: dir,
@@ -370,24 +380,12 @@ async fn a_storm_of_thirty_related_alarms_is_one_slack_thread_with_updates() {
         )
     })
     .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open_sqlite(&dir.path().join("db.sqlite"))
-        .await
-        .expect("store");
-    let sealer = Sealer::load_or_create(&dir.path().join("master.key")).expect("sealer");
-    let (ws, _) = store
-        .create_workspace("acme", "test")
-        .await
-        .expect("workspace");
     let target = serde_json::to_vec(&SlackBotTarget {
         token: "xoxb-t".into(),
         channel: "C1".into(),
     })
     .expect("target");
-    store
-        .add_route(&ws.id, deliver::SLACK_BOT, &sealer.seal(&target), "test")
-        .await
-        .expect("route");
+    let (_dir, store, sealer, ws) = workspace_with_route(deliver::SLACK_BOT, &target).await;
     let body = |id: &str, route: &Route, what: &BodyFor| match what {
         BodyFor::Opened => serde_json::json!({"text": format!("{id} opened")}).to_string(),
         BodyFor::Update { joined } => {
@@ -398,7 +396,7 @@ async fn a_storm_of_thirty_related_alarms_is_one_slack_thread_with_updates() {
         store
             .store_evidence(
                 Received {
-                    workspace_id: &ws.id,
+                    workspace_id: &ws,
                     agent_id: "agent-1",
                     seq: i + 1,
                     investigation_id: "inv",
@@ -418,16 +416,7 @@ async fn a_storm_of_thirty_related_alarms_is_one_slack_thread_with_updates() {
             .await
             .expect("stored");
     }
-    let cancel = CancellationToken::new();
-    let worker = deliver::Worker {
-        store: store.clone(),
-        sealer,
-        http: reqwest::Client::new(),
-        wake: Arc::new(tokio::sync::Notify::new()),
-        max_attempts: 3,
-        slack_api: format!("{base}/api"),
-    };
-    tokio::spawn(worker.run(cancel.clone()));
+    let cancel = start_worker(&store, sealer, &format!("{base}/api"));
     // The update is held for the coalescing window, then replies in the opening's thread.
     let start = Instant::now();
     while seen.requests.lock().expect("lock").len() < 2 && start.elapsed() < Duration::from_secs(15)
@@ -453,11 +442,8 @@ async fn a_storm_of_thirty_related_alarms_is_one_slack_thread_with_updates() {
         "{text}"
     );
     assert!(text.contains("task-29-cpu"));
-    let incidents = store.incidents(&ws.id, 50).await.expect("incidents");
+    let incidents = store.incidents(&ws, 50).await.expect("incidents");
     assert_eq!(incidents.len(), 1);
-    let log = store
-        .deliveries(&ws.id, &incidents[0].id)
-        .await
-        .expect("log");
+    let log = store.deliveries(&ws, &incidents[0].id).await.expect("log");
     assert!(log.iter().all(|d| d["status"] == "delivered"), "{log:#?}");
 }

@@ -67,6 +67,12 @@ impl Blocks {
     }
 }
 
+/// A bold title over one escaped bullet per item.
+fn bullets(title: &str, items: &[String]) -> String {
+    let list: Vec<String> = items.iter().map(|i| format!("• {}", escape(i))).collect();
+    format!("*{title}:*\n{}", list.join("\n"))
+}
+
 pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> Value {
     let header = truncate(&d.title, MAX_HEADER_CHARS);
     let mut b = Blocks {
@@ -103,12 +109,7 @@ pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> Value {
         }
         b.section(&text);
         if !h.next_checks.is_empty() {
-            let list: Vec<String> = h
-                .next_checks
-                .iter()
-                .map(|n| format!("• {}", escape(n)))
-                .collect();
-            b.section(&format!("*Next checks:*\n{}", list.join("\n")));
+            b.section(&bullets("Next checks", &h.next_checks));
         }
     } else {
         for f in &d.findings {
@@ -142,12 +143,7 @@ pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> Value {
         b.section(&format!("*Also considered:*\n{}", others.join("\n")));
     }
     if !d.unchecked.is_empty() {
-        let list: Vec<String> = d
-            .unchecked
-            .iter()
-            .map(|u| format!("• {}", escape(u)))
-            .collect();
-        b.section(&format!("*Could not check:*\n{}", list.join("\n")));
+        b.section(&bullets("Could not check", &d.unchecked));
     }
     if b.cut {
         b.blocks
