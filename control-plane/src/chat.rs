@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::http::AppState;
 
 pub const SLACK_COMMANDS_PATH: &str = "/api/v1/slack/commands";
+pub const SLACK_INTERACTIVITY_PATH: &str = "/api/v1/slack/interactivity";
 /// Slash command bodies are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How far a request's timestamp may be from now.
@@ -277,56 +278,131 @@ fn reply(status: StatusCode, body: String) -> Response {
     (status, [("content-type", "application/json")], body).into_response()
 }
 
-/// `POST /api/v1/slack/commands`.
-pub async fn slack_command(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+/// What ConvOps needs from a Slack request, slash command or button click alike.
+struct SlackRequest {
+    team: String,
+    user: String,
+    user_name: String,
+    channel: String,
+    text: String,
+    trigger_id: String,
+    response_url: String,
+}
+
+type Form = std::collections::HashMap<String, String>;
+
+/// A slash command: form fields.
+fn from_command(form: &Form) -> Result<SlackRequest, String> {
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    Ok(SlackRequest {
+        team: field("team_id"),
+        user: field("user_id"),
+        user_name: field("user_name"),
+        channel: field("channel_id"),
+        text: field("text"),
+        trigger_id: field("trigger_id"),
+        response_url: field("response_url"),
+    })
+}
+
+/// Button ids in the diagnosis message, and the command each runs on the button's incident id.
+pub const ACK_ACTION: &str = "convops_ack";
+pub const RESOLVE_ACTION: &str = "convops_resolve";
+
+/// A button click (`block_actions`): JSON in the form field `payload`.
+fn from_interaction(form: &Form) -> Result<SlackRequest, String> {
+    let payload: serde_json::Value = form
+        .get("payload")
+        .and_then(|p| serde_json::from_str(p).ok())
+        .ok_or("no JSON payload")?;
+    if payload["type"] != "block_actions" {
+        return Err(format!("unsupported interaction type {}", payload["type"]));
+    }
+    let action = &payload["actions"][0];
+    let id = action["value"].as_str().unwrap_or_default();
+    let text = match action["action_id"].as_str() {
+        Some(ACK_ACTION) => format!("ack {id}"),
+        Some(RESOLVE_ACTION) => format!("resolve {id}"),
+        // Link buttons also report clicks; nothing to run.
+        _ => String::new(),
+    };
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    Ok(SlackRequest {
+        team: s(&payload["team"]["id"]),
+        user: s(&payload["user"]["id"]),
+        user_name: s(&payload["user"]["username"]),
+        channel: s(&payload["channel"]["id"]),
+        text,
+        trigger_id: s(&payload["trigger_id"]),
+        response_url: s(&payload["response_url"]),
+    })
+}
+
+/// Verifies, parses, claims, logs and runs one Slack request; returns the status, the reply and
+/// where a reply can be posted later (the request's `response_url`).
+async fn handle_slack(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+    parse_request: fn(&Form) -> Result<SlackRequest, String>,
+) -> (StatusCode, String, Option<String>) {
     let Some(secret) = &state.slack_signing_secret else {
-        return reply(
+        return (
             StatusCode::NOT_FOUND,
             slack_reply("Slack commands are not configured on this ConvOps.", false),
+            None,
         );
     };
     let now = crate::store::now_ms() / 1000;
-    if let Err(e) = verify_slack(secret.expose().as_bytes(), &headers, &body, now) {
+    if let Err(e) = verify_slack(secret.expose().as_bytes(), headers, body, now) {
         tracing::warn!(error = %e, "Slack request refused");
-        return reply(
+        return (
             StatusCode::UNAUTHORIZED,
             json!({"error": e.to_string()}).to_string(),
+            None,
         );
     }
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&body).into_owned().collect();
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-    let (team, user, channel) = (field("team_id"), field("user_id"), field("channel_id"));
-    if team.is_empty() || user.is_empty() {
-        return reply(
-            StatusCode::BAD_REQUEST,
-            slack_reply("The request has no team_id or user_id.", false),
-        );
-    }
-    let Some(ws) = (match state.store.workspace_for_slack_team(team).await {
-        Ok(ws) => ws,
+    let form: Form = url::form_urlencoded::parse(body).into_owned().collect();
+    let req = match parse_request(&form) {
+        Ok(r) if !r.team.is_empty() && !r.user.is_empty() => r,
+        Ok(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                slack_reply("The request has no team or user id.", false),
+                None,
+            )
+        }
+        Err(e) => return (StatusCode::BAD_REQUEST, slack_reply(&e, false), None),
+    };
+    let internal = || {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            slack_reply("ConvOps could not read its database; try again.", false),
+            None,
+        )
+    };
+    let ws = match state.store.workspace_for_slack_team(&req.team).await {
+        Ok(Some(ws)) => ws,
+        Ok(None) => {
+            return (
+                StatusCode::OK,
+                slack_reply(
+                    "This Slack workspace is not linked to a ConvOps workspace.",
+                    false,
+                ),
+                None,
+            )
+        }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "looking up a Slack team");
-            return reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                slack_reply("ConvOps could not read its database; try again.", false),
-            );
+            return internal();
         }
-    }) else {
-        return reply(
-            StatusCode::OK,
-            slack_reply(
-                "This Slack workspace is not linked to a ConvOps workspace.",
-                false,
-            ),
-        );
     };
+    let response_url = (req.response_url.starts_with("https://")
+        || req.response_url.starts_with("http://"))
+    .then(|| req.response_url.clone());
     // One run per event: Slack's trigger_id is unique per invocation.
-    let key = match field("trigger_id") {
+    let key = match req.trigger_id.as_str() {
         "" => format!(
             "slack-sig:{}",
             headers
@@ -351,29 +427,22 @@ pub async fn slack_command(
             } else {
                 earlier
             };
-            return reply(StatusCode::OK, body);
+            return (StatusCode::OK, body, None);
         }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "claiming a chat request");
-            return reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                slack_reply("ConvOps could not read its database; try again.", false),
-            );
+            return internal();
         }
     }
-    let text = field("text");
     let caller = Caller {
-        actor: format!("slack:{team}/{user} ({})", field("user_name")),
-        channel: format!("slack:{team}/{channel}"),
-        mention: format!("<@{user}>"),
-        reply_to: match field("response_url") {
-            u if u.starts_with("https://") || u.starts_with("http://") => {
-                Some((crate::deliver::SLACK_RESPONSE, u.to_owned()))
-            }
-            _ => None,
-        },
+        actor: format!("slack:{}/{} ({})", req.team, req.user, req.user_name),
+        channel: format!("slack:{}/{}", req.team, req.channel),
+        mention: format!("<@{}>", req.user),
+        reply_to: response_url
+            .clone()
+            .map(|u| (crate::deliver::SLACK_RESPONSE, u)),
     };
-    let logged = state.redactor.redact(text);
+    let logged = state.redactor.redact(&req.text);
     if let Err(e) = state
         .store
         .audit(
@@ -386,9 +455,9 @@ pub async fn slack_command(
     {
         tracing::error!(error = %format!("{e:#}"), "recording a chat command");
     }
-    let body = match parse(text) {
+    let body = match parse(&req.text) {
         Err(usage) => slack_reply(&usage, false),
-        Ok(cmd) => match run(&state, &ws, &caller, cmd).await {
+        Ok(cmd) => match run(state, &ws, &caller, cmd).await {
             Ok((text, in_channel)) => slack_reply(&text, in_channel),
             Err(e) => {
                 tracing::error!(error = %format!("{e:#}"), "running a chat command");
@@ -399,7 +468,43 @@ pub async fn slack_command(
     if let Err(e) = state.store.finish_chat_request(&key, &body).await {
         tracing::error!(error = %format!("{e:#}"), "recording a chat reply");
     }
-    reply(StatusCode::OK, body)
+    (StatusCode::OK, body, response_url)
+}
+
+/// `POST /api/v1/slack/commands`: the reply is the response.
+pub async fn slack_command(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (status, body, _) = handle_slack(&state, &headers, &body, from_command).await;
+    reply(status, body)
+}
+
+/// `POST /api/v1/slack/interactivity`: the Acknowledge and Resolve buttons. Slack wants an empty
+/// 200 at once; the outcome is posted to the click's `response_url`.
+pub async fn slack_interaction(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (status, body, response_url) =
+        handle_slack(&state, &headers, &body, from_interaction).await;
+    if status != StatusCode::OK {
+        return reply(status, body);
+    }
+    if let Some(url) = response_url {
+        let mut message: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        message["replace_original"] = false.into();
+        let http = state.http.clone();
+        // Best effort: the action itself is done and logged whether or not this note arrives.
+        tokio::spawn(async move {
+            if let Err(e) = http.post(url).json(&message).send().await {
+                tracing::warn!(error = %e.without_url(), "posting a button's outcome to Slack");
+            }
+        });
+    }
+    StatusCode::OK.into_response()
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! delivery log) and `GET /api/v1/incidents/{id}/evidence` (the frames as the agent sent them),
 //! and `GET /api/v1/audit` (the workspace's action log, newest first), with a workspace API key
 //! (`Authorization: Bearer cvo_key_…`); `GET /v1/agent/connect` (websocket, agent token);
-//! `POST /api/v1/slack/commands` (Slack slash commands, Slack's request signature). Every
-//! response carries HSTS.
+//! `POST /api/v1/slack/commands` and `POST /api/v1/slack/interactivity` (Slack slash commands
+//! and buttons, Slack's request signature). Every response carries HSTS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +39,8 @@ pub struct AppState {
     pub slack_signing_secret: Option<convops_shared::secret::SecretString>,
     /// Agents connected to this instance, for commands.
     pub agents: crate::agents::Registry,
+    /// For replies posted to Slack (a button's outcome).
+    pub http: reqwest::Client,
 }
 
 /// The one error type of handlers: a status, a stable code and a message for the client; internal
@@ -98,6 +100,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             crate::chat::SLACK_COMMANDS_PATH,
             axum::routing::post(crate::chat::slack_command).layer(
+                axum::extract::DefaultBodyLimit::max(crate::chat::MAX_BODY_BYTES),
+            ),
+        )
+        .route(
+            crate::chat::SLACK_INTERACTIVITY_PATH,
+            axum::routing::post(crate::chat::slack_interaction).layer(
                 axum::extract::DefaultBodyLimit::max(crate::chat::MAX_BODY_BYTES),
             ),
         )

@@ -306,9 +306,11 @@ async fn handle_evidence(
                 }
                 let text = diagnose::render_text(&diagnosis, &url);
                 let mut body = match route.kind.as_str() {
-                    SLACK_WEBHOOK | SLACK_BOT => slack::message(&diagnosis, &url, &text),
+                    SLACK_WEBHOOK | SLACK_BOT => {
+                        slack::message(&diagnosis, Some(incident_id), &url, &text)
+                    }
                     SLACK_RESPONSE => {
-                        let mut m = slack::message(&diagnosis, &url, &text);
+                        let mut m = slack::message(&diagnosis, Some(incident_id), &url, &text);
                         m["response_type"] = "in_channel".into();
                         m["replace_original"] = false.into();
                         m

@@ -51,6 +51,11 @@ pub async fn run(
     let tls = tls::server_config(&settings.tls.cert_file, &settings.tls.key_file)?;
     let (store, sealer) = open_data_dir(&settings).await?;
     let wake = Arc::new(tokio::sync::Notify::new());
+    let http_client = reqwest::Client::builder()
+        .timeout(settings.delivery_timeout)
+        .use_rustls_tls()
+        .build()
+        .context("building the HTTP client")?;
     let state = Arc::new(http::AppState {
         store: store.clone(),
         redactor: convops_shared::redact::Redactor::default(),
@@ -60,6 +65,7 @@ pub async fn run(
         wake_delivery: wake.clone(),
         slack_signing_secret: settings.slack_signing_secret.clone(),
         agents: agents::Registry::default(),
+        http: http_client.clone(),
         llm: match &settings.llm {
             Some(s) => Some(Arc::new(
                 llm::Llm::new(s.clone()).context("building the LLM client")?,
@@ -67,11 +73,6 @@ pub async fn run(
             None => None,
         },
     });
-    let http_client = reqwest::Client::builder()
-        .timeout(settings.delivery_timeout)
-        .use_rustls_tls()
-        .build()
-        .context("building the HTTP client")?;
     let worker = deliver::Worker {
         store,
         sealer,

@@ -31,12 +31,16 @@ impl Slack {
 
     /// POSTs a slash command as Slack does, signed with `secret` at `ts`.
     async fn send(&self, body: &str, secret: &str, ts: i64) -> (u16, serde_json::Value) {
+        self.post(&self.url, body, secret, ts).await
+    }
+
+    async fn post(&self, url: &str, body: &str, secret: &str, ts: i64) -> (u16, serde_json::Value) {
         let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("key");
         mac.update(format!("v0:{ts}:{body}").as_bytes());
         let sig = format!("v0={}", hex::encode(mac.finalize().into_bytes()));
         let r = self
             .client
-            .post(&self.url)
+            .post(url)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("x-slack-request-timestamp", ts.to_string())
             .header("x-slack-signature", sig)
@@ -277,4 +281,70 @@ async fn unsigned_stale_and_foreign_requests_are_refused_before_processing() {
         .expect("read")
         .expect("incident");
     assert_eq!(incident.status, "open");
+}
+
+#[tokio::test]
+async fn the_acknowledge_button_acts_once_and_answers_at_the_response_url() {
+    use axum::routing::post;
+    let (s, store, inc) = setup().await;
+    let slack = Slack::new(&s);
+    // Where Slack would show the outcome: a local response_url.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<serde_json::Value>(4);
+    let app = axum::Router::new().route(
+        "/actions/T0ACME/1/xyz",
+        post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(v).await;
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "team": {"id": "T0ACME", "domain": "acme"},
+        "user": {"id": "U0BOB", "username": "bob"},
+        "channel": {"id": "C0ONCALL"},
+        "trigger_id": "trig-button-1",
+        "response_url": format!("http://{addr}/actions/T0ACME/1/xyz"),
+        "actions": [{"action_id": "convops_ack", "block_id": "b", "value": inc, "type": "button"}],
+    });
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish();
+    let url = slack.url.replace("/commands", "/interactivity");
+    let ts = now();
+    for _ in 0..2 {
+        let (code, _) = slack.post(&url, &body, SLACK_SECRET, ts).await;
+        assert_eq!(code, 200);
+    }
+    let note = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a note at the response_url")
+        .expect("note");
+    assert_eq!(note["text"], format!("<@U0BOB> acknowledged `{inc}`."));
+    assert_eq!(note["response_type"], "in_channel");
+    let incident = store
+        .incident(&s.workspace_id, &inc)
+        .await
+        .expect("read")
+        .expect("incident");
+    assert_eq!(incident.status, "acknowledged");
+    let log = store.audit_log(&s.workspace_id, 100).await.expect("log");
+    let acks: Vec<_> = log
+        .iter()
+        .filter(|e| e["action"] == "incident.acknowledged")
+        .collect();
+    assert_eq!(acks.len(), 1, "the repeated click ran once: {log:#?}");
+    assert_eq!(acks[0]["actor"], "slack:T0ACME/U0BOB (bob)");
+    // A forged click is refused.
+    let (code, _) = slack
+        .post(&url, &body, "not-the-signing-secret-000", now())
+        .await;
+    assert_eq!(code, 401);
 }

@@ -73,7 +73,14 @@ fn bullets(title: &str, items: &[String]) -> String {
     format!("*{title}:*\n{}", list.join("\n"))
 }
 
-pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> Value {
+/// The message for a diagnosis; with `incident_id`, Acknowledge and Resolve buttons (handled by
+/// the interactivity endpoint when the Slack app has one).
+pub fn message(
+    d: &Diagnosis,
+    incident_id: Option<&str>,
+    incident_url: &str,
+    plain_text: &str,
+) -> Value {
     let header = truncate(&d.title, MAX_HEADER_CHARS);
     let mut b = Blocks {
         chars: header.chars().count(),
@@ -150,6 +157,14 @@ pub fn message(d: &Diagnosis, incident_url: &str, plain_text: &str) -> Value {
             .push(json!({"type": "section", "text": {"type": "mrkdwn",
             "text": format!("{TRUNCATED} The rest is in the incident.")}}));
     }
+    if let Some(id) = incident_id {
+        b.blocks.push(json!({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Acknowledge"},
+             "action_id": crate::chat::ACK_ACTION, "value": id},
+            {"type": "button", "text": {"type": "plain_text", "text": "Resolve"},
+             "action_id": crate::chat::RESOLVE_ACTION, "value": id, "style": "primary"},
+        ]}));
+    }
     let mut context = vec![
         json!({"type": "mrkdwn", "text": format!("<{}|Open the incident>", escape(incident_url))}),
     ];
@@ -211,7 +226,12 @@ mod tests {
     #[test]
     fn the_top_hypothesis_leads_with_its_evidence_checks_and_a_link() {
         let d = diagnosis(3, 0);
-        let m = message(&d, "https://convops.example/incidents/inc_1", "plain");
+        let m = message(
+            &d,
+            Some("inc_1"),
+            "https://convops.example/incidents/inc_1",
+            "plain",
+        );
         let t = texts(&m).join("\n");
         assert!(
             t.contains("*Most likely: hypothesis 0 &lt;b&gt;&amp;&lt;/b&gt;"),
@@ -221,6 +241,18 @@ mod tests {
         assert!(t.contains("`[m3]`") && t.contains("*Next checks:*"), "{t}");
         assert!(t.contains("*Also considered:*") && t.contains("89%"), "{t}");
         assert!(t.contains("*Could not check:*"), "{t}");
+        let actions = m["blocks"]
+            .as_array()
+            .expect("blocks")
+            .iter()
+            .find(|b| b["type"] == "actions")
+            .expect("buttons")
+            .to_string();
+        assert!(
+            actions.contains(crate::chat::ACK_ACTION)
+                && actions.contains(crate::chat::RESOLVE_ACTION)
+        );
+        assert!(actions.contains("\"value\":\"inc_1\""), "{actions}");
         let last = m["blocks"]
             .as_array()
             .expect("blocks")
@@ -239,7 +271,7 @@ mod tests {
     fn a_huge_diagnosis_stays_within_slacks_limits_and_says_it_was_cut() {
         for (n, long) in [(200, 50), (3, 5000), (60, 400)] {
             let d = diagnosis(n, long);
-            let m = message(&d, "https://x/i", &"p".repeat(50_000));
+            let m = message(&d, Some("inc_2"), "https://x/i", &"p".repeat(50_000));
             let blocks = m["blocks"].as_array().expect("blocks");
             assert!(blocks.len() <= MAX_BLOCKS, "{} blocks", blocks.len());
             let t = texts(&m);
