@@ -75,15 +75,16 @@ impl Registry {
         map.get(workspace_id)?.last().map(|s| s.agent_id.clone())
     }
 
-    /// Queues `frame` for the most recently connected agent of the workspace that can take it;
-    /// returns that agent's id, or `None` when no agent of the workspace is connected here.
-    pub fn send_to_one(&self, workspace_id: &str, frame: ServerFrame) -> Option<String> {
+    /// Queues `frame` for agent `agent_id` of the workspace (its most recent session that can
+    /// take it); false when that agent is not connected here or not keeping up.
+    pub fn send_to(&self, workspace_id: &str, agent_id: &str, frame: ServerFrame) -> bool {
         let map = self.by_workspace.lock().unwrap_or_else(|p| p.into_inner());
-        let sessions = map.get(workspace_id)?;
-        sessions
-            .iter()
-            .rev()
-            .find(|s| s.tx.try_send(frame.clone()).is_ok())
-            .map(|s| s.agent_id.clone())
+        map.get(workspace_id).is_some_and(|sessions| {
+            sessions
+                .iter()
+                .rev()
+                .filter(|s| s.agent_id == agent_id)
+                .any(|s| s.tx.try_send(frame.clone()).is_ok())
+        })
     }
 }

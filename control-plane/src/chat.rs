@@ -119,7 +119,7 @@ pub struct Caller {
     /// How to name the caller in a reply (`<@U123>` in Slack).
     pub mention: String,
     /// Where a later answer goes: a route kind and its target (Slack's `response_url`).
-    pub reply_to: Option<(&'static str, String)>,
+    pub response_url: Option<String>,
 }
 
 /// Runs `cmd` in workspace `ws`; returns the reply and whether the whole channel should see it.
@@ -221,9 +221,9 @@ async fn investigate(
     // Recorded (with the route its answer goes to) before it is sent, so the answer always
     // finds its route.
     let reply = caller
-        .reply_to
+        .response_url
         .as_ref()
-        .map(|(kind, target)| (*kind, state.sealer.seal(target.as_bytes())));
+        .map(|url| state.sealer.seal(url.as_bytes()));
     state
         .store
         .record_command(
@@ -233,10 +233,12 @@ async fn investigate(
             &caller.actor,
             &caller.channel,
             &agent,
-            reply.as_ref().map(|(k, t)| (*k, t.as_slice())),
+            reply
+                .as_deref()
+                .map(|sealed| (crate::deliver::SLACK_RESPONSE, sealed)),
         )
         .await?;
-    if state.agents.send_to_one(ws, frame).is_none() {
+    if !state.agents.send_to(ws, &agent, frame) {
         return no_agent();
     }
     Ok((
@@ -438,9 +440,7 @@ async fn handle_slack(
         actor: format!("slack:{}/{} ({})", req.team, req.user, req.user_name),
         channel: format!("slack:{}/{}", req.team, req.channel),
         mention: format!("<@{}>", req.user),
-        reply_to: response_url
-            .clone()
-            .map(|u| (crate::deliver::SLACK_RESPONSE, u)),
+        response_url: response_url.clone(),
     };
     let logged = state.redactor.redact(&req.text);
     if let Err(e) = state

@@ -217,17 +217,13 @@ impl Worker {
             req = req.header(*k, v);
         }
         match self.send(req, attempts).await {
-            Ok((_, _)) => Outcome::Done(None),
+            Ok(_) => Outcome::Done(None),
             Err(o) => o,
         }
     }
 
-    /// Sends a request: `Ok((status, body))` on 2xx; otherwise the outcome to record.
-    async fn send(
-        &self,
-        req: reqwest::RequestBuilder,
-        attempts: i64,
-    ) -> Result<(u16, String), Outcome> {
+    /// Sends a request: `Ok(body)` on 2xx; otherwise the outcome to record.
+    async fn send(&self, req: reqwest::RequestBuilder, attempts: i64) -> Result<String, Outcome> {
         let r = req.send().await.map_err(|e| Outcome::Retry {
             after: backoff(attempts),
             // reqwest errors include the URL, which for a webhook is a secret: drop it.
@@ -241,7 +237,7 @@ impl Worker {
             .and_then(retry_after);
         let text = r.text().await.unwrap_or_default();
         if status.is_success() {
-            return Ok((status.as_u16(), text));
+            return Ok(text);
         }
         let snippet: String = text.chars().take(200).collect();
         let error = format!("HTTP {status}: {snippet}");
@@ -284,7 +280,7 @@ impl Worker {
             .header("content-type", "application/json; charset=utf-8")
             .body(message.to_string());
         let text = match self.send(req, attempts).await {
-            Ok((_, text)) => text,
+            Ok(text) => text,
             Err(o) => return o,
         };
         let reply: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();

@@ -53,9 +53,7 @@ fn mine_file(path: &std::path::Path) -> (f64, usize) {
     let text = std::fs::read_to_string(path).expect("corpus file");
     let lines: Vec<&str> = text.lines().collect();
     let start = Instant::now();
-    let config = MinerConfig::default();
-    let header = HeaderModel::learn(lines.iter().take(HEADER_SAMPLE).copied(), &config);
-    let mut miner = Miner::new(config, header);
+    let mut miner = Miner::learning(lines.iter().take(HEADER_SAMPLE).copied());
     let mut sum = 0u64;
     for l in &lines {
         sum = sum.wrapping_add(u64::from(miner.add(l)));

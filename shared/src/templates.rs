@@ -986,9 +986,7 @@ pub fn stream(input: impl std::io::BufRead, output: impl std::io::Write) -> std:
             }
         }
     }
-    let config = MinerConfig::default();
-    let header = HeaderModel::learn(chunk.iter().map(String::as_str), &config);
-    let mut miner = Miner::new(config, header);
+    let mut miner = Miner::learning(chunk.iter().map(String::as_str));
     let mut ids: Vec<ClusterId> = Vec::with_capacity(CHUNK_LINES);
     loop {
         ids.extend(chunk.iter().map(|l| miner.add(l)));
