@@ -282,6 +282,38 @@ impl ControlPlaneSetup {
             .await?;
         Ok(v["incidents"].as_array().cloned().unwrap_or_default())
     }
+
+    /// Waits until every delivery of every incident has left `pending` (sent and recorded, or
+    /// failed for good), as the delivery log in `GET /api/v1/incidents/{id}` shows.
+    pub async fn wait_deliveries_settled(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut pending = 0;
+            for i in self.incidents().await? {
+                let id = i["id"].as_str().unwrap_or_default();
+                let v: serde_json::Value = self
+                    .https_client()?
+                    .get(format!("{}/api/v1/incidents/{id}", self.base_url()))
+                    .bearer_auth(&self.api_key)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                pending += v["deliveries"]
+                    .as_array()
+                    .map_or(0, |d| d.iter().filter(|d| d["status"] == "pending").count());
+            }
+            if pending == 0 {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{pending} deliveries still pending after {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// Where the agent finds AWS.

@@ -219,6 +219,9 @@ async fn control_plane_restart_loses_nothing_and_delivers_nothing_twice() -> any
 
     fire_alarm(&w, "alarm-a", "app/a/1", "Threshold Crossed: a").await?;
     w.slack.wait_for(1, WAIT).await?;
+    // Killed between Slack's 200 and recording it, the control plane would rightly send that
+    // message again (at-least-once, documented): the kill comes after the record.
+    w.cp.wait_deliveries_settled(WAIT).await?;
 
     // The control plane dies hard; an alarm fires meanwhile and its evidence waits in the spool.
     cp.kill();
