@@ -1,5 +1,6 @@
 //! Chat commands: Slack slash commands (`/convops status`, …) run against the workspace the Slack
-//! team is linked to.
+//! team is linked to; WhatsApp messages (see [`whatsapp`]) against the workspace the sender's
+//! number is linked to. Both go through [`execute`].
 //!
 //! Order of work for every request: the signature is verified first (Slack's `v0` HMAC-SHA256 of
 //! `v0:{timestamp}:{raw body}` keyed by the app's signing secret, compared in constant time,
@@ -7,6 +8,8 @@
 //! request is claimed by its event id (`trigger_id`), so a retried or replayed request gets the
 //! first reply and runs nothing again. Every command goes to the workspace's action log (who,
 //! what, when, from which channel).
+
+pub mod whatsapp;
 
 use std::sync::Arc;
 
@@ -118,8 +121,45 @@ pub struct Caller {
     pub channel: String,
     /// How to name the caller in a reply (`<@U123>` in Slack).
     pub mention: String,
-    /// Where a later answer goes: a route kind and its target (Slack's `response_url`).
-    pub response_url: Option<String>,
+    /// Where a later answer (an investigation's diagnosis) goes.
+    pub reply_to: Option<ReplyTo>,
+}
+
+/// A conversation as a route: its kind and its plaintext target (sealed when stored).
+pub struct ReplyTo {
+    pub kind: &'static str,
+    pub target: Vec<u8>,
+}
+
+/// Records command `text` from `caller` in the action log, then parses and runs it in `ws`:
+/// the reply, and whether the whole conversation should see it.
+pub async fn execute(state: &AppState, ws: &str, caller: &Caller, text: &str) -> (String, bool) {
+    let logged = state.redactor.redact(text);
+    if let Err(e) = state
+        .store
+        .audit(
+            Some(ws),
+            &caller.actor,
+            "chat.command",
+            &format!("channel={} text={logged}", caller.channel),
+        )
+        .await
+    {
+        tracing::error!(error = %format!("{e:#}"), "recording a chat command");
+    }
+    match parse(text) {
+        Err(usage) => (usage, false),
+        Ok(cmd) => match run(state, ws, caller, cmd).await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "running a chat command");
+                (
+                    "ConvOps could not run that command; try again.".to_owned(),
+                    false,
+                )
+            }
+        },
+    }
 }
 
 /// Runs `cmd` in workspace `ws`; returns the reply and whether the whole channel should see it.
@@ -221,9 +261,9 @@ async fn investigate(
     // Recorded (with the route its answer goes to) before it is sent, so the answer always
     // finds its route.
     let reply = caller
-        .response_url
+        .reply_to
         .as_ref()
-        .map(|url| state.sealer.seal(url.as_bytes()));
+        .map(|r| (r.kind, state.sealer.seal(&r.target)));
     state
         .store
         .record_command(
@@ -234,8 +274,8 @@ async fn investigate(
             &caller.channel,
             &agent,
             reply
-                .as_deref()
-                .map(|sealed| (crate::deliver::SLACK_RESPONSE, sealed)),
+                .as_ref()
+                .map(|(kind, sealed)| (*kind, sealed.as_slice())),
         )
         .await?;
     if !state.agents.send_to(ws, &agent, frame) {
@@ -440,31 +480,13 @@ async fn handle_slack(
         actor: format!("slack:{}/{} ({})", req.team, req.user, req.user_name),
         channel: format!("slack:{}/{}", req.team, req.channel),
         mention: format!("<@{}>", req.user),
-        response_url: response_url.clone(),
+        reply_to: response_url.as_ref().map(|url| ReplyTo {
+            kind: crate::deliver::SLACK_RESPONSE,
+            target: url.clone().into_bytes(),
+        }),
     };
-    let logged = state.redactor.redact(&req.text);
-    if let Err(e) = state
-        .store
-        .audit(
-            Some(&ws),
-            &caller.actor,
-            "chat.command",
-            &format!("channel={} text={logged}", caller.channel),
-        )
-        .await
-    {
-        tracing::error!(error = %format!("{e:#}"), "recording a chat command");
-    }
-    let body = match parse(&req.text) {
-        Err(usage) => slack_reply(&usage, false),
-        Ok(cmd) => match run(state, &ws, &caller, cmd).await {
-            Ok((text, in_channel)) => slack_reply(&text, in_channel),
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "running a chat command");
-                slack_reply("ConvOps could not run that command; try again.", false)
-            }
-        },
-    };
+    let (text, in_channel) = execute(state, &ws, &caller, &req.text).await;
+    let body = slack_reply(&text, in_channel);
     if let Err(e) = state.store.finish_chat_request(&key, &body).await {
         tracing::error!(error = %format!("{e:#}"), "recording a chat reply");
     }

@@ -18,6 +18,9 @@ pub const DEFAULT_HEARTBEAT_SECS: u32 = 30;
 pub const DEFAULT_DELIVERY_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_DELIVERY_MAX_ATTEMPTS: u32 = 8;
 pub const DEFAULT_SLACK_API_URL: &str = "https://slack.com/api";
+pub const DEFAULT_WHATSAPP_API_URL: &str = "https://graph.facebook.com/v21.0";
+pub const DEFAULT_WHATSAPP_TEMPLATE: &str = "convops_incident";
+pub const DEFAULT_WHATSAPP_TEMPLATE_LANGUAGE: &str = "en_US";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +39,21 @@ struct RawConfig {
     llm: Option<RawLlm>,
     #[serde(default)]
     slack: RawSlack,
+    whatsapp: Option<RawWhatsApp>,
+}
+
+/// `[whatsapp]`: ConvOps's WhatsApp Business number; present turns WhatsApp routes and commands
+/// on. Secrets are read from files, never put in config.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWhatsApp {
+    phone_number_id: Option<String>,
+    access_token_file: Option<PathBuf>,
+    app_secret_file: Option<PathBuf>,
+    verify_token_file: Option<PathBuf>,
+    template: Option<String>,
+    template_language: Option<String>,
+    api_url: Option<String>,
 }
 
 /// `[slack]`: the ConvOps Slack app's signing secret turns slash commands on.
@@ -100,6 +118,26 @@ pub struct Settings {
     pub heartbeat_secs: u32,
     /// The optional LLM write-up (`[llm]`); `None`: off.
     pub llm: Option<crate::llm::LlmSettings>,
+    /// WhatsApp (`[whatsapp]`); `None`: off.
+    pub whatsapp: Option<WhatsAppSettings>,
+}
+
+/// ConvOps's WhatsApp Business number on Meta's Cloud API.
+#[derive(Debug, Clone)]
+pub struct WhatsAppSettings {
+    /// The Graph API base, with its version (`https://graph.facebook.com/v21.0`).
+    pub api_url: url::Url,
+    /// The business number's id (not the number itself).
+    pub phone_number_id: String,
+    /// A system user's access token with `whatsapp_business_messaging`.
+    pub access_token: convops_shared::secret::SecretString,
+    /// The app secret: Meta signs webhooks with it (`X-Hub-Signature-256`).
+    pub app_secret: convops_shared::secret::SecretString,
+    /// What Meta echoes in the webhook verification handshake (`hub.verify_token`).
+    pub verify_token: convops_shared::secret::SecretString,
+    /// The approved template sent outside the 24-hour window, with three body parameters.
+    pub template: String,
+    pub template_language: String,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +187,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         agents,
         llm,
         slack,
+        whatsapp,
     } = raw;
     let listen_text = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen: SocketAddr = listen_text.parse().map_err(|e| {
@@ -227,6 +266,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             Some(convops_shared::secret::SecretString::new(s))
         }
     };
+    let whatsapp = whatsapp.map(validate_whatsapp).transpose()?;
     Ok(Settings {
         listen,
         secrets_key_file: key_file.unwrap_or_else(|| data_dir.join("master.key")),
@@ -239,6 +279,103 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         slack_signing_secret,
         heartbeat_secs: heartbeat_secs.unwrap_or(DEFAULT_HEARTBEAT_SECS).max(1),
         llm,
+        whatsapp,
+    })
+}
+
+/// A secret from a file: trimmed, at least `min` characters.
+fn secret_file(
+    key: &str,
+    file: Option<PathBuf>,
+    min: usize,
+) -> Result<convops_shared::secret::SecretString, ConfigError> {
+    let f = file.ok_or_else(|| key_err(key, "missing: a file holding the secret"))?;
+    let s =
+        std::fs::read_to_string(&f).map_err(|e| key_err(key, format!("{}: {e}", f.display())))?;
+    let s = s.trim();
+    if s.chars().count() < min {
+        return Err(key_err(
+            key,
+            format!(
+                "{}: the secret has fewer than {min} characters",
+                f.display()
+            ),
+        ));
+    }
+    Ok(convops_shared::secret::SecretString::new(s.to_owned()))
+}
+
+fn validate_whatsapp(raw: RawWhatsApp) -> Result<WhatsAppSettings, ConfigError> {
+    let RawWhatsApp {
+        phone_number_id,
+        access_token_file,
+        app_secret_file,
+        verify_token_file,
+        template,
+        template_language,
+        api_url,
+    } = raw;
+    let phone_number_id = phone_number_id.ok_or_else(|| {
+        key_err(
+            "whatsapp.phone_number_id",
+            "missing: the id of ConvOps's WhatsApp Business number (WhatsApp Manager → API setup)",
+        )
+    })?;
+    if phone_number_id.is_empty() || !phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(key_err(
+            "whatsapp.phone_number_id",
+            format!(
+                "{phone_number_id:?}: a phone number id is digits (it is not the phone number)"
+            ),
+        ));
+    }
+    let access_token = secret_file("whatsapp.access_token_file", access_token_file, 16)?;
+    let app_secret = secret_file("whatsapp.app_secret_file", app_secret_file, 16)?;
+    let verify_token = secret_file("whatsapp.verify_token_file", verify_token_file, 16)?;
+    let template = template.unwrap_or_else(|| DEFAULT_WHATSAPP_TEMPLATE.to_owned());
+    if template.is_empty()
+        || !template
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(key_err(
+            "whatsapp.template",
+            format!("{template:?}: a template name is lowercase letters, digits and underscores"),
+        ));
+    }
+    let template_language =
+        template_language.unwrap_or_else(|| DEFAULT_WHATSAPP_TEMPLATE_LANGUAGE.to_owned());
+    if !(2..=8).contains(&template_language.len())
+        || !template_language
+            .chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '_')
+    {
+        return Err(key_err(
+            "whatsapp.template_language",
+            format!("{template_language:?}: a language code such as en_US or de"),
+        ));
+    }
+    let api_text = api_url.unwrap_or_else(|| DEFAULT_WHATSAPP_API_URL.to_owned());
+    let api_url = url::Url::parse(&api_text).map_err(|e| {
+        key_err(
+            "whatsapp.api_url",
+            format!("{api_text:?} is not a URL: {e}"),
+        )
+    })?;
+    if !matches!(api_url.scheme(), "https" | "http") {
+        return Err(key_err(
+            "whatsapp.api_url",
+            "scheme must be https (or http for a local test server)",
+        ));
+    }
+    Ok(WhatsAppSettings {
+        api_url,
+        phone_number_id,
+        access_token,
+        app_secret,
+        verify_token,
+        template,
+        template_language,
     })
 }
 
@@ -383,6 +520,53 @@ mod tests {
         assert_eq!(llm.api_key.expose(), "sk-ant-secret-123");
         assert_eq!(llm.base_url.as_str(), "https://api.anthropic.com/");
         assert!(!format!("{s:?}").contains("sk-ant-secret-123"));
+    }
+
+    #[test]
+    fn whatsapp_section_needs_its_secrets_in_files_and_checks_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::tls::write_self_signed(dir.path(), &["localhost".into()]).expect("cert");
+        let tls = format!(
+            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            dir.path().join("cert.pem"),
+            dir.path().join("key.pem")
+        );
+        let secret = dir.path().join("wa.secret");
+        std::fs::write(&secret, "EAAG-0123456789abcdef\n").expect("secret");
+        let files = format!(
+            "access_token_file = {secret:?}\napp_secret_file = {secret:?}\nverify_token_file = {secret:?}\n"
+        );
+        let e = err(&format!("{tls}[whatsapp]\n{files}"));
+        assert!(
+            e.contains("whatsapp.phone_number_id") && e.contains("missing"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{tls}[whatsapp]\nphone_number_id = \"+4915123\"\n{files}"
+        ));
+        assert!(e.contains("not the phone number"), "{e}");
+        let e = err(&format!(
+            "{tls}[whatsapp]\nphone_number_id = \"106540352242922\"\naccess_token_file = {secret:?}\n"
+        ));
+        assert!(
+            e.contains("whatsapp.app_secret_file") && e.contains("missing"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{tls}[whatsapp]\nphone_number_id = \"1065\"\n{files}template = \"Incident Alert\"\n"
+        ));
+        assert!(e.contains("whatsapp.template"), "{e}");
+        let p = dir.path().join("cp.toml");
+        std::fs::write(
+            &p,
+            format!("{tls}[whatsapp]\nphone_number_id = \"106540352242922\"\n{files}"),
+        )
+        .expect("write");
+        let s = load_from(Some(&p), env_none()).expect("valid");
+        let w = s.whatsapp.as_ref().expect("on");
+        assert_eq!(w.template, DEFAULT_WHATSAPP_TEMPLATE);
+        assert_eq!(w.api_url.as_str(), DEFAULT_WHATSAPP_API_URL);
+        assert!(!format!("{s:?}").contains("EAAG-0123456789abcdef"));
     }
 
     #[test]

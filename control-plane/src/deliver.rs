@@ -5,6 +5,8 @@
 //! - `slack_bot`: Slack's `chat.postMessage` with a bot token (the target is
 //!   `{"token", "channel"}`); Slack answers HTTP 200 with `"ok": false` for most errors, which are
 //!   read from the body;
+//! - `whatsapp`: a phone number, through Meta's WhatsApp Cloud API from ConvOps's business
+//!   number (see [`whatsapp`]: the 24-hour window, templates, pacing);
 //! - `webhook`: any HTTPS endpoint (the target is `{"url", "secret"}`), the JSON body signed with
 //!   HMAC-SHA256 (see [`sign`]).
 //!
@@ -16,6 +18,7 @@
 //! drop the repeat by its `X-ConvOps-Delivery` id).
 
 pub mod slack;
+pub mod whatsapp;
 
 use std::time::Duration;
 
@@ -31,6 +34,7 @@ use crate::store::{now_ms, PendingDelivery, Store};
 pub const SLACK_WEBHOOK: &str = "slack_webhook";
 pub const SLACK_BOT: &str = "slack_bot";
 pub const WEBHOOK: &str = "webhook";
+pub const WHATSAPP: &str = "whatsapp";
 /// A Slack slash command's `response_url` (the target), for the diagnosis a command asked for.
 pub const SLACK_RESPONSE: &str = "slack_response";
 
@@ -46,6 +50,21 @@ pub struct SlackBotTarget {
 pub struct WebhookTarget {
     pub url: String,
     pub secret: String,
+}
+
+/// What a cut text ends with.
+pub const TRUNCATED: &str = "…[truncated]";
+
+/// `s` cut to at most `max` characters, the cut marked with [`TRUNCATED`].
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let keep = max.saturating_sub(TRUNCATED.chars().count() + 1);
+    let mut out: String = s.chars().take(keep).collect();
+    out.push(' ');
+    out.push_str(TRUNCATED);
+    out
 }
 
 /// Header names of signed webhooks.
@@ -74,6 +93,8 @@ pub struct Worker {
     pub max_attempts: u32,
     /// Base URL of Slack's Web API (`https://slack.com/api`; a local server in tests).
     pub slack_api: String,
+    /// WhatsApp, when configured.
+    pub whatsapp: Option<whatsapp::Sender>,
 }
 
 /// Backoff before attempt `attempts + 1`: 2 s doubling, at most 5 min, with up to 25% jitter.
@@ -104,6 +125,8 @@ enum Outcome {
         error: String,
     },
     Final(String),
+    /// Not sent: try again after this long without counting an attempt (pacing).
+    Defer(Duration),
 }
 
 impl Worker {
@@ -166,19 +189,30 @@ impl Worker {
                     }
                     Err(e) => Outcome::Final(format!("route target is not a webhook target: {e}")),
                 },
+                WHATSAPP => match serde_json::from_slice::<whatsapp::Target>(&target) {
+                    Ok(t) => self.whatsapp_send(&d, &t).await,
+                    Err(e) => Outcome::Final(format!("route target is not a WhatsApp target: {e}")),
+                },
                 other => Outcome::Final(format!("unknown route kind {other:?}")),
             },
         };
         let attempts = d.attempts + 1;
+        let incident = d.incident_id.as_deref().unwrap_or("-");
         let result = match outcome {
+            Outcome::Defer(wait) => {
+                tracing::debug!(%incident, route = %d.route.id, wait_ms = wait.as_millis() as u64, "delivery paced");
+                self.store
+                    .delivery_deferred(&d.workspace_id, &d.id, now_ms() + wait.as_millis() as i64)
+                    .await
+            }
             Outcome::Done(remote_ref) => {
-                tracing::info!(incident = %d.incident_id, route = %d.route.id, kind = %d.kind, attempts, "delivered");
+                tracing::info!(%incident, route = %d.route.id, kind = %d.kind, attempts, "delivered");
                 self.store
                     .delivery_done(&d.workspace_id, &d.id, &d.body, remote_ref.as_deref())
                     .await
             }
             Outcome::Retry { after, error } if attempts < i64::from(self.max_attempts) => {
-                tracing::warn!(incident = %d.incident_id, route = %d.route.id, attempts, %error, retry_in_ms = after.as_millis() as u64, "delivery failed; will retry");
+                tracing::warn!(%incident, route = %d.route.id, attempts, %error, retry_in_ms = after.as_millis() as u64, "delivery failed; will retry");
                 self.store
                     .delivery_failed(
                         &d.workspace_id,
@@ -189,7 +223,7 @@ impl Worker {
                     .await
             }
             Outcome::Retry { error, .. } | Outcome::Final(error) => {
-                tracing::error!(incident = %d.incident_id, route = %d.route.id, attempts, %error, "delivery failed for good");
+                tracing::error!(%incident, route = %d.route.id, attempts, %error, "delivery failed for good");
                 self.store
                     .delivery_failed(&d.workspace_id, &d.id, &error, None)
                     .await
@@ -303,6 +337,105 @@ impl Worker {
             },
             // The token, the channel or the message is wrong: retrying cannot help.
             _ => Outcome::Final(format!("Slack chat.postMessage: {code}")),
+        }
+    }
+
+    /// One WhatsApp message: text inside the recipient's 24-hour window, the template outside it.
+    async fn whatsapp_send(&self, d: &PendingDelivery, t: &whatsapp::Target) -> Outcome {
+        let Some(wa) = &self.whatsapp else {
+            return Outcome::Final(
+                "WhatsApp is not configured on this control plane ([whatsapp] in its config)"
+                    .into(),
+            );
+        };
+        let body: whatsapp::Body = match serde_json::from_str(&d.body) {
+            Ok(b) => b,
+            Err(e) => return Outcome::Final(format!("stored WhatsApp message is not valid: {e}")),
+        };
+        let hash = whatsapp::contact_hash(&self.sealer, &t.to);
+        let last_inbound = match self.store.whatsapp_contact(&hash).await {
+            Ok(Some(c)) if c.workspace_id == d.workspace_id => c.last_inbound_at,
+            Ok(_) => None,
+            Err(e) => {
+                return Outcome::Retry {
+                    after: backoff(d.attempts),
+                    error: format!("reading the WhatsApp contact: {e:#}"),
+                }
+            }
+        };
+        let window_open = last_inbound
+            .is_some_and(|at| now_ms() - at < whatsapp::WINDOW_MS - whatsapp::WINDOW_MARGIN_MS);
+        let message = match (window_open, &body.template) {
+            (true, _) => whatsapp::text_message(&t.to, &body.text),
+            (false, Some(params)) => whatsapp::template_message(
+                &t.to,
+                &wa.settings.template,
+                &wa.settings.template_language,
+                params,
+            ),
+            (false, None) => return Outcome::Final(
+                "outside WhatsApp's 24-hour window, and a reply has no template to send instead"
+                    .into(),
+            ),
+        };
+        if let Some(wait) = wa.pacer.claim(&hash, whatsapp::PAIR_INTERVAL) {
+            return Outcome::Defer(wait);
+        }
+        let r = self
+            .http
+            .post(wa.messages_url())
+            .bearer_auth(wa.settings.access_token.expose())
+            .json(&message)
+            .send()
+            .await;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                return Outcome::Retry {
+                    after: backoff(d.attempts),
+                    error: format!("request failed: {}", e.without_url()),
+                }
+            }
+        };
+        let status = r.status();
+        let after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry_after);
+        let text = r.text().await.unwrap_or_default();
+        if status.is_success() {
+            let reply: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            return Outcome::Done(reply["messages"][0]["id"].as_str().map(str::to_owned));
+        }
+        let (verdict, error) = match whatsapp::graph_error(&text) {
+            Some((code, line)) => (whatsapp::verdict(code), format!("WhatsApp {code}: {line}")),
+            None => {
+                let snippet: String = text.chars().take(200).collect();
+                let v = if status.as_u16() == 429 {
+                    whatsapp::Verdict::RateLimited
+                } else if status.is_server_error() {
+                    whatsapp::Verdict::Transient
+                } else {
+                    whatsapp::Verdict::Final
+                };
+                (v, format!("HTTP {status}: {snippet}"))
+            }
+        };
+        match verdict {
+            whatsapp::Verdict::RateLimited | whatsapp::Verdict::Transient => Outcome::Retry {
+                after: after
+                    .unwrap_or_else(|| backoff(d.attempts).max(whatsapp::PAIR_INTERVAL))
+                    .min(Duration::from_secs(300)),
+                error,
+            },
+            whatsapp::Verdict::WindowClosed => {
+                if let Err(e) = self.store.whatsapp_window_closed(&hash).await {
+                    tracing::error!(error = %format!("{e:#}"), "forgetting a closed WhatsApp window");
+                }
+                Outcome::Final(error)
+            }
+            whatsapp::Verdict::Final => Outcome::Final(error),
         }
     }
 }

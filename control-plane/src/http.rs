@@ -5,7 +5,9 @@
 //! and `GET /api/v1/audit` (the workspace's action log, newest first), with a workspace API key
 //! (`Authorization: Bearer cvo_key_…`); `GET /v1/agent/connect` (websocket, agent token);
 //! `POST /api/v1/slack/commands` and `POST /api/v1/slack/interactivity` (Slack slash commands
-//! and buttons, Slack's request signature). Every response carries HSTS.
+//! and buttons, Slack's request signature); `GET`/`POST /api/v1/whatsapp/webhook` (Meta's
+//! verification handshake, and messages and statuses signed with `X-Hub-Signature-256`). Every
+//! response carries HSTS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub llm: Option<Arc<crate::llm::Llm>>,
     /// Verifies Slack's requests (`[slack]`); slash commands are off without it.
     pub slack_signing_secret: Option<convops_shared::secret::SecretString>,
+    /// WhatsApp (`[whatsapp]`): verifies Meta's webhooks; commands from WhatsApp are off without it.
+    pub whatsapp: Option<crate::config::WhatsAppSettings>,
     /// Agents connected to this instance, for commands.
     pub agents: crate::agents::Registry,
     /// For replies posted to Slack (a button's outcome).
@@ -108,6 +112,14 @@ pub fn app(state: Arc<AppState>) -> Router {
             axum::routing::post(crate::chat::slack_interaction).layer(
                 axum::extract::DefaultBodyLimit::max(crate::chat::MAX_BODY_BYTES),
             ),
+        )
+        .route(
+            crate::chat::whatsapp::WHATSAPP_WEBHOOK_PATH,
+            get(crate::chat::whatsapp::verify)
+                .post(crate::chat::whatsapp::webhook)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::chat::whatsapp::MAX_BODY_BYTES,
+                )),
         )
         .route("/api/v1/audit", get(audit_log))
         .layer(axum::middleware::map_response(hsts))

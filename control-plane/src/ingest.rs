@@ -16,7 +16,9 @@ use convops_shared::protocol::{
     PROTOCOL_VERSION,
 };
 
-use crate::deliver::{slack, SLACK_BOT, SLACK_RESPONSE, SLACK_WEBHOOK, WEBHOOK};
+use crate::deliver::{
+    slack, whatsapp, SLACK_BOT, SLACK_RESPONSE, SLACK_WEBHOOK, WEBHOOK, WHATSAPP,
+};
 use crate::diagnose;
 use crate::http::AppState;
 use crate::store::{BodyFor, NewIncident, Received, Route, Stored};
@@ -315,6 +317,7 @@ async fn handle_evidence(
                         m["replace_original"] = false.into();
                         m
                     }
+                    WHATSAPP => whatsapp::incident_body(&diagnosis, incident_id, &text),
                     WEBHOOK => serde_json::json!({
                         "type": "incident.opened",
                         "incident_id": incident_id,
@@ -387,6 +390,7 @@ pub fn update_body(
         joined.len()
     );
     match route.kind.as_str() {
+        WHATSAPP => whatsapp::update_body(incident_id, &text, joined.len()),
         WEBHOOK => serde_json::json!({
             "type": "incident.updated",
             "incident_id": incident_id,

@@ -6,7 +6,8 @@
 //! - [`http`]: router, TLS server loop, error type; [`ingest`]: the agent websocket.
 //! - [`store`]: SQLite via sqlx, migrations, tenant-scoped queries; [`auth`]: issued secrets.
 //! - [`diagnose`]: evidence → diagnosis.
-//! - [`deliver`]: the delivery outbox worker and message formats (Slack).
+//! - [`deliver`]: the delivery outbox worker and message formats (Slack, WhatsApp, webhooks).
+//! - [`chat`]: commands from Slack and WhatsApp.
 //! - [`secrets`]: AES-256-GCM for secrets at rest; [`tls`]: rustls server config, local certs.
 
 pub mod agents;
@@ -64,6 +65,7 @@ pub async fn run(
         heartbeat_secs: settings.heartbeat_secs,
         wake_delivery: wake.clone(),
         slack_signing_secret: settings.slack_signing_secret.clone(),
+        whatsapp: settings.whatsapp.clone(),
         agents: agents::Registry::default(),
         http: http_client.clone(),
         llm: match &settings.llm {
@@ -80,6 +82,10 @@ pub async fn run(
         wake,
         max_attempts: settings.delivery_max_attempts,
         slack_api: settings.slack_api_url.to_string(),
+        whatsapp: settings
+            .whatsapp
+            .clone()
+            .map(deliver::whatsapp::Sender::new),
     };
     tracing::info!(listen = %listener.local_addr()?, data_dir = %settings.data_dir.display(), "control plane serving");
     let mut worker_task = tokio::spawn(worker.run(cancel.clone()));

@@ -112,6 +112,18 @@ enum RouteCmd {
         #[arg(long, env = "CONVOPS_SLACK_BOT_TOKEN", hide_env_values = true)]
         token: String,
     },
+    /// Deliver a workspace's diagnoses to a phone over WhatsApp, from the business number in
+    /// [whatsapp] (text within 24 hours of the number's last message to ConvOps, the approved
+    /// template otherwise). The number can then send commands (status, ack <id>, …). A number
+    /// belongs to one workspace. Stored encrypted; found again by a keyed hash.
+    AddWhatsapp {
+        /// Workspace id or name.
+        #[arg(long)]
+        workspace: String,
+        /// The phone number in international format, e.g. +4915123456789.
+        #[arg(long)]
+        to: String,
+    },
     /// Deliver a workspace's diagnoses as JSON to any HTTPS endpoint, signed with HMAC-SHA256:
     /// header X-ConvOps-Signature is v1= and the hex HMAC of "v1:{timestamp}:{body}" keyed by the
     /// secret, X-ConvOps-Request-Timestamp the Unix seconds, X-ConvOps-Delivery a unique id.
@@ -283,7 +295,30 @@ async fn admin_route(settings: config::Settings, cmd: RouteCmd) -> anyhow::Resul
         }
         Ok(())
     };
+    if let RouteCmd::AddWhatsapp { workspace, to } = cmd {
+        let digits =
+            deliver::whatsapp::normalize_number(&to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+        if settings.whatsapp.is_none() {
+            eprintln!(
+                "note: [whatsapp] is not configured yet; messages to this route fail until it is"
+            );
+        }
+        let ws = workspace_id(workspace).await?;
+        let target = serde_json::to_vec(&deliver::whatsapp::Target { to: digits.clone() })?;
+        let id = store
+            .add_whatsapp_route(
+                &ws,
+                &deliver::whatsapp::contact_hash(&sealer, &digits),
+                &sealer.seal(&target),
+                ADMIN_ACTOR,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+        println!("{id}");
+        return Ok(());
+    }
     let (ws, kind, target) = match cmd {
+        RouteCmd::AddWhatsapp { .. } => unreachable!("handled above"),
         RouteCmd::AddSlackWebhook { workspace, url } => {
             check_url(&url)?;
             (

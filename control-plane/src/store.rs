@@ -101,14 +101,26 @@ pub struct Route {
 pub struct PendingDelivery {
     pub id: String,
     pub workspace_id: String,
-    pub incident_id: String,
+    /// `None` for a reply to a chat command.
+    pub incident_id: Option<String>,
     pub route: Route,
     pub attempts: i64,
     pub body: String,
-    /// `open` (the incident's first message on this route) or `update`.
+    /// `open` (the incident's first message on this route), `update`, or `reply` (to a chat
+    /// command).
     pub kind: String,
     /// For an update: where the opening message landed (Slack's `ts`), to reply in its thread.
     pub thread_ref: Option<String>,
+}
+
+/// A WhatsApp number linked to a workspace.
+#[derive(Debug, Clone)]
+pub struct WhatsAppContact {
+    pub workspace_id: String,
+    /// The workspace's route to the number: where replies to its commands go.
+    pub route_id: String,
+    /// Its latest message to ConvOps (ms), which opens the 24-hour window.
+    pub last_inbound_at: Option<i64>,
 }
 
 /// What a delivery body is for.
@@ -624,6 +636,43 @@ impl Store {
         Ok(())
     }
 
+    /// Puts a delivery off until `at` without counting an attempt (pacing: the service would
+    /// refuse it now).
+    pub async fn delivery_deferred(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        at: i64,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE deliveries SET next_attempt_at = ? WHERE workspace_id = ? AND id = ?")
+            .bind(at)
+            .bind(workspace_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A message the service accepted and later reported undeliverable (WhatsApp's `failed`
+    /// status), found by where it landed: marked failed with the reason. Returns whether the
+    /// workspace had such a delivery.
+    pub async fn delivery_failed_remotely(
+        &self,
+        workspace_id: &str,
+        remote_ref: &str,
+        error: &str,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'failed', last_error = ? WHERE workspace_id = ? AND remote_ref = ?",
+        )
+        .bind(error)
+        .bind(workspace_id)
+        .bind(remote_ref)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn delivery_failed(
         &self,
         workspace_id: &str,
@@ -762,6 +811,136 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Finishes chat request `key` whose reply is sent rather than returned (WhatsApp): the reply
+    /// is queued on `route_id` as a delivery in the same transaction that records it, so it is
+    /// sent exactly when the request counts as handled.
+    pub async fn finish_chat_request_with_delivery(
+        &self,
+        key: &str,
+        workspace_id: &str,
+        route_id: &str,
+        reply: &str,
+        body: &str,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE chat_requests SET reply = ? WHERE key = ?")
+            .bind(reply)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO deliveries (id, workspace_id, incident_id, route_id, kind, status, attempts, next_attempt_at, body) \
+             SELECT ?, workspace_id, NULL, id, 'reply', 'pending', 0, ?, ? FROM routes WHERE workspace_id = ? AND id = ?",
+        )
+        .bind(new_id("dlv"))
+        .bind(now_ms())
+        .bind(body)
+        .bind(workspace_id)
+        .bind(route_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a WhatsApp route to `workspace_id` for the number whose keyed hash is `phone_hash`
+    /// (the number itself is in the sealed target). A number receives one workspace's diagnoses
+    /// and runs commands in that one only, so a number already linked is refused.
+    pub async fn add_whatsapp_route(
+        &self,
+        workspace_id: &str,
+        phone_hash: &str,
+        target_enc: &[u8],
+        actor: &str,
+    ) -> anyhow::Result<String> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(r) =
+            sqlx::query("SELECT w.name FROM whatsapp_contacts c JOIN workspaces w ON w.id = c.workspace_id WHERE c.phone_hash = ?")
+                .bind(phone_hash)
+                .fetch_optional(&mut *tx)
+                .await?
+        {
+            anyhow::bail!(
+                "this number already receives the diagnoses of workspace {:?}; a number belongs to one workspace",
+                r.get::<String, _>(0)
+            );
+        }
+        let id = new_id("route");
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO routes (id, workspace_id, kind, target_enc, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(workspace_id)
+        .bind(crate::deliver::WHATSAPP)
+        .bind(target_enc)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO whatsapp_contacts (phone_hash, workspace_id, route_id, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(phone_hash)
+        .bind(workspace_id)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        audit_in(
+            &mut tx,
+            Some(workspace_id),
+            now,
+            actor,
+            "route.add",
+            &format!("id={id} kind={}", crate::deliver::WHATSAPP),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The workspace and reply route of a WhatsApp number (by its keyed hash).
+    pub async fn whatsapp_contact(
+        &self,
+        phone_hash: &str,
+    ) -> anyhow::Result<Option<WhatsAppContact>> {
+        let row = sqlx::query(
+            "SELECT workspace_id, route_id, last_inbound_at FROM whatsapp_contacts WHERE phone_hash = ?",
+        )
+        .bind(phone_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| WhatsAppContact {
+            workspace_id: r.get(0),
+            route_id: r.get(1),
+            last_inbound_at: r.get(2),
+        }))
+    }
+
+    /// Records a message from a WhatsApp number at `at` (ms): it opens, or extends, the 24-hour
+    /// window in which free-form text may be sent to it. Older messages (a late retry) never
+    /// move the window back.
+    pub async fn whatsapp_inbound(&self, phone_hash: &str, at: i64) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE whatsapp_contacts SET last_inbound_at = MAX(COALESCE(last_inbound_at, 0), ?) WHERE phone_hash = ?",
+        )
+        .bind(at)
+        .bind(phone_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Meta says the window is closed (error 131047) though our record says open: forget it, so
+    /// the next message is a template.
+    pub async fn whatsapp_window_closed(&self, phone_hash: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE whatsapp_contacts SET last_inbound_at = NULL WHERE phone_hash = ?")
+            .bind(phone_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Stores the reply given to chat request `key`, for repeats of it.

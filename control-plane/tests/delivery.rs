@@ -98,6 +98,7 @@ fn start_worker(store: &Store, sealer: Sealer, slack_api: &str) -> CancellationT
         wake: Arc::new(tokio::sync::Notify::new()),
         max_attempts: 3,
         slack_api: slack_api.to_owned(),
+        whatsapp: None,
     };
     tokio::spawn(worker.run(cancel.clone()));
     cancel

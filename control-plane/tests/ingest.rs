@@ -3,109 +3,13 @@
 //! invalid and oversized frames get error frames, and through all of it the control plane keeps
 //! serving other agents.
 
-use std::time::Duration;
-
 use convops_control_plane::store::Store;
-use convops_shared::protocol::{
-    AgentFrame, ErrorCode, ServerFrame, AGENT_WS_PATH, MAX_FRAME_BYTES,
-};
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use convops_shared::protocol::{ErrorCode, ServerFrame, MAX_FRAME_BYTES};
+use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 mod common;
-use common::{server, tls, Server};
-
-async fn connect(
-    s: &Server,
-    token: Option<&str>,
-) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
-    // Wait for the listener task to be up.
-    let mut req = format!("wss://127.0.0.1:{}{AGENT_WS_PATH}", s.port).into_client_request()?;
-    if let Some(t) = token {
-        req.headers_mut().insert(
-            "authorization",
-            format!("Bearer {t}").parse().expect("header"),
-        );
-    }
-    let mut cfg = WebSocketConfig::default();
-    cfg.max_message_size = None;
-    cfg.max_frame_size = None;
-    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
-        req,
-        Some(cfg),
-        true,
-        Some(Connector::Rustls(tls(&s.ca))),
-    )
-    .await?;
-    Ok(ws)
-}
-
-async fn recv(ws: &mut Ws) -> Option<ServerFrame> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .ok()??
-        {
-            Ok(Message::Text(t)) => {
-                return Some(ServerFrame::decode(&t).expect("server frames decode"))
-            }
-            Ok(Message::Close(_)) | Err(_) => return None,
-            Ok(_) => continue,
-        }
-    }
-}
-
-fn hello(version: u32, agent: &str) -> Message {
-    Message::text(
-        AgentFrame::Hello {
-            protocol_version: version,
-            agent_id: agent.into(),
-            agent_version: "test".into(),
-        }
-        .encode(),
-    )
-}
-
-fn evidence(seq: u64) -> String {
-    let golden = include_str!("../../shared/tests/fixtures/evidence.json");
-    let mut v: serde_json::Value = serde_json::from_str(golden).expect("fixture");
-    v["seq"] = seq.into();
-    v.to_string()
-}
-
-async fn session(s: &Server, agent: &str) -> Ws {
-    let mut ws = connect(s, Some(&s.token)).await.expect("connect");
-    ws.send(hello(1, agent)).await.expect("hello");
-    assert!(matches!(
-        recv(&mut ws).await,
-        Some(ServerFrame::Welcome { .. })
-    ));
-    ws
-}
-
-async fn expect_error(ws: &mut Ws, code: ErrorCode) -> Option<u64> {
-    match recv(ws).await {
-        Some(ServerFrame::Error { code: c, seq, .. }) if c == code => seq,
-        other => panic!("expected {code:?} error, got {other:?}"),
-    }
-}
-
-async fn wait_up(s: &Server) {
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", s.port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use common::{connect, evidence, expect_error, hello, recv, server, session, wait_up};
 
 #[tokio::test]
 async fn handshake_refuses_missing_and_wrong_tokens() {

@@ -18,19 +18,8 @@ pub const MAX_HEADER_CHARS: usize = 150;
 pub const MAX_BLOCK_CHARS: usize = 12_000;
 /// Characters of the `text` fallback.
 pub const MAX_TEXT_CHARS: usize = 12_000;
-/// What a cut section ends with.
-pub const TRUNCATED: &str = "…[truncated]";
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let keep = max.saturating_sub(TRUNCATED.chars().count() + 1);
-    let mut out: String = s.chars().take(keep).collect();
-    out.push(' ');
-    out.push_str(TRUNCATED);
-    out
-}
+use super::truncate;
+pub use super::TRUNCATED;
 
 /// Escape the three characters Slack's mrkdwn treats as control characters.
 pub fn escape(s: &str) -> String {

@@ -6,6 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use convops_control_plane::config::{Settings, TlsSettings};
+use convops_shared::protocol::{AgentFrame, ErrorCode, ServerFrame, AGENT_WS_PATH};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 /// The Slack signing secret the test server trusts.
@@ -28,6 +34,11 @@ impl Drop for Server {
 }
 
 pub async fn server() -> Server {
+    server_with(|_| {}).await
+}
+
+/// [`server`] with its settings changed by `configure` first.
+pub async fn server_with(configure: impl FnOnce(&mut Settings)) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     convops_control_plane::tls::write_self_signed(&dir.path().join("tls"), &["127.0.0.1".into()])
         .expect("cert");
@@ -35,7 +46,7 @@ pub async fn server() -> Server {
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let settings = Settings {
+    let mut settings = Settings {
         listen: listener.local_addr().expect("addr"),
         data_dir: dir.path().join("data"),
         public_url: url::Url::parse(&format!("https://127.0.0.1:{port}")).expect("url"),
@@ -50,7 +61,9 @@ pub async fn server() -> Server {
         heartbeat_secs: 30,
         llm: None,
         slack_signing_secret: Some(convops_shared::secret::SecretString::new(SLACK_SECRET)),
+        whatsapp: None,
     };
+    configure(&mut settings);
     let (store, _) = convops_control_plane::open_data_dir(&settings)
         .await
         .expect("data dir");
@@ -91,4 +104,93 @@ pub fn tls(ca: &std::path::Path) -> Arc<rustls::ClientConfig> {
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn connect(
+    s: &Server,
+    token: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    // Wait for the listener task to be up.
+    let mut req = format!("wss://127.0.0.1:{}{AGENT_WS_PATH}", s.port).into_client_request()?;
+    if let Some(t) = token {
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {t}").parse().expect("header"),
+        );
+    }
+    let mut cfg = WebSocketConfig::default();
+    cfg.max_message_size = None;
+    cfg.max_frame_size = None;
+    let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+        req,
+        Some(cfg),
+        true,
+        Some(Connector::Rustls(tls(&s.ca))),
+    )
+    .await?;
+    Ok(ws)
+}
+
+pub async fn recv(ws: &mut Ws) -> Option<ServerFrame> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .ok()??
+        {
+            Ok(Message::Text(t)) => {
+                return Some(ServerFrame::decode(&t).expect("server frames decode"))
+            }
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+pub fn hello(version: u32, agent: &str) -> Message {
+    Message::text(
+        AgentFrame::Hello {
+            protocol_version: version,
+            agent_id: agent.into(),
+            agent_version: "test".into(),
+        }
+        .encode(),
+    )
+}
+
+pub fn evidence(seq: u64) -> String {
+    let golden = include_str!("../../../shared/tests/fixtures/evidence.json");
+    let mut v: serde_json::Value = serde_json::from_str(golden).expect("fixture");
+    v["seq"] = seq.into();
+    v.to_string()
+}
+
+pub async fn session(s: &Server, agent: &str) -> Ws {
+    let mut ws = connect(s, Some(&s.token)).await.expect("connect");
+    ws.send(hello(1, agent)).await.expect("hello");
+    assert!(matches!(
+        recv(&mut ws).await,
+        Some(ServerFrame::Welcome { .. })
+    ));
+    ws
+}
+
+pub async fn expect_error(ws: &mut Ws, code: ErrorCode) -> Option<u64> {
+    match recv(ws).await {
+        Some(ServerFrame::Error { code: c, seq, .. }) if c == code => seq,
+        other => panic!("expected {code:?} error, got {other:?}"),
+    }
+}
+
+pub async fn wait_up(s: &Server) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", s.port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
