@@ -25,12 +25,14 @@ pub fn summarise(points: &[(i64, f64)], transition_ms: i64, eval_window_ms: i64)
         let base = baseline.unwrap_or(0.0);
         (a - base).abs().total_cmp(&(b - base).abs())
     });
+    // Four significant digits say all a diagnosis reads from a level; more are noise on the wire.
+    let sig = |v: Option<f64>| v.map(|v| stats::round_sig(v, 4));
     MetricSummary {
         datapoints: points.len() as u32,
-        baseline,
-        baseline_spread: stats::mad(before),
-        current: stats::median(after),
-        peak,
+        baseline: sig(baseline),
+        baseline_spread: sig(stats::mad(before)),
+        current: sig(stats::median(after)),
+        peak: sig(peak),
         onset_at: onset_idx.map(|i| points[i].0),
     }
 }

@@ -142,6 +142,38 @@ pub fn round_sig(v: f64, digits: i32) -> f64 {
     (v * factor).round() / factor
 }
 
+/// Chart points rounded to one step for the whole series: the largest power of ten at most a
+/// thousandth of the series' largest magnitude. That is finer than a chart draws, keeps the
+/// peak to about four significant digits, and drops the noise digits of quiet stretches (which
+/// are most of a series' bytes on the wire).
+pub fn chart_resolution(mut points: Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+    let max = points
+        .iter()
+        .map(|p| p.1.abs())
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    if max == 0.0 {
+        return points;
+    }
+    let exp = (max / 1000.0).log10().floor() as i32;
+    // Multiply or divide by an exact power of ten so the result prints without float noise.
+    let round = |v: f64| {
+        if !v.is_finite() {
+            v
+        } else if exp < 0 {
+            let f = 10f64.powi(-exp);
+            (v * f).round() / f
+        } else {
+            let f = 10f64.powi(exp);
+            (v / f).round() * f
+        }
+    };
+    for p in &mut points {
+        p.1 = round(p.1);
+    }
+    points
+}
+
 /// Reduce `points` to at most `max` points by averaging equal-width buckets (keeps the first
 /// timestamp of each bucket). Order is preserved; fewer points than `max` are returned as is.
 pub fn downsample(points: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
@@ -231,6 +263,28 @@ mod tests {
         assert!(moved(Some(0.0), Some(0.0), Some(1.0), Some(1.0)));
         assert!(!moved(Some(0.0), Some(0.0), Some(0.0), Some(0.0)));
         assert!(!moved(None, None, Some(3.0), None));
+    }
+
+    #[test]
+    fn chart_points_share_one_step_of_a_thousandth_of_the_peak() {
+        let p = chart_resolution(vec![(0, 0.030_03), (1, 0.028_56), (2, 1.553_2), (3, 1.839)]);
+        let v: Vec<f64> = p.iter().map(|p| p.1).collect();
+        assert_eq!(v, vec![0.03, 0.029, 1.553, 1.839]);
+        assert_eq!(
+            serde_json::to_string(&v).expect("json"),
+            "[0.03,0.029,1.553,1.839]",
+            "no float noise on the wire"
+        );
+        let big = chart_resolution(vec![(0, 3_406.2), (1, 123_456.7)]);
+        assert_eq!(big[0].1, 3_400.0);
+        assert_eq!(big[1].1, 123_500.0);
+        let z = chart_resolution(vec![(0, 0.0), (1, 0.0)]);
+        assert_eq!(z[1].1, 0.0);
+        let neg = chart_resolution(vec![(0, -2.0), (1, 0.123_45)]);
+        assert_eq!(neg[1].1, 0.123);
+        for (_, v) in chart_resolution(vec![(0, 7.77e-9), (1, 1.0e-6)]) {
+            assert!(v.is_finite());
+        }
     }
 
     #[test]

@@ -443,10 +443,7 @@ pub async fn collect(
             period_secs: q.period_secs,
             summary,
             points: if keep_points {
-                stats::downsample(&points, reduce::MAX_POINTS)
-                    .into_iter()
-                    .map(|(t, v)| (t, stats::round_sig(v, 4)))
-                    .collect()
+                stats::chart_resolution(stats::downsample(&points, reduce::MAX_POINTS))
             } else {
                 Vec::new()
             },
