@@ -16,7 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use convops_shared::protocol::{AgentFrame, Command, ErrorCode, ServerFrame, PROTOCOL_VERSION};
+use convops_shared::protocol::{
+    AgentFrame, Command, ErrorCode, ServerFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+};
+use convops_shared::wire;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -124,15 +127,17 @@ impl Uplink {
         let welcome = tokio::time::timeout(HELLO_TIMEOUT, rx.next())
             .await
             .context("no welcome from the control plane")?;
-        let heartbeat_secs = match welcome {
+        let (heartbeat_secs, compress) = match welcome {
             Some(Ok(Message::Text(t))) => match ServerFrame::decode(&t) {
                 Ok(ServerFrame::Welcome {
                     heartbeat_secs,
                     workspace_id,
+                    encodings,
                     ..
                 }) => {
-                    tracing::info!(%agent_id, %workspace_id, pending = self.spool.pending_count(), "connected to control plane");
-                    heartbeat_secs.max(1)
+                    let compress = encodings.iter().any(|e| e == wire::ENCODING);
+                    tracing::info!(%agent_id, %workspace_id, pending = self.spool.pending_count(), compress, "connected to control plane");
+                    (heartbeat_secs.max(1), compress)
                 }
                 Ok(ServerFrame::Error {
                     code: ErrorCode::UnsupportedProtocolVersion,
@@ -161,11 +166,18 @@ impl Uplink {
             if in_flight < WINDOW {
                 let batch = self.spool.pending_after(last_sent, WINDOW - in_flight)?;
                 for (seq, bytes) in batch {
-                    let text = String::from_utf8(bytes).context("spooled frame is not UTF-8")?;
-                    tx.send(Message::text(text))
-                        .await
-                        .context("sending evidence")?;
-                    tracing::debug!(seq, "evidence sent");
+                    // Compressed when the control plane reads it; a frame over the size limit
+                    // goes as text, so the control plane can name it in its refusal.
+                    let message = if compress && bytes.len() <= MAX_FRAME_BYTES {
+                        Message::binary(wire::compress(&bytes))
+                    } else {
+                        Message::text(
+                            String::from_utf8(bytes).context("spooled frame is not UTF-8")?,
+                        )
+                    };
+                    let wire_bytes = message.len();
+                    tx.send(message).await.context("sending evidence")?;
+                    tracing::debug!(seq, wire_bytes, "evidence sent");
                     last_sent = seq;
                     in_flight += 1;
                 }

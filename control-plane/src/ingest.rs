@@ -117,6 +117,7 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         protocol_version: PROTOCOL_VERSION,
         workspace_id: workspace_id.clone(),
         heartbeat_secs: state.heartbeat_secs,
+        encodings: vec![convops_shared::wire::ENCODING.to_owned()],
     };
     if !send(&mut ws, welcome).await {
         return;
@@ -137,18 +138,22 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                 continue;
             }
         };
-        let text = match msg {
-            Ok(Message::Text(t)) => t,
-            Ok(Message::Binary(_)) => {
-                let err = ServerFrame::error(
-                    ErrorCode::MalformedFrame,
-                    "binary frames are not part of the protocol",
-                );
-                if !send(&mut ws, err).await {
-                    break;
-                }
-                continue;
+        let (text, wire_bytes) = match msg {
+            Ok(Message::Text(t)) => {
+                let n = t.len();
+                (t.to_string(), n)
             }
+            // Evidence in the compressed encoding announced in the welcome.
+            Ok(Message::Binary(b)) => match inflate(&b) {
+                Ok(t) => (t, b.len()),
+                Err(err) => {
+                    tracing::warn!(%workspace_id, %agent_id, error = ?err, "bad binary frame from agent");
+                    if !send(&mut ws, err).await {
+                        break;
+                    }
+                    continue;
+                }
+            },
             Ok(Message::Close(_)) => break,
             Ok(_) => continue,
             Err(e) => {
@@ -158,7 +163,7 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         };
         let reply = match AgentFrame::decode(&text) {
             Ok(AgentFrame::Evidence(frame)) => {
-                handle_evidence(&state, &workspace_id, &agent_id, &frame, &text).await
+                handle_evidence(&state, &workspace_id, &agent_id, &frame, &text, wire_bytes).await
             }
             Ok(AgentFrame::Heartbeat { spooled, .. }) => {
                 tracing::debug!(%agent_id, spooled, "heartbeat");
@@ -196,6 +201,20 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
     tracing::info!(%workspace_id, %agent_id, "agent disconnected");
 }
 
+/// The text of a binary frame, or the error frame that refuses it.
+fn inflate(data: &[u8]) -> Result<String, ServerFrame> {
+    use convops_shared::wire::{decompress, WireError};
+    match decompress(data, MAX_FRAME_BYTES) {
+        Ok(t) => String::from_utf8(t).map_err(|_| {
+            ServerFrame::error(ErrorCode::MalformedFrame, "inflated frame is not UTF-8")
+        }),
+        Err(e @ WireError::TooLarge { .. }) => {
+            Err(ServerFrame::error(ErrorCode::FrameTooLarge, e.to_string()))
+        }
+        Err(e) => Err(ServerFrame::error(ErrorCode::MalformedFrame, e.to_string())),
+    }
+}
+
 fn validate(frame: &EvidenceFrame) -> Result<(), String> {
     if frame.seq == 0 {
         return Err("seq must be at least 1".into());
@@ -221,6 +240,7 @@ async fn handle_evidence(
     agent_id: &str,
     frame: &EvidenceFrame,
     raw: &str,
+    wire_bytes: usize,
 ) -> Option<ServerFrame> {
     let seq = frame.seq;
     if let Err(why) = validate(frame) {
@@ -280,6 +300,7 @@ async fn handle_evidence(
                 seq,
                 investigation_id: &frame.investigation_id,
                 body: &stored_text,
+                wire_bytes,
                 command_id: match &frame.trigger {
                     Trigger::Command { command_id } => Some(command_id),
                     Trigger::Alarm => None,

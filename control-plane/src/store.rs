@@ -85,6 +85,8 @@ pub struct Received<'a> {
     pub seq: u64,
     pub investigation_id: &'a str,
     pub body: &'a str,
+    /// What the frame took on the wire (compressed, or the text's length).
+    pub wire_bytes: usize,
     /// The command the investigation answers, when a person asked for it: its diagnosis goes to
     /// that command's reply route only.
     pub command_id: Option<&'a str>,
@@ -537,7 +539,7 @@ impl Store {
         incident_id: &str,
     ) -> anyhow::Result<Vec<serde_json::Value>> {
         let rows = sqlx::query(
-            "SELECT agent_id, seq, investigation_id, received_at, body FROM evidence \
+            "SELECT agent_id, seq, investigation_id, received_at, body, wire_bytes FROM evidence \
              WHERE workspace_id = ? AND incident_id = ? ORDER BY received_at, agent_id, seq",
         )
         .bind(workspace_id)
@@ -554,6 +556,7 @@ impl Store {
                     "investigation_id": r.get::<String, _>(2),
                     "received_at": r.get::<i64, _>(3),
                     "bytes": body.len(),
+                    "wire_bytes": r.get::<Option<i64>, _>(5),
                     "frame": serde_json::from_str::<serde_json::Value>(&body).unwrap_or(serde_json::Value::String(body)),
                 })
             })
@@ -1050,7 +1053,7 @@ async fn insert_evidence(
     now: i64,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO evidence (workspace_id, agent_id, seq, investigation_id, incident_id, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO evidence (workspace_id, agent_id, seq, investigation_id, incident_id, received_at, body, wire_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(frame.workspace_id)
     .bind(frame.agent_id)
@@ -1059,6 +1062,7 @@ async fn insert_evidence(
     .bind(incident_id)
     .bind(now)
     .bind(frame.body)
+    .bind(i64::try_from(frame.wire_bytes)?)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -1236,6 +1240,7 @@ mod tests {
             seq,
             investigation_id: "inv",
             body: "{}",
+            wire_bytes: 2,
             command_id: None,
         }
     }

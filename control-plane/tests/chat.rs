@@ -92,6 +92,7 @@ async fn setup() -> (Server, Store, String) {
                 seq: 1,
                 investigation_id: "inv-1",
                 body: "{}",
+                wire_bytes: 2,
                 command_id: None,
             },
             |_| NewIncident {

@@ -121,6 +121,7 @@ async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
                 seq: 1,
                 investigation_id: "inv-1",
                 body: "{}",
+                wire_bytes: 2,
                 command_id: None,
             },
             |_| NewIncident {
@@ -402,6 +403,7 @@ async fn a_storm_of_thirty_related_alarms_is_one_slack_thread_with_updates() {
                     seq: i + 1,
                     investigation_id: "inv",
                     body: "{}",
+                    wire_bytes: 2,
                     command_id: None,
                 },
                 |_| NewIncident {

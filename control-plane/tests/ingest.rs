@@ -59,8 +59,27 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
         .await
         .expect("send");
     expect_error(&mut a, ErrorCode::MalformedFrame).await;
+    // Binary frames are evidence in the compressed encoding: junk, another dictionary and a
+    // frame that inflates beyond the limit are refused; the session goes on.
     a.send(Message::binary(vec![0u8; 16])).await.expect("send");
     expect_error(&mut a, ErrorCode::MalformedFrame).await;
+    let mut other = flate2::Compress::new(flate2::Compression::best(), true);
+    other
+        .set_dictionary(b"not the ConvOps dictionary")
+        .expect("dict");
+    let mut z = Vec::with_capacity(8192);
+    other
+        .compress_vec(
+            evidence(9).as_bytes(),
+            &mut z,
+            flate2::FlushCompress::Finish,
+        )
+        .expect("compress");
+    a.send(Message::binary(z)).await.expect("send");
+    expect_error(&mut a, ErrorCode::MalformedFrame).await;
+    let bomb = convops_shared::wire::compress(&vec![b' '; MAX_FRAME_BYTES * 4]);
+    a.send(Message::binary(bomb)).await.expect("send");
+    expect_error(&mut a, ErrorCode::FrameTooLarge).await;
 
     // Invalid evidence names its sequence number so the agent can set it aside.
     a.send(Message::text(evidence(0))).await.expect("send");
@@ -104,6 +123,13 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
         "new agents are still accepted"
     );
 
+    // Compressed as the welcome offers: stored as its JSON, with the bytes it took on the wire.
+    let text = evidence(2);
+    let z = convops_shared::wire::compress(text.as_bytes());
+    let sent = z.len() as i64;
+    c.send(Message::binary(z)).await.expect("send");
+    assert_eq!(recv(&mut c).await, Some(ServerFrame::Ack { seq: 2 }));
+
     // Three agents, one incident (same alarm transition), evidence stored once per agent.
     let store = Store::open_sqlite(&s._dir.path().join("data/convops.db"))
         .await
@@ -113,7 +139,19 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
         .await
         .expect("q")
         .expect("ws");
-    assert_eq!(store.incidents(&ws.id, 10).await.expect("list").len(), 1);
+    let incidents = store.incidents(&ws.id, 10).await.expect("list");
+    assert_eq!(incidents.len(), 1);
+    let frames = store
+        .evidence(&ws.id, &incidents[0].id)
+        .await
+        .expect("evidence");
+    let compressed = frames
+        .iter()
+        .find(|f| f["agent_id"] == "agt-c" && f["seq"] == 2)
+        .expect("the compressed frame");
+    assert_eq!(compressed["wire_bytes"], sent);
+    assert!(sent * 2 < compressed["bytes"].as_i64().unwrap_or(0));
+    assert_eq!(compressed["frame"]["investigation_id"], "inv-5f0c2a");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! - [`evidence`]: what an investigation produces (alarm, metric series and their summaries).
 //! - [`redact`]: masking of secrets and personal data with consistent pseudonyms.
 //! - [`stats`]: pure statistics used to summarise metric series (median, MAD, change point).
+//! - [`wire`]: the compressed encoding of evidence frames on the websocket.
 //! - [`secret`]: a string wrapper that never prints its value.
 //! - [`config_error`]: one-line rendering of configuration errors.
 
@@ -17,3 +18,4 @@ pub mod redact;
 pub mod secret;
 pub mod stats;
 pub mod templates;
+pub mod wire;

@@ -89,6 +89,10 @@ pub enum ServerFrame {
         workspace_id: String,
         /// How often the agent should send a heartbeat.
         heartbeat_secs: u32,
+        /// Encodings of evidence frames the control plane reads besides JSON text (binary
+        /// messages; see [`crate::wire`]). An agent uses one it knows, or sends text.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        encodings: Vec<String>,
     },
     Ack {
         seq: u64,

@@ -159,6 +159,7 @@ fn cases() -> Vec<(&'static str, String)> {
                 protocol_version: 1,
                 workspace_id: "ws-acme".into(),
                 heartbeat_secs: 30,
+                encodings: vec![convops_shared::wire::ENCODING.into()],
             }
             .encode(),
         ),

@@ -419,7 +419,11 @@ fn score_diagnosis(o: &mut Outcome, diagnosis: &serde_json::Value, s: &Scenario)
 fn measure(o: &mut Outcome, frames: &[serde_json::Value], delivered_at_ms: i64) {
     let mut detected_at = i64::MAX;
     for f in frames {
-        o.evidence_bytes += f["bytes"].as_u64().unwrap_or(0);
+        // What left the account: the frame as sent (compressed), else its text.
+        o.evidence_bytes += f["wire_bytes"]
+            .as_u64()
+            .or_else(|| f["bytes"].as_u64())
+            .unwrap_or(0);
         let frame = &f["frame"];
         o.raw_bytes += frame["raw_bytes"].as_u64().unwrap_or(0);
         detected_at = detected_at.min(frame["started_at"].as_i64().unwrap_or(i64::MAX));

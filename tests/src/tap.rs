@@ -1,6 +1,7 @@
 //! A recording tap on the agent's websocket: terminates the agent's TLS 1.3 connection with the
 //! control plane's own certificate, opens its own connection to the control plane with the same
-//! `Authorization` header, relays frames both ways, and keeps every text frame the agent sent.
+//! `Authorization` header, relays frames both ways, and keeps every frame the agent sent (evidence
+//! sent compressed is kept inflated).
 //! The leak check reads these, so it sees exactly what left the agent, before the control plane's
 //! own re-redaction could hide an agent-side leak.
 
@@ -81,7 +82,7 @@ impl Tap {
         )
     }
 
-    /// Every text frame the agent sent, in order.
+    /// Every frame the agent sent, as text, in order.
     pub fn sent(&self) -> Vec<String> {
         self.sent.lock().map(|s| s.clone()).unwrap_or_default()
     }
@@ -131,10 +132,20 @@ async fn relay(
         tokio::select! {
             m = agent_rx.next() => match m {
                 Some(Ok(msg)) => {
-                    if let Message::Text(t) = &msg {
-                        if let Ok(mut r) = record.lock() {
-                            r.push(t.to_string());
-                        }
+                    // Text as is; compressed evidence inflated (or, if it does not inflate, its
+                    // bytes as they are), so the leak check reads what the frame carries.
+                    let text = match &msg {
+                        Message::Text(t) => Some(t.to_string()),
+                        Message::Binary(b) => Some(
+                            match convops_shared::wire::decompress(b, convops_shared::protocol::MAX_FRAME_BYTES) {
+                                Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+                                Err(_) => String::from_utf8_lossy(b).into_owned(),
+                            },
+                        ),
+                        _ => None,
+                    };
+                    if let (Some(t), Ok(mut r)) = (text, record.lock()) {
+                        r.push(t);
                     }
                     let close = msg.is_close();
                     cp_tx.send(msg).await?;

@@ -54,6 +54,15 @@ async fn every_public_scenario_is_diagnosed_right_without_leaking() -> anyhow::R
             "{}: bytes not measured",
             o.scenario
         );
+        // What left the account (compressed on the wire) is at most 1% of what was read.
+        assert!(
+            o.evidence_bytes * 100 <= o.raw_bytes,
+            "{}: sent {} bytes of {} read ({:.2}%)",
+            o.scenario,
+            o.evidence_bytes,
+            o.raw_bytes,
+            100.0 * o.evidence_bytes as f64 / o.raw_bytes as f64
+        );
         assert!(
             o.sources.contains_key("metrics"),
             "{}: no metrics source report",
