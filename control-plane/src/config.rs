@@ -47,6 +47,8 @@ struct RawConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWhatsApp {
+    /// Digits, written as a string or a number (as environment variables always parse).
+    #[serde(default, deserialize_with = "digits")]
     phone_number_id: Option<String>,
     access_token_file: Option<PathBuf>,
     app_secret_file: Option<PathBuf>,
@@ -99,6 +101,20 @@ struct RawDelivery {
 #[serde(deny_unknown_fields)]
 struct RawAgents {
     heartbeat_secs: Option<u32>,
+}
+
+/// An id of digits given as a string or as a number.
+fn digits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Text(s) => s,
+        Id::Number(n) => n.to_string(),
+    }))
 }
 
 #[derive(Debug, Clone)]
@@ -564,6 +580,17 @@ mod tests {
         .expect("write");
         let s = load_from(Some(&p), env_none()).expect("valid");
         let w = s.whatsapp.as_ref().expect("on");
+        assert_eq!(w.phone_number_id, "106540352242922");
+        std::fs::write(
+            &p,
+            format!("{tls}[whatsapp]\nphone_number_id = 106540352242922\n{files}"),
+        )
+        .expect("write");
+        let unquoted = load_from(Some(&p), env_none()).expect("a number is fine too");
+        assert_eq!(
+            unquoted.whatsapp.expect("on").phone_number_id,
+            "106540352242922"
+        );
         assert_eq!(w.template, DEFAULT_WHATSAPP_TEMPLATE);
         assert_eq!(w.api_url.as_str(), DEFAULT_WHATSAPP_API_URL);
         assert!(!format!("{s:?}").contains("EAAG-0123456789abcdef"));

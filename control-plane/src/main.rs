@@ -295,30 +295,32 @@ async fn admin_route(settings: config::Settings, cmd: RouteCmd) -> anyhow::Resul
         }
         Ok(())
     };
-    if let RouteCmd::AddWhatsapp { workspace, to } = cmd {
-        let digits =
-            deliver::whatsapp::normalize_number(&to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
-        if settings.whatsapp.is_none() {
-            eprintln!(
-                "note: [whatsapp] is not configured yet; messages to this route fail until it is"
-            );
-        }
-        let ws = workspace_id(workspace).await?;
-        let target = serde_json::to_vec(&deliver::whatsapp::Target { to: digits.clone() })?;
-        let id = store
-            .add_whatsapp_route(
-                &ws,
-                &deliver::whatsapp::contact_hash(&sealer, &digits),
-                &sealer.seal(&target),
-                ADMIN_ACTOR,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
-        println!("{id}");
-        return Ok(());
-    }
     let (ws, kind, target) = match cmd {
-        RouteCmd::AddWhatsapp { .. } => unreachable!("handled above"),
+        RouteCmd::AddWhatsapp { workspace, to } => {
+            // A route plus the number's keyed hash, in one transaction: not the common path.
+            let digits = deliver::whatsapp::normalize_number(&to)
+                .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+            if settings.whatsapp.is_none() {
+                eprintln!(
+                    "note: [whatsapp] is not configured yet; messages to this route fail until it is"
+                );
+            }
+            let ws = workspace_id(workspace).await?;
+            let target = serde_json::to_vec(&deliver::whatsapp::Target { to: digits.clone() })?;
+            let id = store
+                .add_whatsapp_route(
+                    &ws,
+                    &deliver::whatsapp::contact_hash(&sealer, &digits),
+                    &sealer.seal(&target),
+                    ADMIN_ACTOR,
+                )
+                .await?
+                .map_err(|other| {
+                    anyhow::anyhow!("--to: this number already receives the diagnoses of workspace {other:?}; a number belongs to one workspace")
+                })?;
+            println!("{id}");
+            return Ok(());
+        }
         RouteCmd::AddSlackWebhook { workspace, url } => {
             check_url(&url)?;
             (

@@ -849,15 +849,16 @@ impl Store {
     }
 
     /// Adds a WhatsApp route to `workspace_id` for the number whose keyed hash is `phone_hash`
-    /// (the number itself is in the sealed target). A number receives one workspace's diagnoses
-    /// and runs commands in that one only, so a number already linked is refused.
+    /// (the number itself is in the sealed target): the route id, or `Err` with the name of the
+    /// workspace the number is already linked to. A number receives one workspace's diagnoses
+    /// and runs commands in that one only.
     pub async fn add_whatsapp_route(
         &self,
         workspace_id: &str,
         phone_hash: &str,
         target_enc: &[u8],
         actor: &str,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<Result<String, String>> {
         let mut tx = self.pool.begin().await?;
         if let Some(r) =
             sqlx::query("SELECT w.name FROM whatsapp_contacts c JOIN workspaces w ON w.id = c.workspace_id WHERE c.phone_hash = ?")
@@ -865,10 +866,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
         {
-            anyhow::bail!(
-                "this number already receives the diagnoses of workspace {:?}; a number belongs to one workspace",
-                r.get::<String, _>(0)
-            );
+            return Ok(Err(r.get::<String, _>(0)));
         }
         let id = new_id("route");
         let now = now_ms();
@@ -901,7 +899,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(Ok(id))
     }
 
     /// The workspace and reply route of a WhatsApp number (by its keyed hash).

@@ -296,7 +296,8 @@ async fn setup() -> Setup {
             "test",
         )
         .await
-        .expect("route");
+        .expect("route")
+        .expect("a number not linked yet");
     let ca = std::fs::read(&s.ca).expect("ca");
     let http = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("pem"))
@@ -427,6 +428,25 @@ async fn the_handshake_answers_only_the_configured_token() {
         403
     );
     assert_eq!(get("hub.mode=subscribe&hub.challenge=1").await.0, 403);
+
+    // A number belongs to one workspace: another cannot link it too.
+    let (other, _) = t
+        .store
+        .create_workspace("globex", "test")
+        .await
+        .expect("workspace");
+    let target = serde_json::to_vec(&Target { to: USER.into() }).expect("target");
+    let refused = t
+        .store
+        .add_whatsapp_route(
+            &other.id,
+            &contact_hash(&t.sealer, USER),
+            &t.sealer.seal(&target),
+            "test",
+        )
+        .await
+        .expect("query");
+    assert_eq!(refused, Err("acme".to_owned()));
 }
 
 #[tokio::test]

@@ -4,6 +4,11 @@
 //! 3000 characters and a header's at most 150. Valid requests get `200 ok`; invalid ones
 //! `400 invalid_payload` (and are recorded as rejections). It can be told to answer the next
 //! requests with an error status (e.g. `429` with `Retry-After`) to exercise retries.
+//!
+//! The same server stands in for WhatsApp's Cloud API at `/v21.0/{phone-number-id}/messages`,
+//! checking requests as Meta documents them (the bearer token, `messaging_product`, a digits-only
+//! `to`, a text body of at most 4096 characters or a template with body parameters free of
+//! newlines and tabs) and answering with a message id.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -30,14 +35,22 @@ pub struct Received {
 }
 
 impl Received {
-    /// The message's `text` fallback, which carries the whole message.
+    /// The message's text: Slack's `text` fallback, which carries the whole message, or a
+    /// WhatsApp text message's body.
     pub fn text(&self) -> &str {
         self.body
             .get("text")
-            .and_then(|t| t.as_str())
+            .and_then(|t| {
+                t.as_str()
+                    .or_else(|| t.get("body").and_then(|b| b.as_str()))
+            })
             .unwrap_or_default()
     }
 }
+
+/// The business number id and access token the WhatsApp stand-in accepts.
+pub const WHATSAPP_PHONE_NUMBER_ID: &str = "106540352242922";
+pub const WHATSAPP_TOKEN: &str = "EAAG-runner-access-token-0123456789";
 
 #[derive(Default)]
 struct Inner {
@@ -65,6 +78,7 @@ impl SlackReceiver {
         let app = Router::new()
             .route("/services/{a}/{b}/{c}", post(receive))
             .route("/commands/{a}/{b}/{c}", post(receive))
+            .route("/v21.0/{id}/messages", post(receive_whatsapp))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -86,6 +100,11 @@ impl SlackReceiver {
             "http://{}/commands/T0CONVOPS/1234567890/xoxresponsesecret",
             self.addr
         )
+    }
+
+    /// The Graph API base URL (with its version) pointing at this receiver.
+    pub fn whatsapp_api_url(&self) -> String {
+        format!("http://{}/v21.0", self.addr)
     }
 
     /// Answer the next request with `status` (and `Retry-After` when given).
@@ -180,6 +199,109 @@ pub fn validate(body: &serde_json::Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Check a Cloud API send request against Meta's documentation; `Err` names the problem.
+pub fn validate_whatsapp(headers: &HeaderMap, body: &serde_json::Value) -> Result<(), String> {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if auth != format!("Bearer {WHATSAPP_TOKEN}") {
+        return Err("no or wrong bearer token".into());
+    }
+    if body["messaging_product"] != "whatsapp" {
+        return Err("messaging_product is not whatsapp".into());
+    }
+    let to = body["to"].as_str().unwrap_or_default();
+    if to.is_empty() || !to.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("to {to:?} is not digits"));
+    }
+    match body["type"].as_str() {
+        Some("text") => {
+            let n = body["text"]["body"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .count();
+            if n == 0 || n > 4096 {
+                return Err(format!("text body of {n} characters"));
+            }
+        }
+        Some("template") => {
+            let t = &body["template"];
+            if t["name"].as_str().unwrap_or_default().is_empty()
+                || t["language"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .is_empty()
+            {
+                return Err(format!("template without name or language: {t}"));
+            }
+            for c in t["components"].as_array().into_iter().flatten() {
+                for p in c["parameters"].as_array().into_iter().flatten() {
+                    let text = p["text"].as_str().unwrap_or_default();
+                    if text.trim().is_empty()
+                        || text.contains(['\n', '\t'])
+                        || text.contains("     ")
+                    {
+                        return Err(format!("template parameter {p}"));
+                    }
+                }
+            }
+        }
+        other => return Err(format!("message type {other:?}")),
+    }
+    Ok(())
+}
+
+async fn receive_whatsapp(
+    State(shared): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut inner = match shared.0.lock() {
+        Ok(i) => i,
+        Err(_) => return (StatusCode::INTERNAL_SERVER_ERROR, "poisoned").into_response(),
+    };
+    inner.attempts += 1;
+    let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let checked = if id != WHATSAPP_PHONE_NUMBER_ID {
+        Err(format!("phone number id {id}"))
+    } else if !ct.starts_with("application/json") {
+        Err(format!("content-type {ct:?}"))
+    } else {
+        validate_whatsapp(&headers, &parsed)
+    };
+    if let Err(why) = checked {
+        inner.rejected.push(why);
+        let error = serde_json::json!({"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}});
+        return (StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+    }
+    let received_at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let message_id = format!("wamid.RUNNER{}", inner.accepted.len());
+    let to = parsed["to"].clone();
+    inner.accepted.push(Received {
+        path: uri.path().to_owned(),
+        body: parsed,
+        raw: String::from_utf8_lossy(&body).into_owned(),
+        received_at_ms,
+    });
+    axum::Json(serde_json::json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": to, "wa_id": to}],
+        "messages": [{"id": message_id}],
+    }))
+    .into_response()
 }
 
 async fn receive(

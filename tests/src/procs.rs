@@ -132,6 +132,11 @@ pub fn tail(s: &str) -> String {
 /// The Slack app signing secret and team the test control plane is set up with.
 pub const SLACK_SIGNING_SECRET: &str = "test-slack-signing-secret-0123456789";
 pub const SLACK_TEAM: &str = "T0CONVOPS";
+/// The Meta app secret and verify token of the test control plane's WhatsApp, and the on-call
+/// number linked to its workspace.
+pub const WHATSAPP_APP_SECRET: &str = "test-whatsapp-app-secret-0123456789";
+pub const WHATSAPP_VERIFY_TOKEN: &str = "test-whatsapp-verify-token-0123456789";
+pub const WHATSAPP_ONCALL: &str = "4915123456789";
 
 pub struct ControlPlaneSetup {
     pub dir: PathBuf,
@@ -139,6 +144,8 @@ pub struct ControlPlaneSetup {
     pub workspace_id: String,
     pub api_key: String,
     pub agent_token: String,
+    /// The Cloud API base the control plane sends WhatsApp to, once [`Self::enable_whatsapp`] ran.
+    pub whatsapp_api: Option<String>,
 }
 
 impl ControlPlaneSetup {
@@ -152,6 +159,7 @@ impl ControlPlaneSetup {
             workspace_id: String::new(),
             api_key: String::new(),
             agent_token: String::new(),
+            whatsapp_api: None,
         };
         output(
             Command::new(&cp)
@@ -195,6 +203,28 @@ impl ControlPlaneSetup {
         })
     }
 
+    /// Turn WhatsApp on (Meta's Cloud API at `api_url`) and link [`WHATSAPP_ONCALL`] to the
+    /// workspace with a WhatsApp route.
+    pub fn enable_whatsapp(&mut self, api_url: &str) -> anyhow::Result<()> {
+        std::fs::write(self.dir.join("whatsapp-token"), crate::chat::WHATSAPP_TOKEN)?;
+        std::fs::write(self.dir.join("whatsapp-app-secret"), WHATSAPP_APP_SECRET)?;
+        std::fs::write(
+            self.dir.join("whatsapp-verify-token"),
+            WHATSAPP_VERIFY_TOKEN,
+        )?;
+        self.whatsapp_api = Some(api_url.to_owned());
+        let cp = bin("convops-control-plane")?;
+        output(self.command(&cp).args([
+            "route",
+            "add-whatsapp",
+            "--workspace",
+            "acme",
+            "--to",
+            &format!("+{WHATSAPP_ONCALL}"),
+        ]))?;
+        Ok(())
+    }
+
     fn command(&self, exe: &Path) -> Command {
         let mut cmd = Command::new(exe);
         cmd.env("CONVOPS_CP__LISTEN", format!("127.0.0.1:{}", self.port))
@@ -210,6 +240,25 @@ impl ControlPlaneSetup {
                 "CONVOPS_CP__SLACK__SIGNING_SECRET_FILE",
                 self.dir.join("slack-signing-secret"),
             );
+        if let Some(api) = &self.whatsapp_api {
+            cmd.env("CONVOPS_CP__WHATSAPP__API_URL", api)
+                .env(
+                    "CONVOPS_CP__WHATSAPP__PHONE_NUMBER_ID",
+                    crate::chat::WHATSAPP_PHONE_NUMBER_ID,
+                )
+                .env(
+                    "CONVOPS_CP__WHATSAPP__ACCESS_TOKEN_FILE",
+                    self.dir.join("whatsapp-token"),
+                )
+                .env(
+                    "CONVOPS_CP__WHATSAPP__APP_SECRET_FILE",
+                    self.dir.join("whatsapp-app-secret"),
+                )
+                .env(
+                    "CONVOPS_CP__WHATSAPP__VERIFY_TOKEN_FILE",
+                    self.dir.join("whatsapp-verify-token"),
+                );
+        }
         cmd
     }
 

@@ -5,7 +5,8 @@
 //! The leak check looks for every `expect.secrets` string in everything that left the account:
 //! every frame the agent sent, recorded by a tap on its websocket before the control plane's own
 //! re-redaction could hide an agent-side leak; every file of the control plane's data
-//! directory (database and its WAL), every API answer the runner read, and the chat message.
+//! directory (database and its WAL), every API answer the runner read, and every chat message
+//! (Slack's, and WhatsApp's when it is on).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -46,6 +47,10 @@ pub struct Options {
     /// After the alarm's diagnosis, ask for the alarm again with a signed Slack slash command
     /// (`/convops investigate <alarm>`) and wait for the answer at the command's `response_url`.
     pub investigate_from_chat: bool,
+    /// Turn WhatsApp on with a linked on-call number; after the alarm's diagnosis, send
+    /// `investigate <alarm>` from that number (a webhook signed as Meta signs it) and wait for
+    /// the diagnosis to come back to it.
+    pub investigate_from_whatsapp: bool,
 }
 
 impl Default for Options {
@@ -54,6 +59,7 @@ impl Default for Options {
             timeout: Duration::from_secs(120),
             save_evidence: None,
             investigate_from_chat: false,
+            investigate_from_whatsapp: false,
         }
     }
 }
@@ -108,6 +114,9 @@ pub struct Outcome {
     /// With [`Options::investigate_from_chat`]: what the chat saw.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chat_investigation: Option<ChatInvestigation>,
+    /// With [`Options::investigate_from_whatsapp`]: what the WhatsApp conversation saw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whatsapp_investigation: Option<ChatInvestigation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -184,6 +193,74 @@ async fn investigate_from_chat(
     })
 }
 
+/// Sends `investigate <target>` from the linked on-call number as Meta delivers a WhatsApp
+/// message (signed with the app secret) and waits for the command's reply and the diagnosis in
+/// that conversation.
+async fn investigate_from_whatsapp(
+    cp: &ControlPlaneSetup,
+    meta: &SlackReceiver,
+    target: &str,
+    timeout: Duration,
+) -> anyhow::Result<ChatInvestigation> {
+    use hmac::{Hmac, Mac};
+    let oncall = crate::procs::WHATSAPP_ONCALL;
+    let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages",
+        "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": crate::chat::WHATSAPP_PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "On Call"}, "wa_id": oncall}],
+            "messages": [{"from": oncall, "id": format!("wamid.IN{}", rand::random::<u64>()),
+                "timestamp": now_secs().to_string(), "type": "text", "text": {"body": format!("investigate {target}")}}],
+        }
+    }]}]})
+    .to_string();
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(crate::procs::WHATSAPP_APP_SECRET.as_bytes())?;
+    mac.update(body.as_bytes());
+    let before = meta.messages().len();
+    let sent_at = std::time::Instant::now();
+    cp.https_client()?
+        .post(format!("{}/api/v1/whatsapp/webhook", cp.base_url()))
+        .header("content-type", "application/json")
+        .header(
+            "x-hub-signature-256",
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+        )
+        .body(body)
+        .send()
+        .await?
+        .error_for_status()?;
+    let deadline = Instant::now() + timeout;
+    // The reply to the command, then the diagnosis (which ends with how to acknowledge it).
+    loop {
+        let texts: Vec<crate::chat::Received> = meta
+            .messages()
+            .into_iter()
+            .skip(before)
+            .filter(|m| m.body["to"] == oncall && m.body["type"] == "text")
+            .collect();
+        let reply = texts
+            .iter()
+            .find(|m| m.text().contains("asked to investigate"));
+        let answer = texts.iter().find(|m| m.text().contains("Reply \"ack "));
+        if let (Some(reply), Some(answer)) = (reply, answer) {
+            return Ok(ChatInvestigation {
+                reply: reply.body.clone(),
+                answer: answer.body.clone(),
+                answer_ms: sent_at.elapsed().as_millis() as i64,
+            });
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "no diagnosis back in the WhatsApp conversation within {timeout:?} (got {} message(s); rejected: {:?})",
+            texts.len(),
+            meta.rejections()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -225,6 +302,8 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
     let trail =
         CloudTrailServer::start(cloudtrail::events(&s.cloudtrail, t0, &s.region, &s.name)).await?;
     let slack = SlackReceiver::start().await?;
+    // Meta's Cloud API, when WhatsApp is on.
+    let meta = SlackReceiver::start().await?;
     let aws = AwsEndpoints {
         region: s.region.clone(),
         default: emu.moto.endpoint(),
@@ -238,7 +317,10 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
         .context("seeding the emulator")?;
 
     let dir = tempfile::tempdir()?;
-    let cp = ControlPlaneSetup::create(dir.path(), &slack.webhook_url())?;
+    let mut cp = ControlPlaneSetup::create(dir.path(), &slack.webhook_url())?;
+    if opts.investigate_from_whatsapp {
+        cp.enable_whatsapp(&meta.whatsapp_api_url())?;
+    }
     let _cp_proc = cp.start().await?;
     // Configured as a customer would: with the ECS clusters to watch, nothing else from the file.
     let clusters: Vec<String> = s.ecs.iter().map(|c| c.cluster.clone()).collect();
@@ -339,6 +421,15 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
         .collect();
     measure(&mut outcome, &frames, delivered.received_at_ms);
 
+    if opts.investigate_from_chat {
+        outcome.chat_investigation =
+            Some(investigate_from_chat(&cp, &slack, &s.alarm.name, opts.timeout).await?);
+    }
+    if opts.investigate_from_whatsapp {
+        outcome.whatsapp_investigation =
+            Some(investigate_from_whatsapp(&cp, &meta, &s.alarm.name, opts.timeout).await?);
+    }
+
     // The leak check, over everything that left the account.
     // What the agent sent, as it sent it (before the control plane's re-redaction).
     let sent: String = tap.sent().concat();
@@ -350,11 +441,18 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
     for f in crate::files_under(&dir.path().join("data")) {
         db.extend(std::fs::read(&f).unwrap_or_default());
     }
+    // Every chat message: Slack's and, when on, WhatsApp's.
+    let chat: String = slack
+        .messages()
+        .iter()
+        .chain(meta.messages().iter())
+        .map(|m| m.raw.as_str())
+        .collect();
     let places: [(&str, &[u8]); 4] = [
         ("agent_evidence", sent.as_bytes()),
         ("database", &db),
         ("api", api_answers.as_bytes()),
-        ("chat", delivered.raw.as_bytes()),
+        ("chat", chat.as_bytes()),
     ];
     for secret in &s.expect.secrets {
         let found: Vec<String> = places
@@ -369,10 +467,6 @@ pub async fn run(emu: &Emulator, s: &Scenario, opts: &Options) -> anyhow::Result
                 places: found,
             });
         }
-    }
-    if opts.investigate_from_chat {
-        outcome.chat_investigation =
-            Some(investigate_from_chat(&cp, &slack, &s.alarm.name, opts.timeout).await?);
     }
     agent.kill();
     Ok(outcome)

@@ -178,6 +178,44 @@ async fn investigate_from_chat_reaches_the_agent_and_answers_in_the_same_convers
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn investigate_from_whatsapp_reaches_the_agent_and_answers_the_same_number(
+) -> anyhow::Result<()> {
+    let emu = Emulator::start().await?;
+    let opts = Options {
+        investigate_from_whatsapp: true,
+        ..Options::default()
+    };
+    let o = runner::run_file(
+        &emu,
+        &public_dir().join("checkout-psp-timeouts.json"),
+        &opts,
+    )
+    .await;
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.correct, "{:?}", o.hypotheses);
+    assert!(o.leaked_secrets.is_empty(), "{:?}", o.leaks);
+    let wa = o
+        .whatsapp_investigation
+        .expect("the WhatsApp round trip ran");
+    let oncall = convops_tests::procs::WHATSAPP_ONCALL;
+    assert_eq!(wa.reply["to"], oncall);
+    let reply = wa.reply["text"]["body"].as_str().unwrap_or_default();
+    assert!(
+        reply.starts_with("On Call asked to investigate `"),
+        "{reply}"
+    );
+    // The diagnosis of a fresh investigation, as text (the number's message opened the window).
+    assert_eq!(wa.answer["to"], oncall);
+    assert_eq!(wa.answer["type"], "text");
+    let text = wa.answer["text"]["body"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("is in ALARM") && text.contains("Most likely:"),
+        "{text}"
+    );
+    Ok(())
+}
+
 #[test]
 fn broken_scenario_gets_a_precise_error_and_exit_2() -> anyhow::Result<()> {
     let src = public_dir().join("checkout-psp-timeouts.json");

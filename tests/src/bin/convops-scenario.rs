@@ -55,6 +55,11 @@ struct RunArgs {
     /// (`/convops investigate <alarm>`) and report the answer that comes back to it.
     #[arg(long)]
     investigate_from_chat: bool,
+    /// Turn WhatsApp on (a local Cloud API stand-in, an on-call number linked to the workspace)
+    /// and, after the diagnosis, send `investigate <alarm>` from that number as a signed Meta
+    /// webhook; report the diagnosis that comes back to the number.
+    #[arg(long)]
+    investigate_from_whatsapp: bool,
 }
 
 impl RunArgs {
@@ -63,6 +68,7 @@ impl RunArgs {
             timeout: Duration::from_secs(self.timeout),
             save_evidence: self.save_evidence.clone(),
             investigate_from_chat: self.investigate_from_chat,
+            investigate_from_whatsapp: self.investigate_from_whatsapp,
         }
     }
 }
