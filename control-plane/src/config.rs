@@ -244,19 +244,10 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         max_attempts,
         slack_api_url,
     } = delivery;
-    let slack_api_text = slack_api_url.unwrap_or_else(|| DEFAULT_SLACK_API_URL.to_owned());
-    let slack_api_url = url::Url::parse(&slack_api_text).map_err(|e| {
-        key_err(
-            "delivery.slack_api_url",
-            format!("{slack_api_text:?} is not a URL: {e}"),
-        )
-    })?;
-    if !matches!(slack_api_url.scheme(), "https" | "http") {
-        return Err(key_err(
-            "delivery.slack_api_url",
-            "scheme must be https (or http for a local test server)",
-        ));
-    }
+    let slack_api_url = service_url(
+        "delivery.slack_api_url",
+        slack_api_url.as_deref().unwrap_or(DEFAULT_SLACK_API_URL),
+    )?;
     let timeout = timeout_secs.unwrap_or(DEFAULT_DELIVERY_TIMEOUT_SECS);
     if timeout == 0 {
         return Err(key_err("delivery.timeout_secs", "must be at least 1"));
@@ -297,6 +288,20 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         llm,
         whatsapp,
     })
+}
+
+/// The base URL of a third-party API (`key` names it in errors): https, or http for a local
+/// test server.
+fn service_url(key: &str, text: &str) -> Result<url::Url, ConfigError> {
+    let url =
+        url::Url::parse(text).map_err(|e| key_err(key, format!("{text:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(key_err(
+            key,
+            "scheme must be https (or http for a local test server)",
+        ));
+    }
+    Ok(url)
 }
 
 /// A secret from a file: trimmed, at least `min` characters.
@@ -371,19 +376,10 @@ fn validate_whatsapp(raw: RawWhatsApp) -> Result<WhatsAppSettings, ConfigError> 
             format!("{template_language:?}: a language code such as en_US or de"),
         ));
     }
-    let api_text = api_url.unwrap_or_else(|| DEFAULT_WHATSAPP_API_URL.to_owned());
-    let api_url = url::Url::parse(&api_text).map_err(|e| {
-        key_err(
-            "whatsapp.api_url",
-            format!("{api_text:?} is not a URL: {e}"),
-        )
-    })?;
-    if !matches!(api_url.scheme(), "https" | "http") {
-        return Err(key_err(
-            "whatsapp.api_url",
-            "scheme must be https (or http for a local test server)",
-        ));
-    }
+    let api_url = service_url(
+        "whatsapp.api_url",
+        api_url.as_deref().unwrap_or(DEFAULT_WHATSAPP_API_URL),
+    )?;
     Ok(WhatsAppSettings {
         api_url,
         phone_number_id,

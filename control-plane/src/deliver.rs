@@ -256,8 +256,13 @@ impl Worker {
         }
     }
 
-    /// Sends a request: `Ok(body)` on 2xx; otherwise the outcome to record.
-    async fn send(&self, req: reqwest::RequestBuilder, attempts: i64) -> Result<String, Outcome> {
+    /// Sends a request: its status, `Retry-After` and body; a network failure is the retry to
+    /// record.
+    async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+        attempts: i64,
+    ) -> Result<(reqwest::StatusCode, Option<Duration>, String), Outcome> {
         let r = req.send().await.map_err(|e| Outcome::Retry {
             after: backoff(attempts),
             // reqwest errors include the URL, which for a webhook is a secret: drop it.
@@ -269,7 +274,12 @@ impl Worker {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(retry_after);
-        let text = r.text().await.unwrap_or_default();
+        Ok((status, after, r.text().await.unwrap_or_default()))
+    }
+
+    /// Sends a request: `Ok(body)` on 2xx; otherwise the outcome to record.
+    async fn send(&self, req: reqwest::RequestBuilder, attempts: i64) -> Result<String, Outcome> {
+        let (status, after, text) = self.exchange(req, attempts).await?;
         if status.is_success() {
             return Ok(text);
         }
@@ -381,29 +391,17 @@ impl Worker {
         if let Some(wait) = wa.pacer.claim(&hash, whatsapp::PAIR_INTERVAL) {
             return Outcome::Defer(wait);
         }
-        let r = self
+        let req = self
             .http
             .post(wa.messages_url())
             .bearer_auth(wa.settings.access_token.expose())
-            .json(&message)
-            .send()
-            .await;
-        let r = match r {
+            .json(&message);
+        let exchanged = self.exchange(req, d.attempts).await;
+        wa.pacer.answered(&hash);
+        let (status, after, text) = match exchanged {
             Ok(r) => r,
-            Err(e) => {
-                return Outcome::Retry {
-                    after: backoff(d.attempts),
-                    error: format!("request failed: {}", e.without_url()),
-                }
-            }
+            Err(o) => return o,
         };
-        let status = r.status();
-        let after = r
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(retry_after);
-        let text = r.text().await.unwrap_or_default();
         if status.is_success() {
             let reply: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
             return Outcome::Done(reply["messages"][0]["id"].as_str().map(str::to_owned));

@@ -364,6 +364,29 @@ impl Setup {
         self.post(&body, Some(signature(APP_SECRET, &body))).await
     }
 
+    /// The agent sends evidence frame `frame` (sequence `seq`); it is acknowledged, and its
+    /// incident is returned.
+    async fn alarm_fires(
+        &self,
+        agent: &mut common::Ws,
+        frame: String,
+        seq: u64,
+    ) -> convops_control_plane::store::Incident {
+        let alarm = serde_json::from_str::<Value>(&frame).expect("frame")["alarm"]["name"]
+            .as_str()
+            .expect("alarm name")
+            .to_owned();
+        agent.send(Message::text(frame)).await.expect("evidence");
+        assert_eq!(recv(agent).await, Some(ServerFrame::Ack { seq }));
+        self.store
+            .incidents(&self.s.workspace_id, 10)
+            .await
+            .expect("incidents")
+            .into_iter()
+            .find(|i| i.alarm_name == alarm)
+            .expect("the frame's incident")
+    }
+
     /// The incident's delivery log once its first delivery is no longer pending.
     async fn settled(&self, incident: &str, within: Duration) -> Vec<Value> {
         let until = Instant::now() + within;
@@ -453,21 +476,7 @@ async fn the_handshake_answers_only_the_configured_token() {
 async fn a_diagnosis_goes_as_a_template_outside_the_window_and_commands_answer_as_text() {
     let t = setup().await;
     let mut agent = session(&t.s, "agent-1").await;
-    agent
-        .send(Message::text(evidence(1)))
-        .await
-        .expect("evidence");
-    assert!(matches!(
-        recv(&mut agent).await,
-        Some(ServerFrame::Ack { seq: 1 })
-    ));
-    let incident = t
-        .store
-        .incidents(&t.s.workspace_id, 10)
-        .await
-        .expect("incidents")
-        .pop()
-        .expect("one incident");
+    let incident = t.alarm_fires(&mut agent, evidence(1), 1).await;
 
     // The number never wrote: only the approved template may go.
     let sent = t.meta.wait_sent(1, Duration::from_secs(15)).await;
@@ -625,25 +634,11 @@ async fn investigate_from_whatsapp_reaches_the_agent_and_the_diagnosis_comes_bac
     // (the window is open), not to the workspace's routes as an alarm would.
     let mut frame: Value = serde_json::from_str(&evidence(1)).expect("frame");
     frame["trigger"] = json!({"by": "command", "command_id": command_id});
-    agent
-        .send(Message::text(frame.to_string()))
-        .await
-        .expect("evidence");
-    assert!(matches!(
-        recv(&mut agent).await,
-        Some(ServerFrame::Ack { seq: 1 })
-    ));
+    let incident = t.alarm_fires(&mut agent, frame.to_string(), 1).await;
     let sent = t.meta.wait_sent(2, Duration::from_secs(20)).await;
     assert_eq!(sent.len(), 2, "the diagnosis did not come back");
     assert_eq!(sent[1].to, USER);
     assert_eq!(sent[1].body["type"], "text");
-    let incident = t
-        .store
-        .incidents(&t.s.workspace_id, 10)
-        .await
-        .expect("incidents")
-        .pop()
-        .expect("incident");
     let text = text_of(&sent[1]);
     assert!(text.starts_with(&format!("*{}*", incident.title)), "{text}");
     assert!(text.contains("Most likely"), "{text}");
@@ -675,21 +670,7 @@ async fn a_closed_window_is_final_and_rate_limits_are_waited_out() {
         .expect("inbound");
     t.meta.state.lock().expect("lock").last_inbound.clear();
     let mut agent = session(&t.s, "agent-1").await;
-    agent
-        .send(Message::text(evidence(1)))
-        .await
-        .expect("evidence");
-    assert!(matches!(
-        recv(&mut agent).await,
-        Some(ServerFrame::Ack { seq: 1 })
-    ));
-    let first = t
-        .store
-        .incidents(&t.s.workspace_id, 10)
-        .await
-        .expect("incidents")
-        .pop()
-        .expect("incident");
+    let first = t.alarm_fires(&mut agent, evidence(1), 1).await;
     let log = t.settled(&first.id, Duration::from_secs(15)).await;
     assert_eq!(log[0]["status"], "failed", "{log:?}");
     assert_eq!(log[0]["attempts"], 1, "131047 is not retried: {log:?}");
@@ -718,25 +699,11 @@ async fn a_closed_window_is_final_and_rate_limits_are_waited_out() {
     let mut frame: Value = serde_json::from_str(&evidence(2)).expect("frame");
     frame["alarm"]["name"] = "payments-latency".into();
     frame["alarm"]["dimensions"] = json!({"LoadBalancer": "app/payments/1"});
-    agent
-        .send(Message::text(frame.to_string()))
-        .await
-        .expect("evidence");
-    assert!(matches!(
-        recv(&mut agent).await,
-        Some(ServerFrame::Ack { seq: 2 })
-    ));
+    let second = t.alarm_fires(&mut agent, frame.to_string(), 2).await;
+    assert_ne!(second.id, first.id);
     let sent = t.meta.wait_sent(1, Duration::from_secs(30)).await;
     assert_eq!(sent.len(), 1, "the rate-limited message was not retried");
     assert_eq!(sent[0].body["type"], "template");
-    let second = t
-        .store
-        .incidents(&t.s.workspace_id, 10)
-        .await
-        .expect("incidents")
-        .into_iter()
-        .find(|i| i.id != first.id)
-        .expect("second incident");
     let log = t.settled(&second.id, Duration::from_secs(10)).await;
     assert_eq!(log[0]["status"], "delivered", "{log:?}");
     assert_eq!(log[0]["attempts"], 2, "{log:?}");

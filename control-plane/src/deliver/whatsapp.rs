@@ -269,6 +269,13 @@ impl Pacer {
         }
         None
     }
+
+    /// `who` was just answered: the interval counts from here, so it holds between the requests'
+    /// arrivals at Meta however long the earlier one took.
+    pub fn answered(&self, who: &str) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.insert(who.to_owned(), Instant::now());
+    }
 }
 
 #[cfg(test)]
