@@ -26,7 +26,7 @@ pub mod uplink;
 use std::time::Duration;
 
 use anyhow::Context;
-use convops_shared::protocol::{Command, Trigger};
+use convops_shared::protocol::{AgentFrame, Command, Trigger};
 use convops_shared::redact::Redactor;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +59,7 @@ pub async fn run(mut settings: Settings, cancel: CancellationToken) -> anyhow::R
     let clients =
         Clients::from_env(settings.region.as_deref(), settings.assume_role.as_ref()).await;
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    let (reply_tx, reply_rx) = mpsc::channel(64);
     tracing::info!(
         agent_id = %spool.agent_id()?,
         control_plane = %settings.control_plane.url.host_str().unwrap_or_default(),
@@ -71,12 +72,14 @@ pub async fn run(mut settings: Settings, cancel: CancellationToken) -> anyhow::R
         spool: spool.clone(),
         tls,
         commands: cmd_tx,
+        replies: tokio::sync::Mutex::new(reply_rx),
     };
     let watcher = Watcher {
         clients,
         spool,
         settings,
         redactor,
+        replies: reply_tx,
     };
     let mut uplink_task = tokio::spawn(uplink.run(cancel.clone()));
     let mut watch_task = tokio::spawn(watcher.run(cmd_rx, cancel.clone()));
@@ -108,6 +111,8 @@ struct Watcher {
     spool: Spool,
     settings: Settings,
     redactor: Redactor,
+    /// Frames for the uplink to send (a command that could not be carried out).
+    replies: mpsc::Sender<AgentFrame>,
 }
 
 impl Watcher {
@@ -190,15 +195,32 @@ impl Watcher {
 
     async fn command(&self, cmd: uplink::Incoming) -> anyhow::Result<()> {
         let Command::Investigate { target, .. } = &cmd.command;
+        let failed = |reason: String| {
+            // Best effort: the command came in on the live session and the answer goes back on
+            // it; if that session is gone, the person asking sees no answer and can ask again.
+            let frame = AgentFrame::CommandFailed {
+                command_id: cmd.id.clone(),
+                reason: self.redactor.redact(&reason).into_owned(),
+            };
+            if self.replies.try_send(frame).is_err() {
+                tracing::warn!(command_id = %cmd.id, "could not queue the command's failure for the control plane");
+            }
+        };
         let alarms = match alarms::describe_all(&self.clients, "").await {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(command_id = %cmd.id, error = %e, "cannot list alarms for command");
+                failed(format!(
+                    "the agent could not list the account's alarms ({e})"
+                ));
                 return Ok(());
             }
         };
         let Some(alarm) = alarms::for_target(alarms, target) else {
             tracing::warn!(command_id = %cmd.id, %target, "investigate: no alarm of that name or about that resource");
+            failed(format!(
+                "no alarm is named `{target}` or is about a resource of that name"
+            ));
             return Ok(());
         };
         let trigger = Trigger::Command {

@@ -49,6 +49,8 @@ pub struct Uplink {
     pub spool: Spool,
     pub tls: Arc<rustls::ClientConfig>,
     pub commands: mpsc::Sender<Incoming>,
+    /// Frames from the investigator to send as they come (held by one session at a time).
+    pub replies: tokio::sync::Mutex<mpsc::Receiver<AgentFrame>>,
 }
 
 enum SessionEnd {
@@ -154,6 +156,7 @@ impl Uplink {
             None => anyhow::bail!("connection closed before welcome"),
         };
 
+        let mut replies = self.replies.lock().await;
         let mut heartbeat = tokio::time::interval(Duration::from_secs(u64::from(heartbeat_secs)));
         let mut last_sent: u64 = 0;
         let mut in_flight: usize = 0;
@@ -184,6 +187,9 @@ impl Uplink {
             }
             tokio::select! {
                 _ = notified, if in_flight < WINDOW => {}
+                Some(frame) = replies.recv() => {
+                    tx.send(Message::text(frame.encode())).await.context("sending a command's failure")?;
+                }
                 _ = heartbeat.tick() => {
                     let hb = AgentFrame::Heartbeat { at: crate::investigate::now_ms(), spooled: self.spool.pending_count() as u64 };
                     tx.send(Message::text(hb.encode())).await.context("sending heartbeat")?;

@@ -176,6 +176,10 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                 }
                 None
             }
+            Ok(AgentFrame::CommandFailed { command_id, reason }) => {
+                command_failed(&state, &workspace_id, &agent_id, &command_id, &reason).await;
+                None
+            }
             Ok(AgentFrame::Hello { .. }) => Some(ServerFrame::error(
                 ErrorCode::MalformedFrame,
                 "hello was already received",
@@ -380,6 +384,49 @@ async fn handle_evidence(
                 message: "could not store evidence; it will be retried".into(),
                 seq: None,
             })
+        }
+    }
+}
+
+/// An agent could not carry out a command: whoever asked is told, in their conversation.
+async fn command_failed(
+    state: &AppState,
+    workspace_id: &str,
+    agent_id: &str,
+    command_id: &str,
+    reason: &str,
+) {
+    let reason = state.redactor.redact(reason);
+    let result = state
+        .store
+        .command_failed(
+            workspace_id,
+            agent_id,
+            command_id,
+            &reason,
+            |route, target| {
+                let text = format!("Could not investigate `{target}` (`{command_id}`): {reason}.");
+                let mut body = match route.kind.as_str() {
+                    SLACK_RESPONSE => serde_json::json!({
+                        "response_type": "in_channel",
+                        "replace_original": false,
+                        "text": text,
+                    }),
+                    WHATSAPP => whatsapp::reply_body(&text),
+                    _ => serde_json::json!({ "text": text }),
+                };
+                state.redactor.redact_json(&mut body);
+                body.to_string()
+            },
+        )
+        .await;
+    match result {
+        Ok(true) => state.wake_delivery.notify_one(),
+        Ok(false) => {
+            tracing::warn!(%workspace_id, %agent_id, %command_id, "failure reported for a command this agent was not sent");
+        }
+        Err(e) => {
+            tracing::error!(%workspace_id, %agent_id, %command_id, error = %format!("{e:#}"), "recording a command's failure");
         }
     }
 }

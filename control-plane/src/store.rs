@@ -753,6 +753,67 @@ impl Store {
         Ok(())
     }
 
+    /// Records that `agent_id` could not carry out command `command_id` of `workspace_id`, and
+    /// queues the reply `make_body(route, target)` on the command's reply route, in one
+    /// transaction. False when the workspace sent that agent no such command.
+    pub async fn command_failed(
+        &self,
+        workspace_id: &str,
+        agent_id: &str,
+        command_id: &str,
+        reason: &str,
+        make_body: impl FnOnce(&Route, &str) -> String,
+    ) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let Some(target) = sqlx::query(
+            "SELECT target FROM commands WHERE workspace_id = ? AND id = ? AND agent_id = ?",
+        )
+        .bind(workspace_id)
+        .bind(command_id)
+        .bind(agent_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.get::<String, _>(0)) else {
+            return Ok(false);
+        };
+        let route = sqlx::query(
+            "SELECT id, kind, target_enc FROM routes WHERE workspace_id = ? AND command_id = ?",
+        )
+        .bind(workspace_id)
+        .bind(command_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| Route {
+            id: r.get(0),
+            kind: r.get(1),
+            target_enc: r.get(2),
+        });
+        if let Some(route) = route {
+            sqlx::query(
+                "INSERT INTO deliveries (id, workspace_id, incident_id, route_id, kind, status, attempts, next_attempt_at, body) \
+                 VALUES (?, ?, NULL, ?, 'reply', 'pending', 0, ?, ?)",
+            )
+            .bind(new_id("dlv"))
+            .bind(workspace_id)
+            .bind(&route.id)
+            .bind(now_ms())
+            .bind(make_body(&route, &target))
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit_in(
+            &mut tx,
+            Some(workspace_id),
+            now_ms(),
+            &format!("agent:{agent_id}"),
+            "command.failed",
+            &format!("id={command_id} target={target} reason={reason}"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Links a Slack team to a workspace (replacing an earlier link of the team).
     pub async fn link_slack_team(
         &self,

@@ -657,6 +657,52 @@ async fn investigate_from_whatsapp_reaches_the_agent_and_the_diagnosis_comes_bac
 }
 
 #[tokio::test]
+async fn a_command_the_agent_cannot_carry_out_is_answered_in_the_conversation() {
+    let t = setup().await;
+    let mut agent = session(&t.s, "agent-1").await;
+    // A failure for a command this agent was never sent changes nothing.
+    agent
+        .send(Message::text(
+            json!({"type": "command_failed", "command_id": "cmd_bogus", "reason": "x"}).to_string(),
+        ))
+        .await
+        .expect("send");
+    assert_eq!(
+        t.user_says("wamid.INV9", "investigate orders-db").await,
+        200
+    );
+    let command_id = match recv(&mut agent).await {
+        Some(ServerFrame::Command { id, .. }) => id,
+        other => panic!("expected the command, got {other:?}"),
+    };
+    agent
+        .send(Message::text(
+            json!({"type": "command_failed", "command_id": command_id,
+                   "reason": "no alarm is named `orders-db` or is about a resource of that name"})
+            .to_string(),
+        ))
+        .await
+        .expect("send");
+    let sent = t.meta.wait_sent(2, Duration::from_secs(20)).await;
+    assert_eq!(sent.len(), 2, "no answer to the failed command: {sent:?}");
+    assert!(text_of(&sent[0]).contains("asked to investigate `orders-db`"));
+    assert_eq!(
+        text_of(&sent[1]),
+        format!("Could not investigate `orders-db` (`{command_id}`): no alarm is named `orders-db` or is about a resource of that name.")
+    );
+    let log = t.store.audit_log(&t.s.workspace_id, 50).await.expect("log");
+    let failed: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["action"] == "command.failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{log:#?}");
+    assert_eq!(failed[0]["actor"], "agent:agent-1");
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(t.meta.sent().len(), 2, "the bogus failure sent nothing");
+    t.meta.check_clean(&[]);
+}
+
+#[tokio::test]
 async fn a_closed_window_is_final_and_rate_limits_are_waited_out() {
     let t = setup().await;
     // ConvOps believes the window is open (the number wrote), Meta knows better: text is

@@ -47,6 +47,13 @@ pub enum AgentFrame {
         /// Frames waiting in the agent's spool.
         spooled: u64,
     },
+    /// A [`ServerFrame::Command`] that could not be carried out (no alarm matches the target,
+    /// alarms could not be listed), so whoever asked hears back. Sent once, on the session the
+    /// command came in on; `reason` is redacted.
+    CommandFailed {
+        command_id: String,
+        reason: String,
+    },
 }
 
 /// Why an investigation ran.

@@ -154,6 +154,14 @@ fn cases() -> Vec<(&'static str, String)> {
             .encode(),
         ),
         (
+            "command_failed",
+            AgentFrame::CommandFailed {
+                command_id: "cmd-7".into(),
+                reason: "no alarm is named `orders-db` or is about a resource of that name".into(),
+            }
+            .encode(),
+        ),
+        (
             "welcome",
             ServerFrame::Welcome {
                 protocol_version: 1,

@@ -132,7 +132,7 @@ pub struct ChatInvestigation {
 }
 
 /// Sends `/convops investigate <target>` as Slack would (signed) and waits for the answer.
-async fn investigate_from_chat(
+pub async fn investigate_from_chat(
     cp: &ControlPlaneSetup,
     slack: &SlackReceiver,
     target: &str,

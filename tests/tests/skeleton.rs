@@ -211,6 +211,48 @@ async fn fired_alarm_reaches_slack_once_and_is_listed() -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn investigating_a_target_no_alarm_matches_is_answered_in_the_conversation(
+) -> anyhow::Result<()> {
+    let w = world().await?;
+    let _cp = w.cp.start().await?;
+    let spool = w.dir.path().join("spool");
+    let mut agent = procs::start_agent(&w.cp, &w.aws, &spool, w.dir.path().join("agent.log"))?;
+    agent
+        .wait_log("connected to control plane", 1, WAIT)
+        .await?;
+    let chat =
+        convops_tests::runner::investigate_from_chat(&w.cp, &w.slack, "no-such-service", WAIT)
+            .await?;
+    let reply = chat.reply["text"].as_str().unwrap_or_default();
+    assert!(
+        reply.contains("asked to investigate `no-such-service`"),
+        "{reply}"
+    );
+    // The agent found nothing to investigate and said so; the person asking hears it.
+    let answer = chat.answer["text"].as_str().unwrap_or_default();
+    assert!(
+        answer.starts_with("Could not investigate `no-such-service`")
+            && answer.contains("no alarm is named `no-such-service`"),
+        "{answer}"
+    );
+    assert_eq!(chat.answer["response_type"], "in_channel");
+    let audit: serde_json::Value =
+        w.cp.https_client()?
+            .get(format!("{}/api/v1/audit", w.cp.base_url()))
+            .bearer_auth(&w.cp.api_key)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+    assert!(
+        audit.to_string().contains("command.failed"),
+        "the failure is in the action log: {audit}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_plane_restart_loses_nothing_and_delivers_nothing_twice() -> anyhow::Result<()> {
     let w = world().await?;
     let mut cp = w.cp.start().await?;
