@@ -463,6 +463,18 @@ mod tests {
         Env::prefixed("CONVOPS_CP_TEST_UNSET__").split("__")
     }
 
+    /// A directory with a certificate pair, and the `[tls]` section naming it.
+    fn tls_section() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::tls::write_self_signed(dir.path(), &["localhost".into()]).expect("cert");
+        let tls = format!(
+            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            dir.path().join("cert.pem"),
+            dir.path().join("key.pem")
+        );
+        (dir, tls)
+    }
+
     fn err(text: &str) -> String {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("cp.toml");
@@ -476,15 +488,9 @@ mod tests {
 
     #[test]
     fn defaults_with_tls_files_are_valid() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        crate::tls::write_self_signed(dir.path(), &["localhost".into()]).expect("cert");
+        let (dir, tls) = tls_section();
         let p = dir.path().join("cp.toml");
-        let text = format!(
-            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
-            dir.path().join("cert.pem"),
-            dir.path().join("key.pem")
-        );
-        std::fs::write(&p, text).expect("write");
+        std::fs::write(&p, tls).expect("write");
         let s = load_from(Some(&p), env_none()).expect("valid");
         assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(s.public_url.as_str(), "https://127.0.0.1:8443/");
@@ -494,13 +500,7 @@ mod tests {
 
     #[test]
     fn llm_section_is_validated_and_keeps_the_key_out_of_debug_output() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        crate::tls::write_self_signed(dir.path(), &["localhost".into()]).expect("cert");
-        let tls = format!(
-            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
-            dir.path().join("cert.pem"),
-            dir.path().join("key.pem")
-        );
+        let (dir, tls) = tls_section();
         let key = dir.path().join("anthropic.key");
         std::fs::write(&key, "sk-ant-secret-123\n").expect("key");
         let e = err(&format!("{tls}[llm]\nmodel = \"m\"\n"));
@@ -536,13 +536,7 @@ mod tests {
 
     #[test]
     fn whatsapp_section_needs_its_secrets_in_files_and_checks_names() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        crate::tls::write_self_signed(dir.path(), &["localhost".into()]).expect("cert");
-        let tls = format!(
-            "[tls]\ncert_file = {:?}\nkey_file = {:?}\n",
-            dir.path().join("cert.pem"),
-            dir.path().join("key.pem")
-        );
+        let (dir, tls) = tls_section();
         let secret = dir.path().join("wa.secret");
         std::fs::write(&secret, "EAAG-0123456789abcdef\n").expect("secret");
         let files = format!(
