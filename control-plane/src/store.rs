@@ -167,6 +167,14 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front (waiting up to
+    /// the busy timeout), so a transaction that reads and then writes cannot fail with
+    /// `SQLITE_BUSY` because another connection wrote in between (which a deferred `BEGIN` does
+    /// in WAL mode, without waiting).
+    async fn write_tx(&self) -> anyhow::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     pub async fn ping(&self) -> anyhow::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -195,7 +203,7 @@ impl Store {
             created_at: now_ms(),
         };
         let key = auth::generate_secret("cvo_key");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)")
             .bind(&ws.id)
             .bind(&ws.name)
@@ -252,7 +260,7 @@ impl Store {
         actor: &str,
     ) -> anyhow::Result<String> {
         let token = auth::generate_secret("cvo_agt");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO agent_tokens (id, workspace_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(new_id("tok"))
             .bind(workspace_id)
@@ -304,7 +312,7 @@ impl Store {
         actor: &str,
     ) -> anyhow::Result<String> {
         let id = new_id("route");
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO routes (id, workspace_id, kind, target_enc, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(&id)
             .bind(workspace_id)
@@ -365,7 +373,7 @@ impl Store {
         } = frame;
         let seq = i64::try_from(seq)
             .map_err(|_| anyhow::anyhow!("sequence number {seq} out of range"))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let exists = sqlx::query(
             "SELECT 1 FROM evidence WHERE workspace_id = ? AND agent_id = ? AND seq = ?",
         )
@@ -714,7 +722,7 @@ impl Store {
         agent_id: &str,
         reply: Option<(&str, &[u8])>,
     ) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO commands (id, workspace_id, target, actor, channel, agent_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
@@ -764,7 +772,7 @@ impl Store {
         reason: &str,
         make_body: impl FnOnce(&Route, &str) -> String,
     ) -> anyhow::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let Some(target) = sqlx::query(
             "SELECT target FROM commands WHERE workspace_id = ? AND id = ? AND agent_id = ?",
         )
@@ -821,7 +829,7 @@ impl Store {
         team_id: &str,
         actor: &str,
     ) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "INSERT INTO slack_teams (team_id, workspace_id, created_at) VALUES (?, ?, ?) \
              ON CONFLICT (team_id) DO UPDATE SET workspace_id = excluded.workspace_id",
@@ -888,7 +896,7 @@ impl Store {
         reply: &str,
         body: &str,
     ) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE chat_requests SET reply = ? WHERE key = ?")
             .bind(reply)
             .bind(key)
@@ -920,7 +928,7 @@ impl Store {
         target_enc: &[u8],
         actor: &str,
     ) -> anyhow::Result<Result<String, String>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if let Some(r) =
             sqlx::query("SELECT w.name FROM whatsapp_contacts c JOIN workspaces w ON w.id = c.workspace_id WHERE c.phone_hash = ?")
                 .bind(phone_hash)
@@ -1025,7 +1033,7 @@ impl Store {
         actor: &str,
         channel: &str,
     ) -> anyhow::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let changed =
             sqlx::query("UPDATE incidents SET status = ? WHERE workspace_id = ? AND id = ?")
                 .bind(status)
@@ -1408,6 +1416,44 @@ mod tests {
             .await
             .expect("store");
         assert!(matches!(late, Stored::New { opened: true, .. }));
+    }
+
+    /// Read-then-write transactions from several connections at once: each waits for the write
+    /// lock instead of failing because another committed after it read.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writers_wait_for_each_other_instead_of_failing() {
+        let (_dir, s) = store().await;
+        let (ws, _) = s.create_workspace("acme", "t").await.expect("ws");
+        let mut tasks = Vec::new();
+        for agent in 0..4 {
+            let (s, ws) = (s.clone(), ws.id.clone());
+            tasks.push(tokio::spawn(async move {
+                let agent_id = format!("agent-{agent}");
+                let mut failures = Vec::new();
+                for seq in 1..=50u64 {
+                    let key = format!("alarm:{agent}:{seq}");
+                    let r = s
+                        .store_evidence(
+                            Received {
+                                agent_id: &agent_id,
+                                ..received(&ws, seq)
+                            },
+                            incident(&key),
+                            |_, _, _| "body".into(),
+                        )
+                        .await;
+                    if let Err(e) = r {
+                        failures.push(format!("{e:#}"));
+                    }
+                }
+                failures
+            }));
+        }
+        for t in tasks {
+            let failures = t.await.expect("task");
+            assert!(failures.is_empty(), "{failures:?}");
+        }
+        assert_eq!(s.incidents(&ws.id, 500).await.expect("list").len(), 200);
     }
 
     #[tokio::test]
