@@ -76,6 +76,8 @@ pub struct SourceOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     pub raw_bytes: u64,
+    /// The source's items as JSON in the frame, before the frame is compressed for the wire
+    /// (so these do not add up to [`Outcome::evidence_bytes`]).
     pub sent_bytes: u64,
     pub api_calls: u64,
 }

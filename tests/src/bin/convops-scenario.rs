@@ -104,7 +104,7 @@ fn print_human(o: &Outcome) {
         o.must_cite_missing
     );
     println!(
-        "bytes:     {} read from AWS, {} sent ({:.2}%)",
+        "bytes:     {} read from AWS, {} sent on the wire, compressed ({:.2}%)",
         o.raw_bytes,
         o.evidence_bytes,
         if o.raw_bytes > 0 {
@@ -115,7 +115,7 @@ fn print_human(o: &Outcome) {
     );
     for (name, s) in &o.sources {
         println!(
-            "           {name}: {}{} ({} calls, {} raw, {} sent)",
+            "           {name}: {}{} ({} calls, {} raw, {} of JSON in the frame)",
             s.status,
             s.reason
                 .as_deref()
