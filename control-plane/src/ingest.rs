@@ -141,11 +141,11 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         let (text, wire_bytes) = match msg {
             Ok(Message::Text(t)) => {
                 let n = t.len();
-                (t.to_string(), n)
+                (t, n)
             }
             // Evidence in the compressed encoding announced in the welcome.
             Ok(Message::Binary(b)) => match inflate(&b) {
-                Ok(t) => (t, b.len()),
+                Ok(t) => (t.into(), b.len()),
                 Err(err) => {
                     tracing::warn!(%workspace_id, %agent_id, error = ?err, "bad binary frame from agent");
                     if !send(&mut ws, err).await {

@@ -311,16 +311,8 @@ impl Store {
         target_enc: &[u8],
         actor: &str,
     ) -> anyhow::Result<String> {
-        let id = new_id("route");
         let mut tx = self.write_tx().await?;
-        sqlx::query("INSERT INTO routes (id, workspace_id, kind, target_enc, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(&id)
-            .bind(workspace_id)
-            .bind(kind)
-            .bind(target_enc)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await?;
+        let id = insert_route(&mut tx, workspace_id, kind, target_enc, None).await?;
         audit_in(
             &mut tx,
             Some(workspace_id),
@@ -736,17 +728,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some((kind, target_enc)) = reply {
-            sqlx::query(
-                "INSERT INTO routes (id, workspace_id, kind, target_enc, created_at, command_id) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(new_id("route"))
-            .bind(workspace_id)
-            .bind(kind)
-            .bind(target_enc)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            insert_route(&mut tx, workspace_id, kind, target_enc, Some(id)).await?;
         }
         audit_in(
             &mut tx,
@@ -797,16 +779,12 @@ impl Store {
             target_enc: r.get(2),
         });
         if let Some(route) = route {
-            sqlx::query(
-                "INSERT INTO deliveries (id, workspace_id, incident_id, route_id, kind, status, attempts, next_attempt_at, body) \
-                 VALUES (?, ?, NULL, ?, 'reply', 'pending', 0, ?, ?)",
+            queue_reply(
+                &mut tx,
+                workspace_id,
+                &route.id,
+                &make_body(&route, &target),
             )
-            .bind(new_id("dlv"))
-            .bind(workspace_id)
-            .bind(&route.id)
-            .bind(now_ms())
-            .bind(make_body(&route, &target))
-            .execute(&mut *tx)
             .await?;
         }
         audit_in(
@@ -902,17 +880,7 @@ impl Store {
             .bind(key)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO deliveries (id, workspace_id, incident_id, route_id, kind, status, attempts, next_attempt_at, body) \
-             SELECT ?, workspace_id, NULL, id, 'reply', 'pending', 0, ?, ? FROM routes WHERE workspace_id = ? AND id = ?",
-        )
-        .bind(new_id("dlv"))
-        .bind(now_ms())
-        .bind(body)
-        .bind(workspace_id)
-        .bind(route_id)
-        .execute(&mut *tx)
-        .await?;
+        queue_reply(&mut tx, workspace_id, route_id, body).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -937,17 +905,14 @@ impl Store {
         {
             return Ok(Err(r.get::<String, _>(0)));
         }
-        let id = new_id("route");
         let now = now_ms();
-        sqlx::query(
-            "INSERT INTO routes (id, workspace_id, kind, target_enc, created_at) VALUES (?, ?, ?, ?, ?)",
+        let id = insert_route(
+            &mut tx,
+            workspace_id,
+            crate::deliver::WHATSAPP,
+            target_enc,
+            None,
         )
-        .bind(&id)
-        .bind(workspace_id)
-        .bind(crate::deliver::WHATSAPP)
-        .bind(target_enc)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO whatsapp_contacts (phone_hash, workspace_id, route_id, created_at) VALUES (?, ?, ?, ?)",
@@ -1111,6 +1076,50 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Inserts a route (for one command's conversation when `command_id` is given); its id.
+async fn insert_route(
+    tx: &mut sqlx::SqliteConnection,
+    workspace_id: &str,
+    kind: &str,
+    target_enc: &[u8],
+    command_id: Option<&str>,
+) -> anyhow::Result<String> {
+    let id = new_id("route");
+    sqlx::query(
+        "INSERT INTO routes (id, workspace_id, kind, target_enc, created_at, command_id) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(workspace_id)
+    .bind(kind)
+    .bind(target_enc)
+    .bind(now_ms())
+    .bind(command_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(id)
+}
+
+/// Queues `body` on the workspace's route `route_id` as a reply (a delivery of no incident).
+async fn queue_reply(
+    tx: &mut sqlx::SqliteConnection,
+    workspace_id: &str,
+    route_id: &str,
+    body: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO deliveries (id, workspace_id, incident_id, route_id, kind, status, attempts, next_attempt_at, body) \
+         SELECT ?, workspace_id, NULL, id, 'reply', 'pending', 0, ?, ? FROM routes WHERE workspace_id = ? AND id = ?",
+    )
+    .bind(new_id("dlv"))
+    .bind(now_ms())
+    .bind(body)
+    .bind(workspace_id)
+    .bind(route_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 async fn insert_evidence(

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use convops_control_plane::store::{NewIncident, Received, Store, Stored};
+use convops_control_plane::store::{NewIncident, Store, Stored};
 use hmac::{Hmac, Mac};
 
 mod common;
-use common::{server, Server, SLACK_SECRET};
+use common::{received, server, Server, SLACK_SECRET};
 
 struct Slack {
     client: reqwest::Client,
@@ -86,15 +86,7 @@ async fn setup() -> (Server, Store, String) {
         .expect("link");
     let stored = store
         .store_evidence(
-            Received {
-                workspace_id: &s.workspace_id,
-                agent_id: "agent-1",
-                seq: 1,
-                investigation_id: "inv-1",
-                body: "{}",
-                wire_bytes: 2,
-                command_id: None,
-            },
+            received(&s.workspace_id, 1),
             |_| NewIncident {
                 dedupe_key: "alarm:orders-5xx:1".into(),
                 alarm_name: "orders-5xx".into(),

@@ -13,7 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use convops_control_plane::deliver::{self, SlackBotTarget, WebhookTarget};
 use convops_control_plane::secrets::Sealer;
-use convops_control_plane::store::{BodyFor, NewIncident, Received, Route, Store};
+use convops_control_plane::store::{BodyFor, NewIncident, Route, Store};
+
+mod common;
+use common::received;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Default)]
@@ -115,15 +118,7 @@ async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
     .to_string();
     let stored = store
         .store_evidence(
-            Received {
-                workspace_id: &ws,
-                agent_id: "agent-1",
-                seq: 1,
-                investigation_id: "inv-1",
-                body: "{}",
-                wire_bytes: 2,
-                command_id: None,
-            },
+            received(&ws, 1),
             |_| NewIncident {
                 dedupe_key: "alarm:orders-5xx:1".into(),
                 alarm_name: "orders-5xx".into(),
@@ -397,15 +392,7 @@ async fn a_storm_of_thirty_related_alarms_is_one_slack_thread_with_updates() {
     for i in 0..30u64 {
         store
             .store_evidence(
-                Received {
-                    workspace_id: &ws,
-                    agent_id: "agent-1",
-                    seq: i + 1,
-                    investigation_id: "inv",
-                    body: "{}",
-                    wire_bytes: 2,
-                    command_id: None,
-                },
+                received(&ws, i + 1),
                 |_| NewIncident {
                     dedupe_key: format!("alarm:task-{i}-cpu:1"),
                     alarm_name: format!("task-{i}-cpu"),

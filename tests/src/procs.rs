@@ -318,17 +318,22 @@ impl ControlPlaneSetup {
         }
     }
 
-    /// `GET /api/v1/incidents` with the workspace's API key.
-    pub async fn incidents(&self) -> anyhow::Result<Vec<serde_json::Value>> {
-        let v: serde_json::Value = self
+    /// `GET {path}` of the REST API with the workspace's API key, as JSON.
+    pub async fn api_get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(self
             .https_client()?
-            .get(format!("{}/api/v1/incidents", self.base_url()))
+            .get(format!("{}{path}", self.base_url()))
             .bearer_auth(&self.api_key)
             .send()
             .await?
             .error_for_status()?
             .json()
-            .await?;
+            .await?)
+    }
+
+    /// `GET /api/v1/incidents` with the workspace's API key.
+    pub async fn incidents(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        let v = self.api_get("/api/v1/incidents").await?;
         Ok(v["incidents"].as_array().cloned().unwrap_or_default())
     }
 
@@ -340,15 +345,7 @@ impl ControlPlaneSetup {
             let mut pending = 0;
             for i in self.incidents().await? {
                 let id = i["id"].as_str().unwrap_or_default();
-                let v: serde_json::Value = self
-                    .https_client()?
-                    .get(format!("{}/api/v1/incidents/{id}", self.base_url()))
-                    .bearer_auth(&self.api_key)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
+                let v = self.api_get(&format!("/api/v1/incidents/{id}")).await?;
                 pending += v["deliveries"]
                     .as_array()
                     .map_or(0, |d| d.iter().filter(|d| d["status"] == "pending").count());

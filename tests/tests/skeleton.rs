@@ -236,15 +236,7 @@ async fn investigating_a_target_no_alarm_matches_is_answered_in_the_conversation
         "{answer}"
     );
     assert_eq!(chat.answer["response_type"], "in_channel");
-    let audit: serde_json::Value =
-        w.cp.https_client()?
-            .get(format!("{}/api/v1/audit", w.cp.base_url()))
-            .bearer_auth(&w.cp.api_key)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+    let audit = w.cp.api_get("/api/v1/audit").await?;
     assert!(
         audit.to_string().contains("command.failed"),
         "the failure is in the action log: {audit}"

@@ -194,3 +194,16 @@ pub async fn wait_up(s: &Server) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A stored frame of agent `agent-1` with an empty body, for tests that need an incident.
+pub fn received(workspace_id: &str, seq: u64) -> convops_control_plane::store::Received<'_> {
+    convops_control_plane::store::Received {
+        workspace_id,
+        agent_id: "agent-1",
+        seq,
+        investigation_id: "inv-1",
+        body: "{}",
+        wire_bytes: 2,
+        command_id: None,
+    }
+}
