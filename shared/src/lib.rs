@@ -11,11 +11,13 @@
 //! - [`secret`]: a string wrapper that never prints its value.
 //! - [`config_error`]: one-line rendering of configuration errors.
 
+pub mod catalogue;
 pub mod config_error;
 pub mod evidence;
 pub mod protocol;
 pub mod redact;
 pub mod secret;
+pub mod signatures;
 pub mod stats;
 pub mod templates;
 pub mod wire;
