@@ -395,12 +395,31 @@ fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
             None,
             Gate::Needles(&["basic"]),
         ),
-        // `"name": "X_SECRET", "value": "…"` pairs (container environment in CloudTrail).
+        // `"name": "X_SECRET", "value": "…"` pairs (container environment in CloudTrail, parameter
+        // and tag lists), in either key order: a name with a secret word anywhere in it
+        // (`DB_PASSWORD`, `SECRET_KEY_BASE`, `GITHUB_AUTH`, `GPG_PASSPHRASE`), or Bundler's
+        // credentials for a gem source (`BUNDLE_GEMS__EXAMPLE__COM`, whose value is
+        // `user:password`: https://bundler.io/man/bundle-config.1.html, "Credentials for gem
+        // sources").
         (
             "password_or_secret",
-            r#"(?i)"name"\s*:\s*"[A-Za-z0-9_.-]*(?:secret|password|passwd|token|api_?key|private_?key|access_?key|credentials?|_key)"\s*,\s*"value"\s*:\s*"(?P<v>[^"]+)""#,
+            r#"(?i)"name"\s*:\s*"(?:[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|passphrase|pass|pwd|token|api_?key|private_?key|access_?key|credentials?|auth|_key)[A-Za-z0-9_.-]*|BUNDLE_[A-Za-z0-9_]*__[A-Za-z0-9_]+)"\s*,\s*"value"\s*:\s*"(?P<v>(?:[^"\\]|\\.)+)"?"#,
             Some(not_masked),
             Gate::Needles(&["\"value\""]),
+        ),
+        (
+            "password_or_secret",
+            r#"(?i)"value"\s*:\s*"(?P<v>(?:[^"\\]|\\.)+)"\s*,\s*"name"\s*:\s*"(?:[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|passphrase|pass|pwd|token|api_?key|private_?key|access_?key|credentials?|auth|_key)[A-Za-z0-9_.-]*|BUNDLE_[A-Za-z0-9_]*__[A-Za-z0-9_]+)""#,
+            Some(not_masked),
+            Gate::Needles(&["\"name\""]),
+        ),
+        // Mailchimp API keys: 32 hex digits and the data centre (`-us21`),
+        // https://mailchimp.com/developer/marketing/guides/quick-start/#generate-your-api-key
+        (
+            "mailchimp_key",
+            r"\b[0-9a-f]{32}-us[0-9]{1,2}\b",
+            None,
+            Gate::Needles(&["-us"]),
         ),
         // key=value, key: value, "key": "value", 'key': 'value'.
         (
