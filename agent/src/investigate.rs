@@ -179,6 +179,61 @@ fn dimension_names(alarm: &AlarmInfo) -> Vec<String> {
         .collect()
 }
 
+/// The family part of a task definition (`arn:…:task-definition/orders-api:7` → `orders-api`).
+fn family_of(task_definition: &str) -> &str {
+    let tail = task_definition
+        .rsplit('/')
+        .next()
+        .unwrap_or(task_definition);
+    tail.split(':').next().unwrap_or(tail)
+}
+
+/// What log discovery looks for: `names` (the alarm's resources first, then the services and
+/// families involved) plus the instances and databases that matter: those the alarm names (by
+/// id, with their `Name` tags) and those not in a normal state (a stopped instance, a rebooting
+/// database), whose events and host logs say why. Without duplicates, in that order.
+fn involved(
+    alarm: &AlarmInfo,
+    names: Vec<String>,
+    resources: &[&ResourceEvidence],
+) -> collect::logs::Involved {
+    let mut out = collect::logs::Involved::default();
+    let push = |v: &mut Vec<String>, n: &str| {
+        if !n.is_empty() && !v.iter().any(|x| x.eq_ignore_ascii_case(n)) {
+            v.push(n.to_owned());
+        }
+    };
+    for n in &names {
+        push(&mut out.names, n);
+    }
+    let named_by_alarm = |r: &ResourceEvidence| {
+        alarm
+            .dimensions
+            .values()
+            .any(|v| v == &r.name || r.resource_id.as_deref() == Some(v.as_str()))
+    };
+    for r in resources {
+        let abnormal = !matches!(r.state.as_str(), "available" | "running");
+        if !(abnormal || named_by_alarm(r) || names.iter().any(|n| n == &r.name)) {
+            push(&mut out.known, &r.name);
+            if let Some(id) = &r.resource_id {
+                push(&mut out.known, id);
+            }
+            continue;
+        }
+        push(&mut out.names, &r.name);
+        if r.resource_type == "ec2_instance" {
+            if let Some(id) = &r.resource_id {
+                push(&mut out.instance_ids, id);
+            }
+        }
+    }
+    if let Some(id) = alarm.dimensions.get("InstanceId") {
+        push(&mut out.instance_ids, id);
+    }
+    out
+}
+
 /// Gather evidence for `alarm`. Never fails: a source that fails is reported as such.
 pub async fn gather(
     clients: &Clients,
@@ -284,14 +339,21 @@ async fn gather_within_budget(
         services.iter().partition(|s| s.serves(&alarm.dimensions));
     // Logs of the services behind the alarm (or of every service when none is identified) and
     // of the resources the alarm names.
-    let mut names: Vec<String> = if behind.is_empty() {
+    let names: Vec<String> = if behind.is_empty() {
         others.iter().map(|s| s.service.clone()).collect()
     } else {
         behind.iter().map(|s| s.service.clone()).collect()
     };
-    names.extend(dimension_names(alarm));
-    names.sort();
-    names.dedup();
+    // Task definition families name their log groups as often as services do (`/ecs/FAMILY`).
+    let families: Vec<String> = behind
+        .iter()
+        .chain(if behind.is_empty() { &others[..] } else { &[] })
+        .map(|s| family_of(&s.task_definition).to_owned())
+        .collect();
+    // The resource the alarm names leads: its groups are read first.
+    let mut names_first = dimension_names(alarm);
+    names_first.extend(names);
+    names_first.extend(families);
     let resources: Vec<&ResourceEvidence> = rds_items
         .iter()
         .chain(&ec2_items)
@@ -300,6 +362,8 @@ async fn gather_within_budget(
             _ => None,
         })
         .collect();
+    let involved = involved(alarm, names_first, &resources);
+    let names = involved.names.clone();
     let related = collect::metrics::Related {
         services: behind.iter().chain(&others).copied().collect(),
         resources,
@@ -325,43 +389,76 @@ async fn gather_within_budget(
     let mut tables: Vec<(String, u32)> = Vec::new();
     let logs = async {
         let groups =
-            match collect::logs::relevant_groups(clients, &names, &limits.logs.groups).await {
+            match collect::logs::relevant_groups(clients, &involved, &limits.logs.groups).await {
                 Ok(g) => g,
                 Err(e) => return Outcome::failed(&e),
             };
         let mut items = Vec::new();
         let mut notes = Vec::new();
         let mut mentioned: std::collections::HashMap<String, u32> = Default::default();
-        for (n, (group, scope)) in groups.iter().take(MAX_LOG_GROUPS).enumerate() {
-            match collect::logs::group_errors(
-                clients,
-                group,
-                scope,
-                &limits.logs.error_pattern,
-                (window_start, started_at),
-                format!("l{}", n + 1),
-            )
-            .await
-            {
-                Ok(read) => {
-                    if read.truncated {
-                        notes.push(format!("{group}: read cap reached"));
+        // Groups are read a few at a time, in priority order; a group with no lines in the
+        // window does not count against the cap, but at most MAX_LOG_GROUPS_TRIED are tried.
+        let tried = groups.len().min(MAX_LOG_GROUPS_TRIED);
+        let mut active = 0;
+        let mut left_unread = groups
+            .iter()
+            .skip(tried)
+            .filter(|(_, scope)| *scope != collect::logs::Scope::Any)
+            .count();
+        type Read<'r> = std::pin::Pin<
+            Box<
+                dyn std::future::Future<
+                        Output = Result<collect::logs::GroupRead, crate::aws::CallError>,
+                    > + Send
+                    + 'r,
+            >,
+        >;
+        let indexed: Vec<(usize, &(String, collect::logs::Scope))> =
+            groups.iter().take(tried).enumerate().collect();
+        for chunk in indexed.chunks(LOG_READS_AT_ONCE) {
+            if active >= MAX_LOG_GROUPS {
+                left_unread += chunk
+                    .iter()
+                    .filter(|(_, (_, scope))| *scope != collect::logs::Scope::Any)
+                    .count();
+                continue;
+            }
+            let reads: Vec<Read<'_>> = chunk
+                .iter()
+                .map(|(n, (group, scope))| -> Read<'_> {
+                    Box::pin(collect::logs::group_errors(
+                        clients,
+                        group,
+                        scope,
+                        &limits.logs.error_pattern,
+                        (window_start, started_at),
+                        format!("l{}", n + 1),
+                    ))
+                })
+                .collect();
+            let results = futures_util::future::join_all(reads).await;
+            for ((_, (group, _)), r) in chunk.iter().zip(results) {
+                match r {
+                    Ok(read) => {
+                        if read.evidence.lines_read > 0 {
+                            active += 1;
+                        }
+                        if read.truncated {
+                            notes.push(format!("{group}: read cap reached"));
+                        }
+                        for (t, c) in read.tables {
+                            *mentioned.entry(t).or_default() += c;
+                        }
+                        if read.evidence.lines_matched > 0 {
+                            items.push(EvidenceItem::Logs(read.evidence));
+                        }
                     }
-                    for (t, c) in read.tables {
-                        *mentioned.entry(t).or_default() += c;
-                    }
-                    if read.evidence.lines_matched > 0 {
-                        items.push(EvidenceItem::Logs(read.evidence));
-                    }
+                    Err(e) => notes.push(format!("{group}: {}", failure_status(&e).1)),
                 }
-                Err(e) => notes.push(format!("{group}: {}", failure_status(&e).1)),
             }
         }
-        if groups.len() > MAX_LOG_GROUPS {
-            notes.push(format!(
-                "{} more matching log groups not read",
-                groups.len() - MAX_LOG_GROUPS
-            ));
+        if left_unread > 0 {
+            notes.push(format!("{left_unread} more log groups not read"));
         }
         tables = mentioned.into_iter().collect();
         if notes.is_empty() {
@@ -482,7 +579,11 @@ fn rank_changes(changes: Vec<EvidenceItem>, onset: i64, names: &[String]) -> Vec
 }
 
 /// Log groups read per investigation at most.
-const MAX_LOG_GROUPS: usize = 6;
+const MAX_LOG_GROUPS: usize = 10;
+/// Log groups tried at most (idle ones cost one `DescribeLogStreams` each).
+const MAX_LOG_GROUPS_TRIED: usize = 24;
+/// Log groups read at the same time (the logs token buckets still pace the calls).
+const LOG_READS_AT_ONCE: usize = 4;
 /// DynamoDB tables named in logs whose metrics are read at most.
 const MAX_TABLES: usize = 3;
 /// Changes kept per investigation at most (newest first).

@@ -173,6 +173,7 @@ fn diagnosis() -> Diagnosis {
         ],
         findings: vec![],
         unchecked: vec![],
+        set_aside: Vec::new(),
         masked_by_control_plane: 0,
         write_up: None,
         write_up_skipped: None,

@@ -8,8 +8,19 @@ use std::path::PathBuf;
 
 use convops_shared::templates::{Miner, HEADER_SAMPLE};
 
-fn loghub() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/loghub")
+/// `../shared/data/loghub` beside the repository; `None` (saying which path is missing) on a
+/// clone without `../shared`, where the accuracy tests skip.
+fn loghub() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/loghub");
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipped: {} is not there (../shared is absent)",
+            p.display()
+        );
+        None
+    }
 }
 
 struct Score {
@@ -19,8 +30,8 @@ struct Score {
     truth: usize,
 }
 
-fn score(system: &str) -> Score {
-    let dir = loghub().join(system);
+fn score(root: &std::path::Path, system: &str) -> Score {
+    let dir = root.join(system);
     let raw = std::fs::read_to_string(dir.join(format!("{system}_2k.log")))
         .unwrap_or_else(|e| panic!("{system}: {e}"));
     let lines: Vec<&str> = raw.lines().collect();
@@ -86,8 +97,11 @@ fn score(system: &str) -> Score {
 
 #[test]
 fn loghub_grouping_and_parsing_accuracy() {
-    let mut systems: Vec<String> = std::fs::read_dir(loghub())
-        .unwrap_or_else(|e| panic!("{}: {e}", loghub().display()))
+    let Some(root) = loghub() else {
+        return;
+    };
+    let mut systems: Vec<String> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -100,7 +114,7 @@ fn loghub_grouping_and_parsing_accuracy() {
     let (mut ga, mut pa) = (0.0, 0.0);
     eprintln!("| system | GA | PA | templates (truth) |");
     for s in &systems {
-        let r = score(s);
+        let r = score(&root, s);
         eprintln!(
             "| {s} | {:.3} | {:.3} | {} ({}) |",
             r.ga, r.pa, r.templates, r.truth

@@ -46,6 +46,27 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// The workspace root (the directory holding the top-level Cargo.toml).
+/// `../shared/<rel>` beside the repository, when it is there. A clone of this repository alone
+/// has no `../shared`: then this says on stderr which path is missing and returns `None`, and the
+/// test that asked skips. CI has it, so those tests run there.
+pub fn shared_path(rel: &str) -> Option<std::path::PathBuf> {
+    let p = workspace_root().join("../shared").join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "skipped: {} is not there (../shared is absent)",
+            p.display()
+        );
+        None
+    }
+}
+
+/// The project's own scenario corpus (`tests/scenarios/`), in the repository.
+pub fn corpus_dir() -> std::path::PathBuf {
+    workspace_root().join("tests/scenarios")
+}
+
 pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

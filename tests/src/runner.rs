@@ -611,6 +611,61 @@ pub fn summarise(outcomes: &[Outcome]) -> Summary {
     }
 }
 
+/// The per-category confusion table: one row per expected category, one column per category the
+/// diagnosis ranked first (a scenario accepted through `also_acceptable` counts as its expected
+/// category), with each row's accuracy. Scenarios that could not be run are counted in `error`.
+pub fn confusion_table(outcomes: &[Outcome]) -> String {
+    use std::collections::BTreeSet;
+    use std::fmt::Write as _;
+    let got = |o: &Outcome| -> String {
+        if o.error.is_some() {
+            "error".to_owned()
+        } else if o.correct {
+            o.expected_root_cause.clone()
+        } else {
+            o.root_cause.clone().unwrap_or_else(|| "-".to_owned())
+        }
+    };
+    let rows: BTreeSet<String> = outcomes
+        .iter()
+        .map(|o| o.expected_root_cause.clone())
+        .collect();
+    let mut cols: BTreeSet<String> = rows.clone();
+    cols.extend(outcomes.iter().map(got));
+    let cols: Vec<String> = cols.into_iter().collect();
+    // Columns are headed by a short form of the category so the table stays readable.
+    let short = |c: &str| -> String {
+        c.split('_')
+            .map(|w| &w[..w.len().min(4)])
+            .collect::<Vec<_>>()
+            .join("_")
+    };
+    let mut out = String::new();
+    let _ = write!(out, "{:<19}", "expected \\ got");
+    for c in &cols {
+        let _ = write!(out, " {:>9}", short(c));
+    }
+    let _ = writeln!(out, " {:>8}", "top-1");
+    for r in &rows {
+        let mine: Vec<&Outcome> = outcomes
+            .iter()
+            .filter(|o| &o.expected_root_cause == r)
+            .collect();
+        let _ = write!(out, "{r:<19}");
+        for c in &cols {
+            let n = mine.iter().filter(|o| &got(o) == c).count();
+            if n == 0 {
+                let _ = write!(out, " {:>9}", ".");
+            } else {
+                let _ = write!(out, " {n:>9}");
+            }
+        }
+        let right = mine.iter().filter(|o| o.correct).count();
+        let _ = writeln!(out, " {:>4}/{:<3}", right, mine.len());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,5 +699,47 @@ mod tests {
         assert_eq!(s.top1_accuracy, 0.5);
         assert_eq!(s.must_cite_rate, 0.5);
         assert_eq!(s.median_evidence_raw_ratio, Some(0.01));
+    }
+
+    #[test]
+    fn confusion_table_counts_what_each_category_was_taken_for() {
+        let o = |expected: &str, got: &str, correct: bool| Outcome {
+            expected_root_cause: expected.into(),
+            root_cause: Some(got.into()),
+            correct,
+            ..Outcome::default()
+        };
+        let table = confusion_table(&[
+            o("throttling", "throttling", true),
+            o("throttling", "traffic_surge", false),
+            // Accepted through also_acceptable: counted as right.
+            o("db_overload", "deploy_regression", true),
+            Outcome {
+                expected_root_cause: "unknown".into(),
+                error: Some("moto".into()),
+                ..Outcome::default()
+            },
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].contains("thro")
+                && lines[0].contains("traf_surg")
+                && lines[0].contains("error"),
+            "{table}"
+        );
+        let row = |name: &str| {
+            lines
+                .iter()
+                .find(|l| l.starts_with(name))
+                .copied()
+                .unwrap_or_default()
+        };
+        assert!(row("throttling").ends_with("1/2  "), "{table}");
+        assert!(row("db_overload").ends_with("1/1  "), "{table}");
+        assert!(row("unknown").ends_with("0/1  "), "{table}");
+        assert!(
+            !table.contains("depl"),
+            "an accepted alternative is not a column: {table}"
+        );
     }
 }

@@ -47,6 +47,10 @@ pub struct Scenario {
     #[serde(default)]
     pub ec2: Vec<Ec2Instance>,
     pub expect: Expect,
+    /// Where the incident comes from (a public report or an AWS documentation page);
+    /// informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

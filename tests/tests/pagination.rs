@@ -112,7 +112,14 @@ async fn logs_are_read_past_every_page() -> anyhow::Result<()> {
     let meter = Arc::new(Meter::default());
     let groups = metered(
         meter.clone(),
-        collect::logs::relevant_groups(&clients, &["zz-target".into()], &Default::default()),
+        collect::logs::relevant_groups(
+            &clients,
+            &collect::logs::Involved {
+                names: vec!["zz-target".into()],
+                ..Default::default()
+            },
+            &Default::default(),
+        ),
     )
     .await?;
     assert_eq!(

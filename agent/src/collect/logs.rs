@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use convops_shared::evidence::{LogEvidence, LogTemplate};
+use convops_shared::signatures;
 use convops_shared::templates::{ClusterId, Miner, HEADER_SAMPLE};
 use regex::Regex;
 
@@ -41,8 +42,10 @@ pub fn tables_in(line: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Log groups where AWS services deliver their own events (EventBridge rules writing to
-/// CloudWatch Logs, by convention under `/aws/events/`): ECS placement failures, task state
-/// changes. They hold many resources' events, so only lines naming a resource involved are kept.
+/// CloudWatch Logs, by convention under `/aws/events/`): ECS placement failures and task state
+/// changes, EC2 Spot interruption warnings and state changes, Auto Scaling launch failures, RDS
+/// events, AWS Health events. They hold many resources' events, so only lines naming a resource
+/// involved are kept.
 pub const SERVICE_EVENT_GROUP_PREFIX: &str = "/aws/events/";
 
 /// Which lines of a group to keep.
@@ -52,7 +55,38 @@ pub enum Scope {
     All,
     /// A shared group: error-like lines that mention one of these names.
     Mentioning(Vec<String>),
+    /// A group of host logs: the error-like lines of the streams named after these EC2 instances.
+    /// The CloudWatch agent names a file's stream `{instance_id}` unless told otherwise, and its
+    /// group after the file's path (`log_stream_name`, `log_group_name` in
+    /// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-Configuration-File-Details.html>),
+    /// so such a group carries no resource name; its streams do.
+    Streams(Vec<String>),
+    /// A group named after none of the resources involved, read whole when it was written in the
+    /// window (the logs of a queue's consumer, a state machine's functions, a database's
+    /// clients); what is not read of these is not reported as missing.
+    Any,
 }
+
+/// The resources an investigation involves, as log discovery needs them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Involved {
+    /// Names that AWS puts in log group names, most important first: ECS services and task
+    /// definition families (`/ecs/NAME`), Lambda functions (`/aws/lambda/NAME`), RDS instances
+    /// and clusters (`/aws/rds/instance/NAME/postgresql`), API names and ids
+    /// (`API-Gateway-Execution-Logs_ID/STAGE`), queues, tables, state machines, Auto Scaling
+    /// groups, EC2 `Name` tags.
+    pub names: Vec<String>,
+    /// EC2 instances whose host logs matter (stream names of the CloudWatch agent).
+    pub instance_ids: Vec<String>,
+    /// Every other resource the sources found (databases, instances and their ids, services):
+    /// an AWS event about any of them is kept from the shared event groups, since a failover
+    /// or an interruption of something the alarm's resource depends on is how such incidents
+    /// begin.
+    pub known: Vec<String>,
+}
+
+/// Host-log groups probed for the instances' streams at most (one `FilterLogEvents` each).
+pub const MAX_HOST_GROUPS: usize = 8;
 
 /// Error lines `(timestamp, message)` as templates with counts, first/last seen and examples;
 /// the header is learned from `sample` (lines of the same group).
@@ -87,12 +121,14 @@ pub fn is_errorish(line: &str) -> bool {
     ERRORISH.is_match(line)
 }
 
-/// The groups to read for the resources `names`, in priority order: the groups configured for
-/// them in `mapping`, groups whose name mentions one of them (case-insensitive, as `/ecs/NAME`),
-/// then the AWS service event groups, scoped to lines that mention them.
+/// The groups to read for the resources involved, in priority order: the groups configured for
+/// them in `mapping`, groups whose name carries one of their names (by AWS's conventions:
+/// `/ecs/NAME`, `/aws/lambda/NAME`, `/aws/rds/instance/NAME/…`, `API-Gateway-Execution-Logs_ID/…`;
+/// the resource the alarm names first), the AWS service event groups scoped to lines that mention
+/// them, then host-log groups probed for the instances' streams.
 pub async fn relevant_groups(
     clients: &Clients,
-    names: &[String],
+    involved: &Involved,
     mapping: &std::collections::BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<(String, Scope)>, CallError> {
     let mut groups = Vec::new();
@@ -112,42 +148,162 @@ pub async fn relevant_groups(
             break;
         }
     }
-    Ok(choose_groups(groups, names, mapping))
+    Ok(choose_groups(groups, involved, mapping))
+}
+
+/// Whether a group is named by an AWS service's own convention (its name says whose it is), as
+/// opposed to one an operator or the CloudWatch agent named after a file.
+fn aws_named(group: &str) -> bool {
+    let g = group.to_ascii_lowercase();
+    g.starts_with("/aws/")
+        || g.starts_with("/ecs/")
+        || g.starts_with("api-gateway-execution-logs_")
+        || g.starts_with("rdsossmetrics")
 }
 
 /// The pure part of [`relevant_groups`].
 pub fn choose_groups(
     existing: Vec<String>,
-    names: &[String],
+    involved: &Involved,
     mapping: &std::collections::BTreeMap<String, Vec<String>>,
 ) -> Vec<(String, Scope)> {
-    let lower: Vec<String> = names
+    let lower: Vec<String> = involved
+        .names
         .iter()
         .filter(|n| n.len() >= 3)
         .map(|n| n.to_lowercase())
         .collect();
     let mut out: Vec<(String, Scope)> = Vec::new();
-    for n in names {
+    for n in &involved.names {
         for g in mapping.get(n).into_iter().flatten() {
-            out.push((g.clone(), Scope::All));
+            if !out.iter().any(|(o, _)| o == g) {
+                out.push((g.clone(), Scope::All));
+            }
         }
     }
+    let mut named: Vec<(usize, bool, String)> = Vec::new();
     let mut events = Vec::new();
+    let mut hosts = Vec::new();
+    let mut others = Vec::new();
     for g in existing {
         if out.iter().any(|(o, _)| *o == g) {
             continue;
         }
         if g.starts_with(SERVICE_EVENT_GROUP_PREFIX) {
-            events.push((g, Scope::Mentioning(lower.clone())));
+            events.push(g);
             continue;
         }
         let gl = g.to_lowercase();
-        if lower.iter().any(|n| gl.contains(n.as_str())) {
-            out.push((g, Scope::All));
+        // The most important name the group carries; a whole path segment beats a part of one.
+        let hit = lower.iter().enumerate().find_map(|(i, n)| {
+            let whole = gl
+                .split(['/', '_'])
+                .any(|seg| seg == n.as_str() || seg.split('.').next() == Some(n.as_str()));
+            gl.contains(n.as_str()).then_some((i, whole))
+        });
+        match hit {
+            Some((i, whole)) => named.push((i, !whole, g)),
+            None if !aws_named(&g) => hosts.push(g),
+            None => others.push(g),
         }
     }
-    out.extend(events);
+    named.sort();
+    out.extend(named.into_iter().map(|(_, _, g)| (g, Scope::All)));
+    let mut mention = lower.clone();
+    for n in involved.instance_ids.iter().chain(&involved.known) {
+        let n = n.to_lowercase();
+        if n.len() >= 3 && !mention.contains(&n) {
+            mention.push(n);
+        }
+    }
+    if !mention.is_empty() {
+        out.extend(
+            events
+                .into_iter()
+                .map(|g| (g, Scope::Mentioning(mention.clone()))),
+        );
+    }
+    let mut rest: Vec<String> = Vec::new();
+    if involved.instance_ids.is_empty() {
+        rest.extend(hosts);
+    } else {
+        let mut hosts = hosts.into_iter();
+        out.extend(
+            hosts
+                .by_ref()
+                .take(MAX_HOST_GROUPS)
+                .map(|g| (g, Scope::Streams(involved.instance_ids.clone()))),
+        );
+        rest.extend(hosts);
+    }
+    // Then every other group, whole: the logs of what the alarm's resource calls or is called by
+    // are often named after neither (a state machine's functions, a queue's consumer, a
+    // database's clients). Groups that share a distinctive word with a resource involved come
+    // first; the caller reads only groups written in the window, up to its cap.
+    rest.extend(others);
+    let tokens: Vec<&str> = lower.iter().flat_map(|n| distinctive_tokens(n)).collect();
+    let shared = |g: &str| {
+        let gl = g.to_lowercase();
+        let hit = distinctive_tokens(&gl).any(|t| tokens.contains(&t));
+        hit
+    };
+    let (near, far): (Vec<String>, Vec<String>) = rest.into_iter().partition(|g| shared(g));
+    out.extend(near.into_iter().map(|g| (g, Scope::Any)));
+    out.extend(far.into_iter().map(|g| (g, Scope::Any)));
     out
+}
+
+/// Words of a name that identify something (at least four characters, not a word every
+/// account uses in its names such as `prod`, `service` or `lambda`).
+fn distinctive_tokens(name: &str) -> impl Iterator<Item = &str> {
+    const COMMON: &[&str] = &[
+        "aws",
+        "ecs",
+        "lambda",
+        "instance",
+        "cluster",
+        "apigateway",
+        "events",
+        "prod",
+        "production",
+        "staging",
+        "stage",
+        "service",
+        "worker",
+        "workers",
+        "logs",
+        "error",
+        "errors",
+        "access",
+        "main",
+        "default",
+        "task",
+        "tasks",
+        "queue",
+        "database",
+        "host",
+        "hosts",
+        "server",
+        "containerinsights",
+        "performance",
+        "vendedlogs",
+        "states",
+        "var",
+        "messages",
+        "syslog",
+        "stream",
+        "function",
+        "handler",
+        "primary",
+        "replica",
+        "internal",
+        "amazonaws",
+        "application",
+        "latest",
+    ];
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| t.len() >= 4 && !t.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|t| !COMMON.contains(t))
 }
 
 /// What reading one group produced.
@@ -180,8 +336,15 @@ pub async fn group_errors(
     let mut truncated = false;
     let mut tables: HashMap<String, u32> = HashMap::new();
     // A group none of whose streams took events in the window is not searched: FilterLogEvents
-    // is the scarcest quota (5/s), and most groups of an account are idle at any moment.
-    if recently_written(clients, group, start_ms).await? == Some(false) {
+    // is the scarcest quota (5/s), and most groups of an account are idle at any moment. A host
+    // group is read only for the instances' streams, which the read itself finds or not.
+    let prefixes: Vec<Option<&str>> = match scope {
+        Scope::Streams(ids) => ids.iter().take(3).map(|i| Some(i.as_str())).collect(),
+        _ => vec![None],
+    };
+    if !matches!(scope, Scope::Streams(_))
+        && recently_written(clients, group, start_ms).await? == Some(false)
+    {
         return Ok(GroupRead {
             evidence: LogEvidence {
                 id,
@@ -197,11 +360,14 @@ pub async fn group_errors(
     }
     // The first error line: where it is, for the context around it.
     let mut first_error: Option<(i64, String)> = None;
+    let mut prefixes = prefixes.into_iter();
+    let mut prefix = prefixes.next().flatten();
     loop {
         let req = clients
             .logs
             .filter_log_events()
             .log_group_name(group)
+            .set_log_stream_name_prefix(prefix.map(str::to_owned))
             .start_time(start_ms)
             .end_time(end_ms)
             .set_next_token(token);
@@ -223,7 +389,7 @@ pub async fn group_errors(
             for t in tables_in(msg) {
                 *tables.entry(t.to_owned()).or_default() += 1;
             }
-            if !pattern.is_match(msg) {
+            if !pattern.is_match(msg) && signatures::classify(msg).is_none() {
                 continue;
             }
             matched += 1;
@@ -236,16 +402,19 @@ pub async fn group_errors(
             errors.push((ts, msg.to_owned()));
         }
         token = out.next_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
         if read as usize >= MAX_EVENTS_PER_GROUP {
             truncated = true;
             break;
         }
+        if token.is_none() {
+            match prefixes.next() {
+                Some(p) => prefix = p,
+                None => break,
+            }
+        }
     }
     let mut templates = mine(sample.iter().map(String::as_str), &errors);
-    templates.sort_by(|a, b| b.count.cmp(&a.count).then(a.first_seen.cmp(&b.first_seen)));
+    rank_templates(&mut templates);
     templates.truncate(MAX_TEMPLATES);
     let context = match &first_error {
         Some((ts, stream)) => context_before(clients, group, stream, *ts).await?,
@@ -263,6 +432,31 @@ pub async fn group_errors(
         truncated,
         tables,
     })
+}
+
+/// Templates in the order they are kept: those whose lines name a cause in the failure-signature
+/// table first, then symptoms the table knows, then the rest; by count within each. A rare line
+/// that says why (the kernel's OOM killer, once) outranks a frequent one that only says that
+/// something failed, so the template cap never drops it for background noise.
+pub fn rank_templates(templates: &mut [LogTemplate]) {
+    let rank = |t: &LogTemplate| {
+        let line = t
+            .examples
+            .first()
+            .map(String::as_str)
+            .unwrap_or(&t.template);
+        match signatures::classify(line) {
+            Some((sig, _)) if sig.role == signatures::Role::Cause => 0,
+            Some(_) => 1,
+            None => 2,
+        }
+    };
+    templates.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then(b.count.cmp(&a.count))
+            .then(a.first_seen.cmp(&b.first_seen))
+    });
 }
 
 /// Whether a stream of `group` ingested events since `since_ms` (`DescribeLogStreams`, most
@@ -415,7 +609,11 @@ mod tests {
             "api".to_owned(),
             vec!["/legacy/frontdoor".to_owned()],
         )]);
-        let chosen = choose_groups(existing, &["api".to_owned()], &mapping);
+        let involved = Involved {
+            names: vec!["api".to_owned()],
+            ..Default::default()
+        };
+        let chosen = choose_groups(existing, &involved, &mapping);
         let names: Vec<&str> = chosen.iter().map(|(g, _)| g.as_str()).collect();
         assert_eq!(
             names,
@@ -423,9 +621,93 @@ mod tests {
                 "/legacy/frontdoor",
                 "/ecs/api",
                 "/custom/api-audit",
-                "/aws/events/ecs"
+                "/aws/events/ecs",
+                "/ecs/other"
             ]
         );
         assert_eq!(chosen[3].1, Scope::Mentioning(vec!["api".to_owned()]));
+    }
+
+    #[test]
+    fn groups_follow_aws_naming_and_host_logs_are_read_by_instance_stream() {
+        let existing: Vec<String> = [
+            "/aws/events/spot",
+            "/aws/lambda/resize-images",
+            "/aws/lambda/resize-images-dlq-drainer",
+            "/aws/rds/instance/orders-db/postgresql",
+            "/aws/rds/instance/other-db/postgresql",
+            "API-Gateway-Execution-Logs_a1b2c3d4e5/prod",
+            "/var/log/messages",
+            "/ec2/nginx/error.log",
+            "/aws/containerinsights/prod/performance",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let involved = Involved {
+            names: vec![
+                "resize-images".to_owned(),
+                "orders-db".to_owned(),
+                "a1b2c3d4e5".to_owned(),
+            ],
+            instance_ids: vec!["i-0abc".to_owned()],
+            known: Vec::new(),
+        };
+        let chosen = choose_groups(existing, &involved, &Default::default());
+        let got: Vec<(&str, &Scope)> = chosen.iter().map(|(g, s)| (g.as_str(), s)).collect();
+        let mention = Scope::Mentioning(vec![
+            "resize-images".into(),
+            "orders-db".into(),
+            "a1b2c3d4e5".into(),
+            "i-0abc".into(),
+        ]);
+        let streams = Scope::Streams(vec!["i-0abc".into()]);
+        assert_eq!(
+            got,
+            [
+                // The alarm's resource first, a whole segment before a part of one.
+                ("/aws/lambda/resize-images", &Scope::All),
+                ("/aws/lambda/resize-images-dlq-drainer", &Scope::All),
+                ("/aws/rds/instance/orders-db/postgresql", &Scope::All),
+                ("API-Gateway-Execution-Logs_a1b2c3d4e5/prod", &Scope::All),
+                ("/aws/events/spot", &mention),
+                // Groups the CloudWatch agent named after files: the instance's streams only;
+                // AWS-named groups of other resources are not host logs.
+                ("/var/log/messages", &streams),
+                ("/ec2/nginx/error.log", &streams),
+                // Then the rest, whole, the groups sharing a word with a resource first.
+                ("/aws/rds/instance/other-db/postgresql", &Scope::Any),
+                ("/aws/containerinsights/prod/performance", &Scope::Any),
+            ]
+        );
+        let involved = Involved {
+            names: vec!["invoice-run".to_owned()],
+            ..Default::default()
+        };
+        let existing: Vec<String> = ["/aws/lambda/thumbs", "/aws/lambda/invoice-generate"]
+            .map(str::to_owned)
+            .to_vec();
+        let chosen = choose_groups(existing, &involved, &Default::default());
+        assert_eq!(chosen[0].0, "/aws/lambda/invoice-generate", "{chosen:?}");
+    }
+
+    #[test]
+    fn templates_that_name_a_cause_outrank_frequent_noise() {
+        let t = |line: &str, count: u64| LogTemplate {
+            template: line.to_owned(),
+            count,
+            first_seen: 0,
+            last_seen: 0,
+            examples: vec![line.to_owned()],
+        };
+        let mut ts = vec![
+            t("WARN retrying request to upstream, attempt 2", 900),
+            t("GET /health 503 Service Unavailable", 400),
+            t(
+                "Out of memory: Killed process 4242 (java) total-vm:8388608kB",
+                1,
+            ),
+        ];
+        rank_templates(&mut ts);
+        assert!(ts[0].template.starts_with("Out of memory"), "{ts:?}");
     }
 }

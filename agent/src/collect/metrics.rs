@@ -2,15 +2,19 @@
 //! read in batches with `GetMetricData`.
 //!
 //! `cloudwatch:ListMetrics` is not in the read-only list, so related metrics are not discovered:
-//! they are named from a catalogue of the metrics AWS publishes for each kind of resource (load
-//! balancer target groups, ECS services and clusters, RDS and EC2 instances, SQS queues, DynamoDB
-//! tables, Lambda functions), for the resources the alarm names and the ones the other sources
-//! found. Series that have no datapoints (a metric the resource does not publish) are dropped.
+//! they are named from the catalogue of the metrics AWS publishes for each kind of resource
+//! (`convops_shared::catalogue`, with the documentation page of each table): every metric of the
+//! resource the alarm watches, whatever its kind, and of the resources the alarm's dimensions and
+//! the other sources name (load balancers and target groups, ECS services, Container Insights and
+//! clusters, RDS and EC2 instances with the CloudWatch agent's host metrics, Lambda functions and
+//! the account's concurrency, DynamoDB tables named in logs). Series that have no datapoints (a
+//! metric the resource does not publish) are dropped.
 
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
+use convops_shared::catalogue::{self, ResourceKind};
 use convops_shared::evidence::{AlarmInfo, EcsServiceEvidence, MetricEvidence, ResourceEvidence};
 use convops_shared::stats;
 
@@ -50,91 +54,9 @@ const RELATED_PERIOD_SECS: u32 = 60;
 /// Queries per `GetMetricData` call (the API allows 500; smaller calls keep pages small).
 const BATCH: usize = 100;
 /// Related series read per investigation at most.
-pub const MAX_RELATED: usize = 400;
+pub const MAX_RELATED: usize = 500;
 /// Resources of one kind whose metrics are read at most.
 const MAX_PER_KIND: usize = 12;
-
-/// The catalogue: metric name and statistic per kind of resource.
-const TARGET_GROUP: &[(&str, &str)] = &[
-    ("RequestCount", "Sum"),
-    ("TargetResponseTime", "Average"),
-    ("HTTPCode_Target_5XX_Count", "Sum"),
-    ("HTTPCode_Target_4XX_Count", "Sum"),
-    ("UnHealthyHostCount", "Maximum"),
-    ("HealthyHostCount", "Minimum"),
-    ("TargetConnectionErrorCount", "Sum"),
-];
-const LOAD_BALANCER: &[(&str, &str)] = &[
-    ("RequestCount", "Sum"),
-    ("HTTPCode_ELB_5XX_Count", "Sum"),
-    ("HTTPCode_ELB_502_Count", "Sum"),
-    ("HTTPCode_ELB_503_Count", "Sum"),
-    ("HTTPCode_ELB_504_Count", "Sum"),
-    ("TargetConnectionErrorCount", "Sum"),
-    ("RejectedConnectionCount", "Sum"),
-];
-const ECS_SERVICE: &[(&str, &str)] = &[
-    ("CPUUtilization", "Average"),
-    ("MemoryUtilization", "Average"),
-];
-const ECS_CLUSTER: &[(&str, &str)] = &[
-    ("CPUReservation", "Average"),
-    ("MemoryReservation", "Average"),
-    ("CPUUtilization", "Average"),
-    ("MemoryUtilization", "Average"),
-];
-const RDS_INSTANCE: &[(&str, &str)] = &[
-    ("CPUUtilization", "Average"),
-    ("DatabaseConnections", "Average"),
-    ("FreeStorageSpace", "Minimum"),
-    ("FreeableMemory", "Minimum"),
-    ("ReadLatency", "Average"),
-    ("WriteLatency", "Average"),
-    ("ReadIOPS", "Average"),
-    ("WriteIOPS", "Average"),
-    ("DiskQueueDepth", "Average"),
-];
-const EC2_INSTANCE: &[(&str, &str)] = &[
-    ("CPUUtilization", "Average"),
-    ("StatusCheckFailed", "Maximum"),
-    ("StatusCheckFailed_System", "Maximum"),
-    ("StatusCheckFailed_Instance", "Maximum"),
-    ("NetworkIn", "Sum"),
-];
-const SQS_QUEUE: &[(&str, &str)] = &[
-    ("ApproximateAgeOfOldestMessage", "Maximum"),
-    ("ApproximateNumberOfMessagesVisible", "Maximum"),
-    ("NumberOfMessagesSent", "Sum"),
-    ("NumberOfMessagesReceived", "Sum"),
-    ("NumberOfMessagesDeleted", "Sum"),
-];
-const DYNAMODB_TABLE: &[(&str, &str)] = &[
-    ("ConsumedReadCapacityUnits", "Sum"),
-    ("ConsumedWriteCapacityUnits", "Sum"),
-    ("ProvisionedReadCapacityUnits", "Average"),
-    ("ProvisionedWriteCapacityUnits", "Average"),
-    ("ReadThrottleEvents", "Sum"),
-    ("WriteThrottleEvents", "Sum"),
-];
-/// `ThrottledRequests` is published per operation.
-const DYNAMODB_OPERATIONS: &[&str] = &[
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "BatchWriteItem",
-    "TransactWriteItems",
-    "GetItem",
-    "BatchGetItem",
-    "Query",
-    "Scan",
-];
-const LAMBDA_FUNCTION: &[(&str, &str)] = &[
-    ("Invocations", "Sum"),
-    ("Errors", "Sum"),
-    ("Throttles", "Sum"),
-    ("Duration", "Average"),
-    ("ConcurrentExecutions", "Maximum"),
-];
 
 /// What the other sources found, for naming related metrics.
 #[derive(Debug, Default)]
@@ -150,37 +72,92 @@ fn target_group_dimension(arn: &str) -> &str {
     arn.find("targetgroup/").map(|i| &arn[i..]).unwrap_or(arn)
 }
 
-/// The series of `catalogue` for one resource (`dims`), at the related-metrics period.
-fn catalogue_queries<'c>(
-    namespace: &'c str,
-    dims: &'c [(&str, &str)],
-    catalogue: &'c [(&str, &str)],
-) -> impl Iterator<Item = Query> + 'c {
-    catalogue.iter().map(move |(metric, stat)| Query {
-        namespace: namespace.to_owned(),
-        metric_name: (*metric).to_owned(),
-        dimensions: dims
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        statistic: (*stat).to_owned(),
-        period_secs: RELATED_PERIOD_SECS,
-    })
+/// The catalogue's kind `id`; a kind the catalogue lacks reads nothing.
+fn kind(id: &str) -> Option<&'static ResourceKind> {
+    catalogue::kind_by_id(id)
 }
 
-/// A DynamoDB table's series: the table's own and `ThrottledRequests` per operation.
-fn table_catalogue(table: &str) -> Vec<Query> {
-    let mut out: Vec<Query> =
-        catalogue_queries("AWS/DynamoDB", &[("TableName", table)], DYNAMODB_TABLE).collect();
-    for op in DYNAMODB_OPERATIONS {
-        out.extend(catalogue_queries(
-            "AWS/DynamoDB",
-            &[("TableName", table), ("Operation", op)],
-            &[("ThrottledRequests", "Sum")],
-        ));
+/// Every metric of `kind` for the resource whose dimension values are `values` (in the kind's
+/// dimension order), at the related-metrics period.
+fn kind_queries(kind: Option<&ResourceKind>, values: &[&str]) -> Vec<Query> {
+    let Some(k) = kind else {
+        return Vec::new();
+    };
+    if k.dimensions.len() != values.len() {
+        return Vec::new();
+    }
+    let dims: BTreeMap<String, String> = k
+        .dimensions
+        .iter()
+        .zip(values)
+        .map(|(d, v)| ((*d).to_owned(), (*v).to_owned()))
+        .collect();
+    k.metrics
+        .iter()
+        .map(|m| Query {
+            namespace: k.namespace.to_owned(),
+            metric_name: m.name.to_owned(),
+            dimensions: dims.clone(),
+            statistic: m.stat.to_owned(),
+            period_secs: RELATED_PERIOD_SECS,
+        })
+        .collect()
+}
+
+/// The kinds whose dimensions the alarm has (the most specific first), with the alarm's values for
+/// them: the other metrics of the resource the alarm watches, whatever kind it is. Kinds of the
+/// alarm's namespace when it has one; otherwise (a custom namespace that reuses AWS's dimension
+/// names, as `InstanceId` or `FunctionName`) kinds of any namespace.
+fn own_resource_queries(alarm: &AlarmInfo) -> Vec<Query> {
+    let fits = |k: &&ResourceKind| {
+        !k.dimensions.is_empty()
+            && k.dimensions
+                .iter()
+                .all(|d| alarm.dimensions.contains_key(*d))
+    };
+    let mut kinds: Vec<&ResourceKind> = catalogue::KINDS
+        .iter()
+        .filter(|k| k.namespace == alarm.namespace)
+        .filter(fits)
+        .collect();
+    if kinds.is_empty() {
+        kinds = catalogue::KINDS.iter().filter(fits).collect();
+    }
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.dimensions.len()));
+    let mut out = Vec::new();
+    for k in kinds {
+        let values: Vec<&str> = k
+            .dimensions
+            .iter()
+            .filter_map(|d| alarm.dimensions.get(*d).map(String::as_str))
+            .collect();
+        out.extend(kind_queries(Some(k), &values));
     }
     out
 }
+
+/// A DynamoDB table's series: the table's own and those published per operation.
+fn table_catalogue(table: &str) -> Vec<Query> {
+    let mut out = kind_queries(kind("dynamodb_table"), &[table]);
+    for op in DYNAMODB_OPERATIONS {
+        out.extend(kind_queries(kind("dynamodb_table_operation"), &[table, op]));
+    }
+    out
+}
+
+/// Operations whose per-operation DynamoDB series (`ThrottledRequests`, `SystemErrors`,
+/// `SuccessfulRequestLatency`) are read: the data-plane calls applications make.
+const DYNAMODB_OPERATIONS: &[&str] = &[
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "GetItem",
+    "BatchGetItem",
+    "Query",
+    "Scan",
+];
 
 /// The series of DynamoDB tables named in logs (`tables`, most mentioned first), except the one
 /// the alarm names, whose series [`related_queries`] already has.
@@ -195,19 +172,21 @@ pub fn table_queries(alarm: &AlarmInfo, tables: &[String]) -> Vec<Query> {
 }
 
 /// The related series for `alarm` and what the other sources found, in priority order (the
-/// resources the alarm names first), without the alarm's own series and without duplicates.
+/// resource the alarm watches first: every metric the catalogue lists for its kind), without the
+/// alarm's own series and without duplicates.
 pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
-    let mut out: Vec<Query> = Vec::new();
+    let mut out: Vec<Query> = own_resource_queries(alarm);
     let d = &alarm.dimensions;
-    let lb = d.get("LoadBalancer").map(String::as_str);
 
-    // Resources named in the alarm's dimensions.
-    if let Some(lb) = lb {
-        out.extend(catalogue_queries(
-            "AWS/ApplicationELB",
-            &[("LoadBalancer", lb)],
-            LOAD_BALANCER,
-        ));
+    // Resources the alarm's dimensions name in other namespaces.
+    if let Some(lb) = d.get("LoadBalancer").map(String::as_str) {
+        // `app/NAME/ID` is an Application Load Balancer, `net/NAME/ID` a Network Load Balancer.
+        let (lb_kind, tg_kind) = if lb.starts_with("net/") {
+            ("nlb", "nlb_target_group")
+        } else {
+            ("alb", "alb_target_group")
+        };
+        out.extend(kind_queries(kind(lb_kind), &[lb]));
         let mut tgs: Vec<&str> = d
             .get("TargetGroup")
             .map(String::as_str)
@@ -220,39 +199,28 @@ pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
         }
         tgs.dedup();
         for tg in tgs.into_iter().take(MAX_PER_KIND) {
-            out.extend(catalogue_queries(
-                "AWS/ApplicationELB",
-                &[("LoadBalancer", lb), ("TargetGroup", tg)],
-                TARGET_GROUP,
-            ));
+            out.extend(kind_queries(kind(tg_kind), &[lb, tg]));
         }
     }
-    if let Some(q) = d.get("QueueName") {
-        out.extend(catalogue_queries("AWS/SQS", &[("QueueName", q)], SQS_QUEUE));
-    }
     if let Some(f) = d.get("FunctionName") {
-        out.extend(catalogue_queries(
-            "AWS/Lambda",
-            &[("FunctionName", f)],
-            LAMBDA_FUNCTION,
-        ));
+        out.extend(kind_queries(kind("lambda_function"), &[f]));
+    }
+    if d.contains_key("FunctionName") || alarm.namespace == "AWS/Lambda" {
+        // Concurrency is an account-wide pool: a function is throttled when others fill it.
+        out.extend(kind_queries(kind("lambda_account"), &[]));
     }
     if let Some(t) = d.get("TableName") {
         out.extend(table_catalogue(t));
     }
     if let Some(db) = d.get("DBInstanceIdentifier") {
-        out.extend(catalogue_queries(
-            "AWS/RDS",
-            &[("DBInstanceIdentifier", db)],
-            RDS_INSTANCE,
-        ));
+        out.extend(kind_queries(kind("rds_instance"), &[db]));
+    }
+    if let Some(c) = d.get("DBClusterIdentifier") {
+        out.extend(kind_queries(kind("rds_cluster"), &[c]));
     }
     if let Some(i) = d.get("InstanceId") {
-        out.extend(catalogue_queries(
-            "AWS/EC2",
-            &[("InstanceId", i)],
-            EC2_INSTANCE,
-        ));
+        out.extend(kind_queries(kind("ec2_instance"), &[i]));
+        out.extend(kind_queries(kind("cwagent_instance"), &[i]));
     }
 
     // ECS services (behind the alarm first), then their clusters.
@@ -262,21 +230,19 @@ pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
         .into_iter()
         .collect();
     for s in related.services.iter().take(MAX_PER_KIND) {
-        out.extend(catalogue_queries(
-            "AWS/ECS",
-            &[("ClusterName", &s.cluster), ("ServiceName", &s.service)],
-            ECS_SERVICE,
-        ));
+        out.extend(kind_queries(kind("ecs_service"), &[&s.cluster, &s.service]));
         clusters.push(&s.cluster);
+    }
+    for s in related.services.iter().take(MAX_PER_KIND) {
+        out.extend(kind_queries(
+            kind("container_insights_service"),
+            &[&s.cluster, &s.service],
+        ));
     }
     clusters.sort();
     clusters.dedup();
     for c in clusters.into_iter().take(MAX_PER_KIND) {
-        out.extend(catalogue_queries(
-            "AWS/ECS",
-            &[("ClusterName", c)],
-            ECS_CLUSTER,
-        ));
+        out.extend(kind_queries(kind("ecs_cluster"), &[c]));
     }
 
     // Database and compute instances found in the account: the ones not in a normal state first.
@@ -287,20 +253,13 @@ pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
         match r.resource_type.as_str() {
             "rds_instance" if dbs < MAX_PER_KIND => {
                 dbs += 1;
-                out.extend(catalogue_queries(
-                    "AWS/RDS",
-                    &[("DBInstanceIdentifier", &r.name)],
-                    RDS_INSTANCE,
-                ));
+                out.extend(kind_queries(kind("rds_instance"), &[&r.name]));
             }
             "ec2_instance" if vms < MAX_PER_KIND => {
                 vms += 1;
                 let id = r.resource_id.as_deref().unwrap_or(&r.name);
-                out.extend(catalogue_queries(
-                    "AWS/EC2",
-                    &[("InstanceId", id)],
-                    EC2_INSTANCE,
-                ));
+                out.extend(kind_queries(kind("ec2_instance"), &[id]));
+                out.extend(kind_queries(kind("cwagent_instance"), &[id]));
             }
             _ => {}
         }
@@ -308,8 +267,14 @@ pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
 
     let own = Query::of_alarm(alarm);
     let mut unique: Vec<Query> = Vec::with_capacity(out.len());
+    let mut seen = std::collections::HashSet::new();
     for q in out {
-        if !q.same_series(&own) && !unique.iter().any(|u| u.same_series(&q)) {
+        let key = (
+            q.namespace.clone(),
+            q.metric_name.clone(),
+            q.dimensions.clone(),
+        );
+        if !q.same_series(&own) && seen.insert(key) {
             unique.push(q);
         }
     }
@@ -531,6 +496,58 @@ mod tests {
         let mut dedup = qs.clone();
         dedup.dedup_by(|x, y| x.same_series(y));
         assert_eq!(dedup.len(), n, "no duplicates");
+    }
+
+    #[test]
+    fn every_kind_named_here_is_in_the_catalogue() {
+        for id in [
+            "alb",
+            "alb_target_group",
+            "nlb",
+            "nlb_target_group",
+            "lambda_function",
+            "lambda_account",
+            "dynamodb_table",
+            "dynamodb_table_operation",
+            "rds_instance",
+            "rds_cluster",
+            "ec2_instance",
+            "cwagent_instance",
+            "ecs_service",
+            "container_insights_service",
+            "ecs_cluster",
+        ] {
+            assert!(kind(id).is_some(), "{id} is not a catalogue kind");
+        }
+    }
+
+    #[test]
+    fn any_alarmed_resource_gets_its_kinds_metrics() {
+        let mut a = alarm(&[("CacheClusterId", "sessions-001"), ("CacheNodeId", "0001")]);
+        a.namespace = "AWS/ElastiCache".into();
+        a.metric_name = "EngineCPUUtilization".into();
+        let qs = related_queries(&a, &Related::default());
+        assert!(qs
+            .iter()
+            .any(|q| q.metric_name == "DatabaseMemoryUsagePercentage" && q.dimensions.len() == 2));
+        let mut l = alarm(&[("FunctionName", "resize")]);
+        l.namespace = "AWS/Lambda".into();
+        l.metric_name = "Errors".into();
+        let qs = related_queries(&l, &Related::default());
+        assert!(qs
+            .iter()
+            .any(|q| q.metric_name == "Throttles" && q.dimensions.len() == 1));
+        // The account's concurrency, which other functions share.
+        assert!(qs
+            .iter()
+            .any(|q| q.metric_name == "ConcurrentExecutions" && q.dimensions.is_empty()));
+        // A custom namespace keyed by an instance: the instance's AWS/EC2 series.
+        let mut c = alarm(&[("InstanceId", "i-0abc")]);
+        c.namespace = "Acme/Worker".into();
+        let qs = related_queries(&c, &Related::default());
+        assert!(qs
+            .iter()
+            .any(|q| q.namespace == "AWS/EC2" && q.metric_name == "CPUCreditBalance"));
     }
 
     #[test]

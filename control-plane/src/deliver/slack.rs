@@ -138,6 +138,14 @@ pub fn message(
     if !others.is_empty() {
         b.section(&format!("*Also considered:*\n{}", others.join("\n")));
     }
+    if !d.set_aside.is_empty() {
+        let lines: Vec<String> = d
+            .set_aside
+            .iter()
+            .map(|f| format!("{} [{}]", f.text, f.evidence))
+            .collect();
+        b.section(&bullets("Changes set aside", &lines));
+    }
     if !d.unchecked.is_empty() {
         b.section(&bullets("Could not check", &d.unchecked));
     }
@@ -199,6 +207,7 @@ mod tests {
             unchecked: (0..40)
                 .map(|i| format!("source {i}: timed out {}", "w".repeat(long)))
                 .collect(),
+            set_aside: Vec::new(),
             masked_by_control_plane: 2,
         }
     }

@@ -327,6 +327,7 @@ mod tests {
             write_up_skipped: None,
             findings: Vec::new(),
             unchecked: Vec::new(),
+            set_aside: Vec::new(),
             masked_by_control_plane: 0,
         };
         let plain = format!(

@@ -108,6 +108,11 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     /// Sources that were partial or failed, with why.
     pub unchecked: Vec<String>,
+    /// Changes in the window that the diagnosis did not take as the cause, each with why (after
+    /// the onset, a resource nothing failing depends on, access widened rather than narrowed,
+    /// long before the onset), so a reader sees that they were looked at.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set_aside: Vec<Finding>,
     /// Values the control plane masked on receipt because the agent had not (defence in depth;
     /// zero when the agent's redaction caught everything).
     #[serde(default)]
@@ -127,19 +132,79 @@ const MIN_CONFIDENCE: f64 = 0.1;
 /// Rank the hypotheses the evidence supports.
 pub fn hypotheses(frame: &EvidenceFrame) -> (i64, Vec<Hypothesis>) {
     let facts = signals::Facts::new(frame);
-    let mut hs: Vec<Hypothesis> = rules::RULES
-        .iter()
-        .filter_map(|rule| rule(&facts))
-        .collect();
+    let hs = ranked(&facts);
+    (facts.onset, hs)
+}
+
+/// Changes stated as set aside at most.
+const MAX_SET_ASIDE: usize = 5;
+
+/// The changes of the window that no leading hypothesis rests on, with why each was set aside,
+/// the ones nearest the onset first.
+fn set_aside(f: &signals::Facts<'_>, hs: &[Hypothesis]) -> Vec<Finding> {
+    use signals::ChangeKind;
+    let cited = |id: &str| {
+        hs.first()
+            .is_some_and(|h| h.evidence.iter().any(|c| c.id == id))
+    };
+    let involved = f.involved_names();
+    let mut out: Vec<(i64, Finding)> = Vec::new();
+    for (c, kind) in &f.changes {
+        if cited(&c.id) {
+            continue;
+        }
+        let class = signals::change_class(c, *kind).as_str();
+        let why = if c.at > f.onset + 2 * 60_000 {
+            format!(
+                "{} min after the onset: a change after the failure began cannot have caused it",
+                (c.at - f.onset) / 60_000
+            )
+        } else if *kind == ChangeKind::AccessGrant {
+            "it widens access rather than narrowing it".to_owned()
+        } else if !c.resources.iter().any(|r| {
+            let r = r.to_lowercase();
+            involved.iter().any(|n| r.contains(n.as_str()))
+        }) {
+            "it touches none of the resources involved".to_owned()
+        } else if signals::proximity(c.at, f.onset) < 0.2 {
+            format!(
+                "{} min before the onset, too long before it to explain it",
+                (f.onset - c.at) / 60_000
+            )
+        } else {
+            "the evidence shows no failure it would cause".to_owned()
+        };
+        let on = if c.resources.is_empty() {
+            String::new()
+        } else {
+            format!(" on {}", c.resources.join(", "))
+        };
+        out.push((
+            (c.at - f.onset).abs(),
+            Finding {
+                evidence: c.id.clone(),
+                text: format!("{}{on} by {} ({class}): {why}", c.event_name, c.actor),
+            },
+        ));
+    }
+    out.sort_by_key(|(d, _)| *d);
+    out.into_iter()
+        .take(MAX_SET_ASIDE)
+        .map(|(_, f)| f)
+        .collect()
+}
+
+fn ranked(facts: &signals::Facts<'_>) -> Vec<Hypothesis> {
+    let mut hs: Vec<Hypothesis> = rules::RULES.iter().filter_map(|rule| rule(facts)).collect();
     // Stable: equal confidences keep the rules' order.
     hs.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
     hs.retain(|h| h.confidence >= MIN_CONFIDENCE);
     let best = hs.first().map(|h| h.confidence).unwrap_or(0.0);
     if best < rules::CONFIDENT {
-        hs.insert(0, rules::unknown(&facts, best));
+        hs.insert(0, rules::unknown(facts, best));
     }
     hs.truncate(MAX_HYPOTHESES);
-    (facts.onset, hs)
+    hs
 }
 
 /// Per kind, at most this many findings are stated (the API has all the evidence).
@@ -209,7 +274,10 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
             frame.omitted.join("; ")
         ));
     }
-    let (onset, hypotheses) = hypotheses(frame);
+    let facts = signals::Facts::new(frame);
+    let hypotheses = ranked(&facts);
+    let onset = facts.onset;
+    let set_aside = set_aside(&facts, &hypotheses);
     let title = match hypotheses.first() {
         Some(h) => format!("{}: {}", a.name, h.title),
         None => format!("{} is in ALARM", a.name),
@@ -224,6 +292,7 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
         write_up_skipped: None,
         findings,
         unchecked,
+        set_aside,
         masked_by_control_plane: 0,
     }
 }
@@ -424,6 +493,12 @@ pub fn render_text(d: &Diagnosis, incident_url: &str) -> String {
                 h.confidence,
                 ids.join(", ")
             ));
+        }
+    }
+    if !d.set_aside.is_empty() {
+        out.push_str("Changes set aside:\n");
+        for f in &d.set_aside {
+            out.push_str(&format!("• {} [{}]\n", f.text, f.evidence));
         }
     }
     if d.hypotheses.is_empty() {

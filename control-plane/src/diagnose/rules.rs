@@ -6,10 +6,10 @@
 //! cause with a symptom *and* an independent corroboration beats one with a symptom alone, and a
 //! change can only be a cause when it precedes the onset.
 
-use convops_shared::evidence::{ChangeEvidence, EcsServiceEvidence, ResourceEvidence};
+use convops_shared::evidence::{ChangeEvidence, EcsServiceEvidence};
 
 use super::signals::{
-    desired_count, family_name, proximity, ChangeKind, ErrorLines, Facts, Family, MetricKind,
+    desired_count, family_name, proximity, ChangeKind, ErrorLines, Facts, Family, MetricKind, Role,
     Series,
 };
 use super::{num, utc, Category, Citation, Hypothesis};
@@ -162,25 +162,154 @@ fn trigger<'a>(
         .copied()
 }
 
+/// How well a template's timing fits the failure: lines that began around the onset (from 30
+/// minutes before to 10 after) are the failure's own; lines already there long before are
+/// background that the failure did not start; lines that began well after are its consequences.
+pub fn timing(f: &Facts<'_>, e: &ErrorLines<'_>) -> f64 {
+    let first = e.t.first_seen;
+    if first < f.onset - 30 * 60_000 {
+        0.5
+    } else if first > f.onset + 10 * 60_000 {
+        0.7
+    } else {
+        1.0
+    }
+}
+
+/// The strongest lines of `family`: cause lines before symptom lines, then by timing and count.
+fn strongest<'f, 'a>(f: &'f Facts<'a>, family: Family) -> Vec<&'f ErrorLines<'a>> {
+    let mut v: Vec<&ErrorLines<'_>> = f.errors_of(family).collect();
+    v.sort_by(|a, b| {
+        let key = |e: &ErrorLines<'_>| (e.role != Some(Role::Cause), -(timing(f, e) * 10.0) as i64);
+        key(a).cmp(&key(b)).then(b.t.count.cmp(&a.t.count))
+    });
+    v
+}
+
+/// The score lines of a family earn on their own: a line that names its cause counts more than
+/// one that shows a symptom, and lines whose timing does not fit count less.
+fn line_score(f: &Facts<'_>, e: &ErrorLines<'_>, cause: f64, symptom: f64) -> f64 {
+    let base = if e.role == Some(Role::Cause) {
+        cause
+    } else {
+        symptom
+    };
+    base * timing(f, e)
+}
+
+/// What a log group belongs to, by AWS's naming conventions: `/aws/lambda/NAME` (a function),
+/// `/aws/rds/instance/NAME/…`, `/ecs/NAME`, or the group's last meaningful segment.
+pub fn owner_of_group(group: &str) -> String {
+    let parts: Vec<&str> = group.split('/').filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        ["aws", "lambda", name, ..] => (*name).to_owned(),
+        ["aws", "rds", "instance" | "cluster", name, ..] => (*name).to_owned(),
+        ["aws", "ecs", "containerinsights", cluster, ..] => (*cluster).to_owned(),
+        ["ecs", name, ..] => (*name).to_owned(),
+        ["aws", "vendedlogs", "states", name, ..] => (*name).to_owned(),
+        _ => parts
+            .iter()
+            .rev()
+            .find(|p| {
+                !matches!(
+                    **p,
+                    "messages" | "syslog" | "var" | "log" | "logs" | "error" | "access"
+                ) && !p.ends_with(".log")
+            })
+            .map(|p| (*p).to_owned())
+            .unwrap_or_else(|| group.to_owned()),
+    }
+}
+
+/// What a log group belongs to, named as the reader knows it: the RDS or EC2 instance one of
+/// its path segments names (`/ec2/billing-pg/postgresql` → `billing-pg-01 (i-0c3e…)` when that
+/// is the only such instance), else [`owner_of_group`].
+fn owner(f: &Facts<'_>, group: &str) -> String {
+    let segments: Vec<String> = group
+        .split('/')
+        .filter(|p| p.len() >= 3)
+        .map(str::to_lowercase)
+        .collect();
+    let hits: Vec<_> = f
+        .resources
+        .iter()
+        .filter(|r| {
+            let n = r.name.to_lowercase();
+            segments
+                .iter()
+                .any(|seg| n == *seg || (n.starts_with(seg.as_str()) && seg.len() >= 5))
+        })
+        .collect();
+    match hits.as_slice() {
+        [r] => match &r.resource_id {
+            Some(id) if *id != r.name => format!("{} ({id})", r.name),
+            _ => r.name.clone(),
+        },
+        _ => owner_of_group(group),
+    }
+}
+
+/// The resource a series is about, for titles: its most specific dimension value.
+fn subject_of_series(s: &Series<'_>) -> String {
+    for k in [
+        "ServiceName",
+        "FunctionName",
+        "DBInstanceIdentifier",
+        "DBClusterIdentifier",
+        "CacheClusterId",
+        "InstanceId",
+        "AutoScalingGroupName",
+        "TableName",
+        "QueueName",
+        "StreamName",
+        "ApiName",
+        "LoadBalancer",
+    ] {
+        if let Some(v) = s.dim(k) {
+            return v.to_owned();
+        }
+    }
+    s.m.dimensions
+        .values()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| s.m.metric_name.clone())
+}
+
+/// A host's name for a series keyed by an instance id: the instance's `Name` tag when known.
+fn instance_label(f: &Facts<'_>, id: &str) -> String {
+    match f
+        .resources
+        .iter()
+        .find(|r| r.resource_id.as_deref() == Some(id))
+    {
+        Some(r) if r.name != id => format!("{} ({id})", r.name),
+        _ => id.to_owned(),
+    }
+}
+
 pub fn memory_exhaustion(f: &Facts<'_>) -> Option<Hypothesis> {
     let mut d = Draft::new(Category::MemoryExhaustion);
     let mut kinds = 0;
-    let mut subject: Option<(&EcsServiceEvidence, String)> = None;
+    let mut subject: Option<String> = None;
+    let mut rev = String::new();
+    let mut token = String::new();
     for s in &f.services {
         for st in &s.stopped {
             let oom = super::signals::family_of(&st.reason).0 == Family::OutOfMemory
                 || st.reason.contains("137");
             if oom {
-                let rev = st
+                let r = st
                     .task_definition
                     .clone()
                     .unwrap_or_else(|| s.task_definition.clone());
                 d.cite(
                     &s.id,
-                    format!("{} tasks of {rev} stopped: \"{}\"", st.count, st.reason),
+                    format!("{} tasks of {r} stopped: \"{}\"", st.count, st.reason),
                 );
                 if subject.is_none() {
-                    subject = Some((s, rev));
+                    subject = Some(s.service.clone());
+                    rev = r;
                 }
                 d.score = d.score.max(0.9);
             }
@@ -189,52 +318,78 @@ pub fn memory_exhaustion(f: &Facts<'_>) -> Option<Hypothesis> {
     if d.score > 0.0 {
         kinds += 1;
     }
-    let oom_logs: Vec<_> = f.errors_of(Family::OutOfMemory).collect();
-    if !oom_logs.is_empty() {
+    let oom_logs = strongest(f, Family::OutOfMemory);
+    if let Some(first) = oom_logs.first() {
         kinds += 1;
-        d.score = d.score.max(0.8);
+        d.score = d.score.max(line_score(f, first, 0.85, 0.65));
+        token = first.token.clone();
         for e in oom_logs.iter().take(2) {
             d.cite(&e.logs.id, log_fact(e));
-            if subject.is_none() {
-                if let Some(s) = f.service_of_group(&e.logs.group) {
-                    subject = Some((s, s.task_definition.clone()));
+        }
+        if subject.is_none() {
+            subject = Some(match f.service_of_group(&first.logs.group) {
+                Some(s) => {
+                    rev = s.task_definition.clone();
+                    s.service.clone()
                 }
-            }
+                None => owner(f, &first.logs.group),
+            });
         }
     }
+    // Memory at its limit: a service's or host's utilisation, or a cache's memory.
     if let Some(s) = f
         .series
         .iter()
-        .find(|s| s.kind == MetricKind::ServiceMemory && s.up() && s.level() >= 90.0)
+        .filter(|s| {
+            s.bad()
+                && match s.kind {
+                    MetricKind::ServiceMemory | MetricKind::HostMemory => s.level() >= 90.0,
+                    MetricKind::CacheMemory => {
+                        s.m.metric_name.contains("Percentage") && s.level() >= 90.0
+                            || s.m.metric_name == "Evictions"
+                    }
+                    _ => false,
+                }
+        })
+        .max_by_key(|s| {
+            (
+                s.m.metric_name.contains("Percent"),
+                (s.level() * 100.0) as i64,
+            )
+        })
     {
         kinds += 1;
-        d.score = d.score.max(0.6);
+        d.score = d.score.max(if s.kind == MetricKind::CacheMemory {
+            0.65
+        } else {
+            0.6
+        });
         d.cite(&s.m.id, series_fact(f, s));
         if subject.is_none() {
-            if let Some(svc) = f
-                .services
-                .iter()
-                .find(|x| Some(x.service.as_str()) == s.dim("ServiceName"))
-            {
-                subject = Some((svc, svc.task_definition.clone()));
-            }
+            subject = Some(match s.dim("InstanceId") {
+                Some(id) => instance_label(f, id),
+                None => subject_of_series(s),
+            });
         }
     }
     if d.score == 0.0 {
         return None;
     }
     d.score += 0.03 * (kinds - 1) as f64;
-    let (svc, rev) = subject
-        .map(|(s, r)| (s.service.clone(), r))
-        .unwrap_or_else(|| ("the service".into(), String::new()));
-    d.title = if rev.is_empty() {
-        format!("{svc} is killed at its memory limit (out of memory)")
+    let svc = subject.unwrap_or_else(|| "the service".into());
+    let what = if rev.is_empty() {
+        svc.clone()
     } else {
-        format!("{svc} ({rev}) is killed at its memory limit (out of memory)")
+        format!("{svc} ({rev})")
+    };
+    d.title = if token.is_empty() {
+        format!("{what} runs out of memory")
+    } else {
+        format!("{what} runs out of memory: \"{token}\"")
     };
     let fam = family_name(&rev).to_owned();
     if let Some((c, _)) = trigger(f, &[ChangeKind::Deploy], f.onset, 0.3, &[&fam, &rev]) {
-        if c.resources.iter().any(|r| r.contains(&fam)) {
+        if !fam.is_empty() && c.resources.iter().any(|r| r.contains(&fam)) {
             d.cite(
                 &c.id,
                 format!("rolled out before onset: {}", change_fact(f, c)),
@@ -245,7 +400,7 @@ pub fn memory_exhaustion(f: &Facts<'_>) -> Option<Hypothesis> {
         }
     }
     d.next_checks.push(format!(
-        "Check {svc}'s memory limit against its working set; raise it or fix the leak"
+        "Check {svc}'s memory limit against its working set; raise it or fix what grows"
     ));
     d.done()
 }
@@ -294,7 +449,7 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
         // Errors a release causes: not capacity or quota, and starting within minutes of it.
         let errors: Vec<&ErrorLines<'_>> = deployed_errors
             .into_iter()
-            .filter(|e| !matches!(e.family, Family::Placement | Family::Throttled))
+            .filter(|e| !matches!(e.family, Family::Capacity | Family::Throttled))
             .collect();
         let new: Vec<&ErrorLines<'_>> = errors
             .iter()
@@ -307,14 +462,22 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
         let mut token = None;
         if !new.is_empty() && !old {
             d.score += 0.35;
-            if new.iter().any(|e| e.family == Family::CodeError) {
+            if new
+                .iter()
+                .any(|e| matches!(e.family, Family::CodeError | Family::BadConfig))
+            {
                 d.score += 0.15;
             }
             let mut shown = new.clone();
-            shown.sort_by_key(|e| (e.family != Family::CodeError, std::cmp::Reverse(e.t.count)));
+            shown.sort_by_key(|e| {
+                (
+                    !matches!(e.family, Family::CodeError | Family::BadConfig),
+                    std::cmp::Reverse(e.t.count),
+                )
+            });
             token = shown
                 .iter()
-                .find(|e| e.family == Family::CodeError)
+                .find(|e| matches!(e.family, Family::CodeError | Family::BadConfig))
                 .map(|e| e.token.clone());
             for e in shown.iter().take(2) {
                 d.cite(
@@ -394,66 +557,92 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
     })
 }
 
-/// RDS instances and their moved series.
-fn db_series<'f, 'a>(f: &'f Facts<'a>, db: &str) -> Vec<&'f Series<'a>> {
-    f.series
-        .iter()
-        .filter(|s| s.dim("DBInstanceIdentifier") == Some(db))
-        .collect()
+/// A database series that shows load: CPU, connections, latency, IOPS up; I/O burst or CPU
+/// credits drained (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html#CHAP_Storage.IO.Credits).
+fn db_load(s: &Series<'_>) -> bool {
+    match s.kind {
+        MetricKind::DbCpu
+        | MetricKind::DbConnections
+        | MetricKind::DbLatency
+        | MetricKind::DbIops => s.up(),
+        MetricKind::BurstBalance | MetricKind::CpuCredits => {
+            s.namespace_is("AWS/RDS") && drained(s)
+        }
+        MetricKind::CacheCpu => s.up() && s.level() >= 80.0,
+        // Database load (`DBLoad`, average active sessions) is `Other` in kind but says it all.
+        _ => s.namespace_is("AWS/RDS") && s.m.metric_name.starts_with("DBLoad") && s.up(),
+    }
+}
+
+/// The database (or cache) a series belongs to.
+fn db_of<'s>(s: &'s Series<'_>) -> Option<&'s str> {
+    s.dim("DBInstanceIdentifier")
+        .or_else(|| s.dim("DBClusterIdentifier"))
+        .or_else(|| s.dim("CacheClusterId"))
 }
 
 pub fn db_overload(f: &Facts<'_>) -> Option<Hypothesis> {
     let mut d = Draft::new(Category::DbOverload);
-    let sat: Vec<&ErrorLines<'_>> = f.errors_of(Family::DbSaturated).collect();
+    let sat = strongest(f, Family::DbSaturated);
     // The database: named by the failing lines' hosts, else the one whose load rose most.
-    let named: Option<&ResourceEvidence> = sat
+    let named: Option<String> = sat
         .iter()
         .flat_map(|e| e.hosts.iter())
         .find_map(|h| f.resource_of_host(h))
-        .filter(|r| r.resource_type == "rds_instance");
+        .filter(|r| r.resource_type == "rds_instance")
+        .map(|r| r.name.clone());
+    let in_time = |s: &Series<'_>| {
+        s.onset()
+            .is_none_or(|o| o <= f.onset + 5 * 60_000 && o >= f.onset - 120 * 60_000)
+    };
     let loaded = |db: &str| -> Vec<&Series<'_>> {
-        db_series(f, db)
-            .into_iter()
-            .filter(|s| {
-                s.up()
-                    && matches!(
-                        s.kind,
-                        MetricKind::DbCpu | MetricKind::DbConnections | MetricKind::DbLatency
-                    )
-                    && s.onset()
-                        .is_some_and(|o| o <= f.onset + 5 * 60_000 && o >= f.onset - 90 * 60_000)
-            })
+        f.series
+            .iter()
+            .filter(|s| db_of(s) == Some(db) && db_load(s) && in_time(s))
             .collect()
     };
-    let db = named.or_else(|| {
-        f.resources
-            .iter()
-            .copied()
-            .filter(|r| r.resource_type == "rds_instance")
-            .max_by_key(|r| loaded(&r.name).len())
-            .filter(|r| !loaded(&r.name).is_empty())
+    let mut dbs: Vec<&str> = f.series.iter().filter_map(|s| db_of(s)).collect();
+    dbs.sort();
+    dbs.dedup();
+    let db: Option<String> = named.clone().or_else(|| {
+        dbs.iter()
+            .max_by_key(|db| {
+                // The alarm's own database first, then the one with the most load signals.
+                let own = f.frame.alarm.dimensions.values().any(|v| v == *db);
+                (own && !loaded(db).is_empty(), loaded(db).len())
+            })
+            .filter(|db| !loaded(db).is_empty())
+            .map(|db| (*db).to_owned())
     });
-    let support = db.map(|r| loaded(&r.name)).unwrap_or_default();
+    let support = db.as_deref().map(|n| loaded(n)).unwrap_or_default();
     if sat.is_empty() && support.is_empty() {
         return None;
     }
-    if !sat.is_empty() {
-        d.score = 0.6 + if support.is_empty() { 0.0 } else { 0.25 };
+    let drained_io = support
+        .iter()
+        .find(|s| matches!(s.kind, MetricKind::BurstBalance | MetricKind::CpuCredits));
+    if let Some(e) = sat.first() {
+        d.score = line_score(f, e, 0.7, 0.6) + if support.is_empty() { 0.0 } else { 0.2 };
         for e in sat.iter().take(2) {
             d.cite(&e.logs.id, log_fact(e));
         }
     } else {
-        let pegged = support
-            .iter()
-            .any(|s| s.kind == MetricKind::DbCpu && s.level() >= 90.0);
-        d.score = (0.3 + 0.08 * support.len() as f64 + if pegged { 0.1 } else { 0.0 }).min(0.55);
+        let pegged = support.iter().any(|s| {
+            matches!(s.kind, MetricKind::DbCpu | MetricKind::CacheCpu) && s.level() >= 90.0
+        });
+        d.score = (0.3
+            + 0.08 * support.len() as f64
+            + if pegged { 0.15 } else { 0.0 }
+            + if drained_io.is_some() { 0.25 } else { 0.0 })
+        .min(0.75);
     }
-    for s in support.iter().take(3) {
+    // The drained balance first: it is the reason the rest moved.
+    let mut shown: Vec<&&Series<'_>> = support.iter().collect();
+    shown.sort_by_key(|s| !matches!(s.kind, MetricKind::BurstBalance | MetricKind::CpuCredits));
+    for s in shown.iter().take(3) {
         d.cite(&s.m.id, series_fact(f, s));
     }
-    let name = db
-        .map(|r| r.name.clone())
-        .unwrap_or_else(|| "the database".into());
+    let name = db.unwrap_or_default();
     let load_onset = support
         .iter()
         .filter_map(|s| s.onset())
@@ -480,12 +669,32 @@ pub fn db_overload(f: &Facts<'_>) -> Option<Hypothesis> {
             c.actor
         ));
     }
-    d.title = match sat.first() {
-        Some(e) => format!("Database {name} is saturated: \"{}\"", e.token),
-        None => format!("Database {name} is under heavy load"),
+    let db_name = if name.is_empty() {
+        "The database".to_owned()
+    } else {
+        format!("Database {name}")
+    };
+    d.title = match (sat.first(), drained_io) {
+        (Some(e), _) => format!("{db_name} is saturated: \"{}\"", e.token),
+        (None, Some(s)) => format!(
+            "{db_name} ran out of {} ({} to {}) and slowed down",
+            s.m.metric_name,
+            s.m.summary.baseline.map(num).unwrap_or_default(),
+            num(s.low())
+        ),
+        (None, None) => format!(
+            "{db_name} is under heavy load ({})",
+            support
+                .iter()
+                .take(3)
+                .map(|s| s.m.metric_name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     d.next_checks.push(format!(
-        "Look at {name}'s connections and top queries (Performance Insights); cap the pools of the clients that grew"
+        "Look at {}'s connections and top queries (Performance Insights); cap the pools of the clients that grew",
+        if name.is_empty() { "the database" } else { name.as_str() }
     ));
     d.done()
 }
@@ -494,18 +703,32 @@ pub fn db_storage_full(f: &Facts<'_>) -> Option<Hypothesis> {
     let mut d = Draft::new(Category::DbStorageFull);
     let mut pieces = 0;
     let mut name = None;
-    for s in f
+    let mut token = String::new();
+    // Free space running out (RDS `FreeStorageSpace`), or a host's disk filling up (the
+    // CloudWatch agent's `disk_used_percent`).
+    let low = f
         .series
         .iter()
-        .filter(|s| s.kind == MetricKind::DbFreeStorage && s.down())
-    {
-        let low = s.ratio.is_some_and(|r| r < 0.15) || s.m.summary.current.is_some_and(|c| c < 2e9);
-        if low {
-            pieces += 1;
-            d.cite(&s.m.id, series_fact(f, s));
-            name = s.dim("DBInstanceIdentifier").map(str::to_owned);
-            break;
-        }
+        .filter(|s| match s.kind {
+            MetricKind::DbFreeStorage => {
+                s.down()
+                    && (s.ratio.is_some_and(|r| r < 0.15)
+                        || s.m.summary.current.is_some_and(|c| c < 2e9)
+                        || drained(s))
+            }
+            MetricKind::HostDisk => {
+                s.m.metric_name.contains("used_percent") && s.up() && s.level() >= 90.0
+            }
+            _ => false,
+        })
+        .min_by_key(|s| (s.low() * 1000.0) as i64);
+    if let Some(s) = low {
+        pieces += 1;
+        d.cite(&s.m.id, series_fact(f, s));
+        name = Some(match s.dim("InstanceId") {
+            Some(i) => instance_label(f, i),
+            None => subject_of_series(s),
+        });
     }
     for r in f
         .resources
@@ -516,18 +739,29 @@ pub fn db_storage_full(f: &Facts<'_>) -> Option<Hypothesis> {
         d.cite(&r.id, format!("RDS instance {} is {}", r.name, r.state));
         name = Some(r.name.clone());
     }
-    if let Some(e) = f.errors_of(Family::StorageFull).next() {
+    let full = strongest(f, Family::StorageFull);
+    if let Some(e) = full.first() {
         pieces += 1;
-        d.cite(&e.logs.id, log_fact(e));
+        token = e.token.clone();
+        for e in full.iter().take(2) {
+            d.cite(&e.logs.id, log_fact(e));
+        }
+        if name.is_none() {
+            name = Some(owner(f, &e.logs.group));
+        }
     }
     if pieces == 0 {
         return None;
     }
     d.score = if pieces >= 2 { 0.88 } else { 0.7 };
     let name = name.unwrap_or_else(|| "the database".into());
-    d.title = format!("Database {name} is running out of storage");
+    d.title = if token.is_empty() {
+        format!("{name} is running out of storage")
+    } else {
+        format!("{name} is running out of storage: \"{token}\"")
+    };
     d.next_checks.push(format!(
-        "Increase {name}'s allocated storage (or enable storage autoscaling) and find what grew"
+        "Free or add storage on {name} (or enable storage autoscaling) and find what grew"
     ));
     d.done()
 }
@@ -540,9 +774,52 @@ fn is_internal(f: &Facts<'_>, host: &str) -> bool {
 }
 
 pub fn dependency_failure(f: &Facts<'_>) -> Option<Hypothesis> {
+    // A dependency whose failure the lines name: its certificate expired or is not trusted, its
+    // name does not resolve.
+    let mut named: Vec<&ErrorLines<'_>> = strongest(f, Family::CertExpired);
+    named.extend(strongest(f, Family::Dns));
+    named.sort_by(|a, b| {
+        (
+            a.role != Some(Role::Cause),
+            -(timing(f, a) * 10.0) as i64,
+            std::cmp::Reverse(a.t.count),
+        )
+            .cmp(&(
+                b.role != Some(Role::Cause),
+                -(timing(f, b) * 10.0) as i64,
+                std::cmp::Reverse(b.t.count),
+            ))
+    });
     let conn: Vec<&ErrorLines<'_>> = f.errors_of(Family::Connectivity).collect();
-    if conn.is_empty() {
+    if conn.is_empty() && named.is_empty() {
         return None;
+    }
+    if let Some(e) = named.first() {
+        let mut d = Draft::new(Category::DependencyFailure);
+        d.score = line_score(f, e, 0.82, 0.62);
+        let host = e.hosts.first().cloned();
+        for e in named.iter().take(2) {
+            d.cite(&e.logs.id, log_fact(e));
+        }
+        if let Some(c) = conn.iter().max_by_key(|c| c.t.count) {
+            d.score += 0.05;
+            d.cite(&c.logs.id, log_fact(c));
+        }
+        let what = if e.family == Family::Dns {
+            "its name does not resolve"
+        } else {
+            "its TLS certificate is refused"
+        };
+        d.title = match &host {
+            Some(h) => format!("Calls to {h} fail, {what}: \"{}\"", e.token),
+            None => format!("A dependency fails, {what}: \"{}\"", e.token),
+        };
+        d.next_checks.push(match (&host, e.family) {
+            (Some(h), Family::Dns) => format!("Resolve {h} from the service's network (dig/nslookup) and check its DNS records and resolver"),
+            (Some(h), _) => format!("Check {h}'s certificate dates and chain (openssl s_client -connect {h}:443) and the client's trust store"),
+            (None, _) => "Find the host the failing calls go to and check its certificate and DNS".into(),
+        });
+        return d.done();
     }
     let mut d = Draft::new(Category::DependencyFailure);
     let total = f.error_total().max(1) as f64;
@@ -558,7 +835,9 @@ pub fn dependency_failure(f: &Facts<'_>) -> Option<Hypothesis> {
     let lead = conn.iter().max_by_key(|e| e.t.count).copied();
     match (external, internal) {
         (Some((host, e)), _) => {
-            d.score = 0.65 + 0.15 * (share / 0.5).min(1.0);
+            // Timeouts and refusals only show that a call failed, not why: any slow backend
+            // looks like this. They lead only when nothing names a cause.
+            d.score = 0.5 + 0.15 * (share / 0.5).min(1.0) * timing(f, e);
             d.title = format!("Calls to {host} fail: {}", e.token);
             d.cite(&e.logs.id, log_fact(e));
             d.next_checks.push(format!(
@@ -653,6 +932,35 @@ pub fn access_change(f: &Facts<'_>) -> Option<Hypothesis> {
             best = Some(d);
         }
     }
+    // Denials whose own words name the cause (a disabled or deleted KMS key, an expired token)
+    // point at an access change even when CloudTrail did not show it (IAM and KMS events of
+    // another region or account); plain denials aligned with the onset count less.
+    let denied = strongest(f, Family::AccessDenied);
+    if let Some(e) = denied.first() {
+        let score = line_score(f, e, 0.6, 0.5);
+        match best.as_mut() {
+            Some(b) => {
+                if !b.evidence.iter().any(|c| c.id == e.logs.id) {
+                    b.score += 0.05;
+                    b.cite(&e.logs.id, format!("since the change: {}", log_fact(e)));
+                }
+            }
+            None if timing(f, e) >= 1.0 => {
+                let mut d = Draft::new(Category::AccessChange);
+                d.score = score;
+                for e in denied.iter().take(2) {
+                    d.cite(&e.logs.id, log_fact(e));
+                }
+                let who = owner(f, &e.logs.group);
+                d.title = format!("{who} is refused access: \"{}\"", e.token);
+                d.next_checks.push(format!(
+                    "Find the policy, key or credential change that denies {who} (CloudTrail in the region where IAM and KMS record it) and restore the permission"
+                ));
+                best = Some(d);
+            }
+            None => {}
+        }
+    }
     best.and_then(|mut d| {
         d.score = d.score.min(0.92);
         d.done()
@@ -661,28 +969,51 @@ pub fn access_change(f: &Facts<'_>) -> Option<Hypothesis> {
 
 pub fn capacity_shortfall(f: &Facts<'_>) -> Option<Hypothesis> {
     let mut d = Draft::new(Category::CapacityShortfall);
-    let placement: Vec<&ErrorLines<'_>> = f.errors_of(Family::Placement).collect();
+    let placement = strongest(f, Family::Capacity);
     let events: Vec<(&EcsServiceEvidence, &String)> = f
         .services
         .iter()
         .flat_map(|s| s.events.iter().map(move |e| (*s, e)))
-        .filter(|(_, e)| super::signals::family_of(e).0 == Family::Placement)
+        .filter(|(_, e)| super::signals::family_of(e).0 == Family::Capacity)
         .collect();
     let reserved: Vec<&Series<'_>> = f
         .series
         .iter()
         .filter(|s| s.kind == MetricKind::ClusterReservation && s.up() && s.level() >= 90.0)
         .collect();
+    // Running below what was asked for: instances in service or tasks running fell.
+    let short: Option<&Series<'_>> = f
+        .series
+        .iter()
+        .filter(|s| {
+            s.kind == MetricKind::Capacity
+                && s.bad()
+                && s.trouble == convops_shared::catalogue::Trouble::Down
+        })
+        .max_by_key(|s| (100.0 * (1.0 - s.ratio.unwrap_or(1.0))) as i64);
     if placement.is_empty() && events.is_empty() && reserved.is_empty() {
         return None;
     }
     let mut service: Option<String> = None;
     let mut token = String::new();
-    if let Some(e) = placement.iter().max_by_key(|e| e.t.count) {
-        d.score = 0.75;
-        d.cite(&e.logs.id, log_fact(e));
-        service = e.services.first().cloned();
+    if let Some(e) = placement.first() {
+        d.score = line_score(f, e, 0.78, 0.6);
+        for e in placement.iter().take(2) {
+            d.cite(&e.logs.id, log_fact(e));
+        }
+        service = e.services.first().cloned().or_else(|| {
+            Some(owner(f, &e.logs.group)).filter(|_| !e.logs.group.starts_with("/aws/events/"))
+        });
         token = e.token.clone();
+    }
+    if let Some(s) = short {
+        if d.score > 0.0 {
+            d.score += 0.07;
+        }
+        d.cite(&s.m.id, series_fact(f, s));
+        if service.is_none() {
+            service = Some(subject_of_series(s));
+        }
     }
     if let Some((s, ev)) = events.first() {
         d.score = d.score.max(0.75);
@@ -792,18 +1123,30 @@ pub fn throttling(f: &Facts<'_>) -> Option<Hypothesis> {
 /// How much the evidence shows a fault of the service or its dependencies, as opposed to load:
 /// error lines of fault families, tasks killed or unplaceable, a cluster out of room.
 fn faults(f: &Facts<'_>) -> u64 {
-    let logs: u64 = [
-        Family::OutOfMemory,
-        Family::Placement,
-        Family::Throttled,
-        Family::DbSaturated,
-        Family::StorageFull,
-        Family::AccessDenied,
-        Family::CodeError,
-    ]
-    .iter()
-    .map(|fam| f.count_of(*fam))
-    .sum();
+    // Lines that name a cause and began with the failure; background errors that were there
+    // long before do not make a surge a fault.
+    let logs: u64 = f
+        .errors
+        .iter()
+        .filter(|e| e.role == Some(Role::Cause) && timing(f, e) >= 1.0)
+        .filter(|e| {
+            matches!(
+                e.family,
+                Family::OutOfMemory
+                    | Family::Capacity
+                    | Family::Throttled
+                    | Family::DbSaturated
+                    | Family::StorageFull
+                    | Family::AccessDenied
+                    | Family::CodeError
+                    | Family::BadConfig
+                    | Family::CertExpired
+                    | Family::Dns
+                    | Family::InstanceLost
+            )
+        })
+        .map(|e| e.t.count)
+        .sum();
     let services: u64 = f
         .services
         .iter()
@@ -811,7 +1154,7 @@ fn faults(f: &Facts<'_>) -> u64 {
             let events = s
                 .events
                 .iter()
-                .filter(|e| super::signals::family_of(e).0 == Family::Placement)
+                .filter(|e| super::signals::family_of(e).0 == Family::Capacity)
                 .count() as u64;
             let killed: u64 = s
                 .stopped
@@ -899,27 +1242,89 @@ pub fn traffic_surge(f: &Facts<'_>) -> Option<Hypothesis> {
     d.done()
 }
 
+/// A balance drained to (nearly) nothing: at most 2% of where it was, or under one unit.
+fn drained(s: &Series<'_>) -> bool {
+    let low = s.low();
+    s.down()
+        && s.m
+            .summary
+            .baseline
+            .is_some_and(|b| b > 0.0 && (low <= 0.02 * b || low < 1.0))
+}
+
 pub fn cpu_saturation(f: &Facts<'_>) -> Option<Hypothesis> {
-    let s = f
+    let mut d = Draft::new(Category::CpuSaturation);
+    let pegged = f
         .series
         .iter()
         .filter(|s| matches!(s.kind, MetricKind::ServiceCpu | MetricKind::InstanceCpu) && s.up())
         .filter(|s| s.m.summary.current.is_some_and(|c| c >= 85.0) && s.level() >= 90.0)
-        .max_by_key(|s| (s.level() * 100.0) as i64)?;
-    let mut d = Draft::new(Category::CpuSaturation);
-    d.score = if s.level() >= 97.0 { 0.7 } else { 0.6 };
+        .max_by_key(|s| (s.level() * 100.0) as i64);
+    // A burstable instance out of CPU credits is held at its baseline share, whatever its
+    // utilisation reads (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-credits-baseline-concepts.html).
+    let credits = f
+        .series
+        .iter()
+        .filter(|s| s.kind == MetricKind::CpuCredits && s.namespace_is("AWS/EC2") && drained(s))
+        .min_by_key(|s| (s.low() * 100.0) as i64);
+    let starved = strongest(f, Family::CpuStarved);
+    if pegged.is_none() && credits.is_none() && starved.is_empty() {
+        return None;
+    }
+    let mut what = String::new();
+    if let Some(s) = credits {
+        d.score = 0.75;
+        d.cite(&s.m.id, series_fact(f, s));
+        what = s
+            .dim("InstanceId")
+            .map(|i| instance_label(f, i))
+            .unwrap_or_default();
+        if let Some(cpu) = f.series.iter().find(|x| {
+            x.kind == MetricKind::InstanceCpu && x.dim("InstanceId") == s.dim("InstanceId")
+        }) {
+            d.cite(&cpu.m.id, series_fact(f, cpu));
+        }
+    }
+    if let Some(s) = pegged {
+        d.score = d.score.max(if s.level() >= 97.0 { 0.7 } else { 0.6 })
+            + if credits.is_some() { 0.05 } else { 0.0 };
+        d.cite(&s.m.id, series_fact(f, s));
+        if what.is_empty() {
+            what = match (s.dim("ServiceName"), s.dim("InstanceId")) {
+                (Some(svc), _) => svc.to_owned(),
+                (None, Some(i)) => instance_label(f, i),
+                _ => subject_of_series(s),
+            };
+        }
+    }
+    if let Some(e) = starved.first() {
+        d.score = if d.score > 0.0 {
+            d.score + 0.08
+        } else {
+            line_score(f, e, 0.55, 0.45)
+        };
+        d.cite(&e.logs.id, log_fact(e));
+        if what.is_empty() {
+            what = owner(f, &e.logs.group);
+        }
+    }
     if surge(f).is_some() {
         d.score -= 0.25;
     }
-    d.cite(&s.m.id, series_fact(f, s));
-    let what = s
-        .dim("ServiceName")
-        .or_else(|| s.dim("InstanceId"))
-        .unwrap_or("the service")
-        .to_owned();
-    d.title = format!("{what} is pegged at its CPU limit");
-    d.next_checks
-        .push(format!("Profile {what} or give it more CPU / tasks"));
+    d.title = match credits {
+        Some(c) => format!(
+            "{what} ran out of CPU credits ({} went from {} to {}) and is held at its baseline CPU",
+            c.m.metric_name,
+            c.m.summary.baseline.map(num).unwrap_or_default(),
+            num(c.low())
+        ),
+        None => format!("{what} is pegged at its CPU limit"),
+    };
+    d.next_checks.push(if credits.is_some() {
+        format!("Switch {what} to unlimited credits or a non-burstable type, and find what burns the CPU")
+    } else {
+        format!("Profile {what} or give it more CPU / tasks")
+    });
     d.done()
 }
 
@@ -1023,6 +1428,73 @@ pub fn instance_failure(f: &Facts<'_>) -> Option<Hypothesis> {
             best = Some(d);
         }
     }
+    // Events that say an instance or database went away: a Spot interruption, a state change to
+    // stopping or terminated, a scheduled retirement, a Multi-AZ failover or reboot, a cache node
+    // replaced (the failure-signature table's `InstanceLost` rows).
+    let lost = strongest(f, Family::InstanceLost);
+    if let Some(e) = lost.first() {
+        let line =
+            e.t.examples
+                .first()
+                .map(String::as_str)
+                .unwrap_or(&e.t.template);
+        let named = f.resources.iter().find(|r| {
+            line.contains(&r.name) || r.resource_id.as_deref().is_some_and(|id| line.contains(id))
+        });
+        let what = match named {
+            Some(r) => match &r.resource_id {
+                Some(id) if *id != r.name => format!("{} ({id})", r.name),
+                _ => r.name.clone(),
+            },
+            None => owner(f, &e.logs.group),
+        };
+        let mut score = line_score(f, e, 0.75, 0.4);
+        // A database that restarts or recovers after it ran out of disk or memory went away
+        // because of that: PostgreSQL's PANIC on a failed WAL write, or the OOM killer, ends
+        // the server process and recovery follows
+        // (https://www.postgresql.org/docs/current/disk-full.html). The exhaustion is the cause.
+        let exhausted = f.errors.iter().any(|x| {
+            x.role == Some(Role::Cause)
+                && matches!(x.family, Family::StorageFull | Family::OutOfMemory)
+                && x.t.first_seen <= e.t.first_seen + 2 * 60_000
+                && timing(f, x) >= 1.0
+        });
+        if exhausted {
+            score -= 0.2;
+        }
+        match best.as_mut() {
+            Some(b) if b.score >= score => {
+                b.score += 0.1;
+                b.cite(&e.logs.id, log_fact(e));
+            }
+            _ => {
+                let mut d = Draft::new(Category::InstanceFailure);
+                d.score = score;
+                for e in lost.iter().take(2) {
+                    d.cite(&e.logs.id, log_fact(e));
+                }
+                // What went with it: capacity in service, healthy hosts or status checks.
+                if let Some(s) = f.series.iter().find(|s| {
+                    s.bad()
+                        && matches!(
+                            s.kind,
+                            MetricKind::Capacity
+                                | MetricKind::UnhealthyHosts
+                                | MetricKind::StatusCheck
+                                | MetricKind::HealthCheck
+                        )
+                }) {
+                    d.score += 0.1;
+                    d.cite(&s.m.id, series_fact(f, s));
+                }
+                d.title = format!("{what} went away: \"{}\"", e.token);
+                d.next_checks.push(format!(
+                    "Check that {what} (or its replacement) is back and that clients reconnected; spread across zones or instance types if it recurs"
+                ));
+                best = Some(d);
+            }
+        }
+    }
     best.and_then(|mut d| {
         d.score = d.score.min(0.92);
         d.done()
@@ -1064,8 +1536,7 @@ pub fn unknown(f: &Facts<'_>, best: f64) -> Hypothesis {
         missing.push("the changes before onset touch nothing the alarm depends on".into());
     }
     if !f
-        .series
-        .iter()
+        .related()
         .any(|s| s.moved && s.onset().is_some_and(|o| o <= f.onset + 5 * 60_000))
     {
         missing.push("no related metric moved before onset".into());

@@ -19,7 +19,8 @@ fn re(pattern: &str) -> Regex {
     Regex::new(pattern).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// What a metric measures, as far as the diagnosis cares.
+/// What a metric measures, as far as the diagnosis cares: the catalogue's [`Signal`] made
+/// specific to the kind of resource where the rules need it (a database's CPU is not a service's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricKind {
     /// Requests or messages arriving (load).
@@ -32,57 +33,87 @@ pub enum MetricKind {
     ServiceMemory,
     ClusterReservation,
     InstanceCpu,
+    /// A T-family instance's (or database's) CPU credit balance.
+    CpuCredits,
+    /// Memory used on a host (CloudWatch agent).
+    HostMemory,
+    /// Disk used on a host (CloudWatch agent), or a volume's queue.
+    HostDisk,
     StatusCheck,
+    /// A Route 53 health check's status.
+    HealthCheck,
     Network,
     DbCpu,
     DbConnections,
     DbLatency,
     DbIops,
+    /// An EBS or RDS I/O burst balance.
+    BurstBalance,
     DbFreeStorage,
     DbFreeMemory,
+    /// A cache engine's CPU.
+    CacheCpu,
+    /// A cache's memory: usage percent, evictions, freeable memory.
+    CacheMemory,
     Throttles,
+    /// Lambda concurrency in use.
+    Concurrency,
+    /// Instances in service, port allocation errors, running against desired counts.
+    Capacity,
     ConsumedCapacity,
     Other,
 }
 
-pub fn metric_kind(namespace: &str, name: &str, dims: usize) -> MetricKind {
+/// The kind of a metric, from the catalogue (`convops_shared::catalogue`): what AWS documents it
+/// measures, specialised by the namespace of the resource that publishes it.
+pub fn metric_kind(namespace: &str, name: &str, dims: &[&str]) -> MetricKind {
+    use convops_shared::catalogue::Signal;
     use MetricKind::*;
-    if name.contains("Throttl") {
-        return Throttles;
-    }
-    match (namespace, name) {
-        ("AWS/ApplicationELB" | "AWS/ELB" | "AWS/NetworkELB", "RequestCount")
-        | ("AWS/SQS", "NumberOfMessagesSent")
-        | ("AWS/Lambda", "Invocations")
-        | ("AWS/ApiGateway", "Count") => Traffic,
-        (_, "TargetResponseTime" | "Latency" | "Duration" | "IntegrationLatency") => Latency,
-        (_, n)
-            if n.contains("5XX")
-                || n.contains("_502_")
-                || n.contains("_503_")
-                || n.contains("_504_")
-                || n == "Errors"
-                || n == "5XXError" =>
-        {
+    let Some(spec) = convops_shared::catalogue::spec(namespace, name, dims) else {
+        // Not in the catalogue (a custom namespace): by the words AWS uses.
+        return if name.contains("Throttl") {
+            Throttles
+        } else if name.contains("5XX") || name.contains("5xx") || name == "Errors" {
             Errors
-        }
-        (_, "UnHealthyHostCount") => UnhealthyHosts,
-        ("AWS/SQS", "ApproximateAgeOfOldestMessage" | "ApproximateNumberOfMessagesVisible") => {
-            Backlog
-        }
-        ("AWS/ECS", "CPUReservation" | "MemoryReservation") => ClusterReservation,
-        ("AWS/ECS", "CPUUtilization") if dims >= 2 => ServiceCpu,
-        ("AWS/ECS", "MemoryUtilization") if dims >= 2 => ServiceMemory,
-        ("AWS/EC2", "CPUUtilization") => InstanceCpu,
-        ("AWS/EC2", n) if n.starts_with("StatusCheckFailed") => StatusCheck,
-        ("AWS/EC2", "NetworkIn" | "NetworkOut") => Network,
-        ("AWS/RDS", "CPUUtilization") => DbCpu,
-        ("AWS/RDS", "DatabaseConnections") => DbConnections,
-        ("AWS/RDS", "ReadLatency" | "WriteLatency" | "DiskQueueDepth") => DbLatency,
-        ("AWS/RDS", "ReadIOPS" | "WriteIOPS") => DbIops,
-        ("AWS/RDS", "FreeStorageSpace") => DbFreeStorage,
-        ("AWS/RDS", "FreeableMemory") => DbFreeMemory,
-        ("AWS/DynamoDB", n) if n.starts_with("Consumed") => ConsumedCapacity,
+        } else {
+            Other
+        };
+    };
+    let db = namespace == "AWS/RDS" || namespace == "AWS/DocDB";
+    let cache = namespace == "AWS/ElastiCache" || namespace == "AWS/MemoryDB";
+    let host = namespace == "AWS/EC2" || namespace == "CWAgent";
+    match spec.signal {
+        Signal::Traffic => Traffic,
+        Signal::Latency => Latency,
+        Signal::Errors => Errors,
+        Signal::Health if namespace == "AWS/EC2" => StatusCheck,
+        Signal::Health if namespace == "AWS/Route53" => HealthCheck,
+        Signal::Health => UnhealthyHosts,
+        Signal::Backlog => Backlog,
+        Signal::Cpu if db => DbCpu,
+        Signal::Cpu if cache => CacheCpu,
+        Signal::Cpu if host => InstanceCpu,
+        Signal::Cpu if dims.len() >= 2 && namespace.starts_with("ECS") => ServiceCpu,
+        Signal::Cpu if dims.len() >= 2 && namespace == "AWS/ECS" => ServiceCpu,
+        Signal::Cpu => Other,
+        Signal::CpuCredits if name.contains("Balance") => CpuCredits,
+        Signal::Memory | Signal::FreeMemory if cache => CacheMemory,
+        Signal::Memory if host => HostMemory,
+        Signal::Memory if dims.len() >= 2 && namespace.contains("ECS") => ServiceMemory,
+        Signal::FreeMemory if db => DbFreeMemory,
+        Signal::Storage if db => DbFreeStorage,
+        Signal::Storage if host => HostDisk,
+        Signal::BurstBalance => BurstBalance,
+        Signal::Connections if db => DbConnections,
+        Signal::Iops if db => DbIops,
+        Signal::DiskLatency if db => DbLatency,
+        Signal::DiskLatency => HostDisk,
+        Signal::Throttles => Throttles,
+        Signal::Concurrency => Concurrency,
+        Signal::Capacity if namespace == "AWS/ECS" => ClusterReservation,
+        Signal::Capacity => Capacity,
+        Signal::ConsumedCapacity => ConsumedCapacity,
+        Signal::Network => Network,
         _ => Other,
     }
 }
@@ -98,6 +129,8 @@ pub struct Series<'a> {
     pub direction: i8,
     /// `current / baseline` when both are positive.
     pub ratio: Option<f64>,
+    /// Which way is trouble for this metric (the catalogue's; up when it does not know).
+    pub trouble: convops_shared::catalogue::Trouble,
 }
 
 impl Series<'_> {
@@ -106,6 +139,25 @@ impl Series<'_> {
     }
     pub fn down(&self) -> bool {
         self.moved && self.direction < 0
+    }
+    /// Moved the way that means trouble (up for errors, down for balances and free space).
+    pub fn bad(&self) -> bool {
+        use convops_shared::catalogue::Trouble;
+        match self.trouble {
+            Trouble::Up => self.up(),
+            Trouble::Down => self.down(),
+            Trouble::Either => self.moved,
+        }
+    }
+    /// The lowest level reached after onset (for falls: balances, free space).
+    pub fn low(&self) -> f64 {
+        let s = &self.m.summary;
+        match (s.current, s.peak) {
+            (Some(c), Some(p)) if self.direction < 0 => c.min(p),
+            (Some(c), _) => c,
+            (None, Some(p)) => p,
+            _ => 0.0,
+        }
     }
     pub fn onset(&self) -> Option<i64> {
         self.m.summary.onset_at
@@ -119,6 +171,9 @@ impl Series<'_> {
             (None, Some(p)) => p,
             _ => 0.0,
         }
+    }
+    pub fn namespace_is(&self, ns: &str) -> bool {
+        self.m.namespace == ns
     }
     pub fn dim(&self, key: &str) -> Option<&str> {
         self.m.dimensions.get(key).map(String::as_str)
@@ -138,6 +193,10 @@ impl Series<'_> {
 fn series(m: &MetricEvidence) -> Series<'_> {
     let s = &m.summary;
     let moved = stats::moved(s.baseline, s.baseline_spread, s.current, s.peak);
+    let dims: Vec<&str> = m.dimensions.keys().map(String::as_str).collect();
+    let trouble = convops_shared::catalogue::spec(&m.namespace, &m.metric_name, &dims)
+        .map(|s| s.trouble)
+        .unwrap_or(convops_shared::catalogue::Trouble::Up);
     let direction = match (s.baseline, s.current.or(s.peak)) {
         (Some(b), Some(c)) if c > b => 1,
         (Some(b), Some(c)) if c < b => -1,
@@ -149,90 +208,30 @@ fn series(m: &MetricEvidence) -> Series<'_> {
     };
     Series {
         m,
-        kind: metric_kind(&m.namespace, &m.metric_name, m.dimensions.len()),
+        kind: metric_kind(&m.namespace, &m.metric_name, &dims),
         moved,
         direction,
         ratio,
+        trouble,
     }
 }
 
-/// A failure family of log lines, by what the words say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Family {
-    OutOfMemory,
-    Placement,
-    Throttled,
-    DbSaturated,
-    StorageFull,
-    AccessDenied,
-    CodeError,
-    Connectivity,
-    Other,
-}
+pub use convops_shared::signatures::{Family, Role};
 
-/// The families in the order they are tried: a line is put in the first that matches, so
-/// "timed out waiting for a pool connection" is saturation, not connectivity.
-static FAMILIES: LazyLock<Vec<(Family, Regex)>> = LazyLock::new(|| {
-    vec![
-        (
-            Family::OutOfMemory,
-            re(
-                r"(?i)OutOfMemory\w*|out of memory|OOM[ -]?kill\w*|\bOOM\b|Cannot allocate memory|\bMemoryError\b|exit code:? 137\b|heap space|memory limit exceeded|JavaScript heap",
-            ),
-        ),
-        (
-            Family::Placement,
-            re(
-                r"(?i)SERVICE_TASK_PLACEMENT_FAILURE|unable to place (?:a )?task|no container instance met|RESOURCE:(?:MEMORY|CPU|PORTS?|ENI)|InsufficientInstanceCapacity|insufficient (?:memory|cpu|capacity)|VcpuLimitExceeded|no capacity|CapacityProvider\w* .*unavailable",
-            ),
-        ),
-        (
-            Family::Throttled,
-            re(
-                r"(?i)ThrottlingException|ProvisionedThroughputExceeded\w*|RequestLimitExceeded|TooManyRequests\w*|Rate exceeded|\bSlowDown\b|RequestThrottled\w*|\bthrottl\w*|\b429 Too Many",
-            ),
-        ),
-        (
-            Family::DbSaturated,
-            re(
-                r"(?i)too many (?:connections|clients)|remaining connection slots|connection slots are reserved|max_connections|connection pool (?:is )?(?:exhausted|full)|Connection is not available|Failed to obtain (?:JDBC )?Connection|Cannot acquire connection|could not obtain (?:a )?(?:jdbc )?connection|deadlock detected|lock wait timeout|statement timeout|sorry, too many clients",
-            ),
-        ),
-        (
-            Family::StorageFull,
-            re(
-                r"(?i)No space left on device|disk (?:is )?full|storage[- ]full|could not extend file|\bENOSPC\b|database or disk is full",
-            ),
-        ),
-        (
-            Family::AccessDenied,
-            re(
-                r"(?i)AccessDenied\w*|not authori[sz]ed to perform|UnauthorizedOperation|InvalidClientTokenId|ExpiredToken\w*|\bForbidden\b|permission denied|KMS\w*Exception",
-            ),
-        ),
-        (
-            Family::CodeError,
-            re(
-                r"\b(?:TypeError|ReferenceError|SyntaxError|RangeError|NullPointerException|NoSuchMethodError|ClassCastException|ClassNotFoundException|NoClassDefFoundError|IllegalArgumentException|IllegalStateException|NumberFormatException|ArrayIndexOutOfBoundsException|AttributeError|KeyError|IndexError|NameError|ImportError|ModuleNotFoundError|ValueError|ZeroDivisionError|NoMethodError|ArgumentError|CannotPullContainerError)\b|Cannot read propert(?:y|ies) of (?:undefined|null)|is not a function|nil pointer dereference|\bpanic: |segmentation fault|undefined method|unhandled (?:exception|rejection)",
-            ),
-        ),
-        (
-            Family::Connectivity,
-            re(
-                r"(?i)\w*Timeout\w*Exception|\bConnectTimeout\w*|\bReadTimeout\w*|timed? ?out|\btimeout\b|i/o timeout|connection refused|ECONNREFUSED|ECONNRESET|connection reset|no route to host|EHOSTUNREACH|Name or service not known|UnknownHost\w*|NXDOMAIN|getaddrinfo|could not resolve|ENOTFOUND|circuit ?breaker|upstream connect error|broken pipe|failed to connect|connection closed|handshake",
-            ),
-        ),
-    ]
-});
-
-/// The family of one line and the words that put it there.
+/// The family of one line (by the failure-signature table, `convops_shared::signatures`: the
+/// first cause it names, else the first symptom it shows), whether it names a cause, and the
+/// words that put it there.
 pub fn family_of(line: &str) -> (Family, Option<(usize, usize)>) {
-    for (family, pattern) in FAMILIES.iter() {
-        if let Some(m) = pattern.find(line) {
-            return (*family, Some((m.start(), m.end())));
-        }
+    match convops_shared::signatures::classify(line) {
+        Some((sig, span)) => (sig.family, Some(span)),
+        None => (Family::Other, None),
     }
-    (Family::Other, None)
+}
+
+/// Like [`family_of`], with the role and the row's id.
+pub fn signature_of(line: &str) -> Option<(Family, Role, &'static str, (usize, usize))> {
+    convops_shared::signatures::classify(line)
+        .map(|(sig, span)| (sig.family, sig.role, sig.id, span))
 }
 
 /// A log template with its family, the matched words and where it points.
@@ -241,6 +240,8 @@ pub struct ErrorLines<'a> {
     pub logs: &'a LogEvidence,
     pub t: &'a LogTemplate,
     pub family: Family,
+    /// Whether the line names its cause or only shows a symptom (`None`: the table knows it not).
+    pub role: Option<Role>,
     /// The exact words that matched (`SocketTimeoutException`, `OutOfMemoryError`, …).
     pub token: String,
     /// A short excerpt of an example around the match.
@@ -258,9 +259,16 @@ static URL_HOST: LazyLock<Regex> = LazyLock::new(|| {
 });
 static KEY_HOST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?i)\b(?:host|hostname|db_host|endpoint|server|address)["']?\s*[=:]\s*["']?([a-z0-9][a-z0-9.-]+[a-z0-9])"#,
+        // Not nginx's `server:` and `host:` fields: in its error log they name the local virtual
+        // host and the request's Host header, not the peer (the peer is `upstream:`,
+        // https://nginx.org/en/docs/ngx_core_module.html#error_log).
+        r#"(?i)(?:\b(?:host|hostname|db_host|endpoint|address|server|upstream)["']?\s*=|\b(?:hostname|db_host|endpoint|address|upstream)["']?\s*:|"(?:host|server)"\s*:)\s*["']?(?:[a-z]+://)?([a-z0-9][a-z0-9.-]+[a-z0-9])"#,
     )
 });
+/// nginx's error-log fields that name this side of the connection (the virtual host, the
+/// request's Host header, the client), whose names are not peers the line talks to.
+static LOCAL_FIELD: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"\b(?:server|host|client): "?[^,"\s]+"?"#));
 static DNS_NAME: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|net|org|io|example|internal|local|cloud|dev|app|co|de|uk|fr|jp))\b",
@@ -289,9 +297,16 @@ pub fn hosts_in(line: &str) -> Vec<String> {
             push(m.as_str());
         }
     }
+    let local: Vec<(usize, usize)> = LOCAL_FIELD
+        .find_iter(line)
+        .map(|m| (m.start(), m.end()))
+        .collect();
     for m in DNS_NAME.find_iter(line) {
         // `java.net.SocketTimeoutException` is a class name, not the host `java.net`.
         if line[m.end()..].starts_with('.') {
+            continue;
+        }
+        if local.iter().any(|(s, e)| m.start() >= *s && m.end() <= *e) {
             continue;
         }
         push(m.as_str());
@@ -327,7 +342,11 @@ fn error_lines<'a>(logs: &'a LogEvidence, t: &'a LogTemplate) -> ErrorLines<'a> 
         .first()
         .map(String::as_str)
         .unwrap_or(&t.template);
-    let (family, span) = family_of(line);
+    let sig = signature_of(line);
+    let (family, role, span) = match sig {
+        Some((f, r, _, span)) => (f, Some(r), Some(span)),
+        None => (Family::Other, None, None),
+    };
     let token = span.map(|(s, e)| line[s..e].to_owned()).unwrap_or_default();
     let mut services = Vec::new();
     for c in SERVICE_ARN.captures_iter(line) {
@@ -339,6 +358,7 @@ fn error_lines<'a>(logs: &'a LogEvidence, t: &'a LogTemplate) -> ErrorLines<'a> 
         logs,
         t,
         family,
+        role,
         token,
         excerpt: excerpt(line, span, 110),
         hosts: hosts_in(line),
@@ -364,10 +384,35 @@ pub enum ChangeKind {
     Other,
 }
 
+/// An event name without the API version some services append in CloudTrail (Lambda records
+/// `UpdateFunctionCode20150331v2`, `PublishVersion20150331`, `UpdateAlias20150331`:
+/// https://docs.aws.amazon.com/lambda/latest/dg/logging-using-cloudtrail.html).
+pub fn event_name(raw: &str) -> &str {
+    let b = raw.as_bytes();
+    let mut end = b.len();
+    // An optional `v<digits>` after the date.
+    let mut i = end;
+    while i > 0 && b[i - 1].is_ascii_digit() {
+        i -= 1;
+    }
+    if i < end && i > 0 && b[i - 1] == b'v' {
+        end = i - 1;
+    }
+    let mut j = end;
+    while j > 0 && b[j - 1].is_ascii_digit() {
+        j -= 1;
+    }
+    if end - j == 8 && j > 0 {
+        &raw[..j]
+    } else {
+        raw
+    }
+}
+
 pub fn change_kind(c: &ChangeEvidence) -> ChangeKind {
     use ChangeKind::*;
     let params = c.parameters.as_deref().unwrap_or("");
-    match c.event_name.as_str() {
+    match event_name(&c.event_name) {
         "UpdateService" | "CreateService" if params.contains("\"taskDefinition\"") => Deploy,
         "UpdateService" if params.contains("\"desiredCount\"") => Scale,
         "UpdateService" => Deploy,
@@ -444,7 +489,181 @@ pub fn change_kind(c: &ChangeEvidence) -> ChangeKind {
         | "ModifyDBCluster"
         | "ModifyDBClusterParameterGroup"
         | "ResetDBParameterGroup" => DbConfig,
+        // Settings changes of things that keep running: a rollout of configuration.
+        "ModifyTargetGroup"
+        | "ModifyTargetGroupAttributes"
+        | "ModifyLoadBalancerAttributes"
+        | "ModifyListener"
+        | "UpdateStage"
+        | "CreateStage"
+        | "UpdateApi"
+        | "UpdateIntegration"
+        | "UpdateRestApi"
+        | "PutIntegration"
+        | "UpdateEventSourceMapping"
+        | "UpdateStateMachine"
+        | "PutRule"
+        | "PutTargets"
+        | "ModifyCacheCluster"
+        | "ModifyReplicationGroup"
+        | "ModifyCacheParameterGroup"
+        | "ModifyLaunchTemplate"
+        | "CreateLaunchTemplateVersion"
+        | "UpdateDistribution"
+        | "ChangeResourceRecordSets"
+        | "UpdateHealthCheck"
+        | "SetQueueAttributes"
+        | "UpdateGlobalTable"
+        | "PutBucketLifecycleConfiguration" => Deploy,
+        "IncreaseReplicationFactor"
+        | "DecreaseReplicationFactor"
+        | "ModifyReplicationGroupShardConfiguration"
+        | "UpdateShardCount"
+        | "DeleteFunctionConcurrency"
+        | "PutProvisionedConcurrency"
+        | "SetInstanceHealth"
+        | "DetachInstances"
+        | "EnterStandby"
+        | "SuspendProcesses"
+        | "ModifyInstanceCapacityReservationAttributes" => Scale,
+        "ModifyVpcAttribute" | "DisassociateAddress" | "ReleaseAddress" => AccessRestrict,
+        // By verb, for the events no row names: a narrowing of access or of reachability is
+        // what blocks traffic or calls.
+        n if (n.starts_with("Revoke")
+            || n.starts_with("Detach")
+            || n.starts_with("Remove")
+            || n.starts_with("Disable")
+            || n.starts_with("Delete"))
+            && (n.contains("Policy")
+                || n.contains("Permission")
+                || n.contains("Grant")
+                || n.contains("SecurityGroup")
+                || n.contains("NetworkAcl")
+                || n.contains("Route")
+                || n.contains("Endpoint")
+                || n.contains("Key")) =>
+        {
+            AccessRestrict
+        }
         _ => Other,
+    }
+}
+
+/// What a change can break, for the reader: every CloudTrail write in the window is put in one
+/// of these classes, and the message says which class a cause or a set-aside change is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeClass {
+    /// Who can reach what over the network: security groups, network ACLs, routes, endpoints,
+    /// load balancer listeners.
+    Reachability,
+    /// Who may call what: IAM policies and roles, KMS keys and grants, resource policies.
+    Permissions,
+    /// How much runs: desired counts, scaling limits, table capacity, concurrency, instances
+    /// stopped or started.
+    Capacity,
+    /// Settings of something that keeps running: parameters, secrets, function configuration,
+    /// database parameters, health checks.
+    Configuration,
+    /// New code or images rolled out.
+    Code,
+    /// Data itself: restores, deletions, purges.
+    Data,
+}
+
+impl ChangeClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeClass::Reachability => "reachability",
+            ChangeClass::Permissions => "permissions",
+            ChangeClass::Capacity => "capacity",
+            ChangeClass::Configuration => "configuration",
+            ChangeClass::Code => "code",
+            ChangeClass::Data => "data",
+        }
+    }
+}
+
+/// Which class a change is. Events the tables of [`change_kind`] know are classed by their kind;
+/// the rest by the service and verb of the event name (IAM, KMS, STS → permissions; EC2 network
+/// objects → reachability; Auto Scaling → capacity; …), defaulting to configuration.
+pub fn change_class(c: &ChangeEvidence, kind: ChangeKind) -> ChangeClass {
+    let service = c.event_source.split('.').next().unwrap_or("");
+    let name = event_name(&c.event_name);
+    let network = [
+        "SecurityGroup",
+        "NetworkAcl",
+        "Route",
+        "VpcEndpoint",
+        "NatGateway",
+        "InternetGateway",
+        "TransitGateway",
+        "VpcPeering",
+        "Listener",
+        "Subnet",
+    ]
+    .iter()
+    .any(|w| name.contains(w));
+    match kind {
+        ChangeKind::Scale | ChangeKind::Lifecycle => ChangeClass::Capacity,
+        ChangeKind::AccessRestrict | ChangeKind::AccessGrant => {
+            if network || service == "ec2" {
+                ChangeClass::Reachability
+            } else {
+                ChangeClass::Permissions
+            }
+        }
+        ChangeKind::DbConfig => ChangeClass::Configuration,
+        ChangeKind::Deploy => {
+            let code = matches!(
+                name,
+                "UpdateFunctionCode"
+                    | "PublishVersion"
+                    | "UpdateAlias"
+                    | "CreateDeployment"
+                    | "RegisterTaskDefinition"
+                    | "UpdateService"
+                    | "CreateService"
+                    | "UpdateStack"
+                    | "ExecuteChangeSet"
+                    | "UpdateEnvironment"
+                    | "CreateImage"
+            );
+            if code {
+                ChangeClass::Code
+            } else {
+                ChangeClass::Configuration
+            }
+        }
+        ChangeKind::Other => {
+            if matches!(service, "iam" | "kms" | "sts" | "sso" | "secretsmanager")
+                && (name.contains("Policy")
+                    || name.contains("Key")
+                    || name.contains("Grant")
+                    || name.contains("Role")
+                    || name.contains("Permission"))
+            {
+                ChangeClass::Permissions
+            } else if network {
+                ChangeClass::Reachability
+            } else if matches!(service, "autoscaling" | "application-autoscaling")
+                || name.contains("Capacity")
+                || name.contains("Concurrency")
+                || name.contains("Scaling")
+            {
+                ChangeClass::Capacity
+            } else if name.starts_with("Restore")
+                || name.starts_with("Purge")
+                || name.contains("Snapshot")
+                || name.contains("Backup")
+                || name.starts_with("DeleteTable")
+                || name.starts_with("DeleteObject")
+                || name.starts_with("DeleteItem")
+            {
+                ChangeClass::Data
+            } else {
+                ChangeClass::Configuration
+            }
+        }
     }
 }
 
@@ -463,6 +682,8 @@ pub struct Facts<'a> {
     /// evaluation window.
     pub onset: i64,
     pub alarm_series: Option<Series<'a>>,
+    /// Every series, the alarm's own included (a rule that reads a level reads it wherever it
+    /// is, and the alarm may watch the very metric that shows the cause).
     pub series: Vec<Series<'a>>,
     pub errors: Vec<ErrorLines<'a>>,
     pub changes: Vec<(&'a ChangeEvidence, ChangeKind)>,
@@ -470,9 +691,18 @@ pub struct Facts<'a> {
     /// Services behind the alarm (its target group or service dimensions).
     pub behind: Vec<&'a EcsServiceEvidence>,
     pub resources: Vec<&'a ResourceEvidence>,
+    /// The evidence id of the alarm's own series.
+    pub alarm_id: Option<String>,
 }
 
 impl<'a> Facts<'a> {
+    /// The series other than the alarm's own.
+    pub fn related(&self) -> impl Iterator<Item = &Series<'a>> {
+        self.series
+            .iter()
+            .filter(move |s| Some(&s.m.id) != self.alarm_id.as_ref())
+    }
+
     pub fn new(frame: &'a EvidenceFrame) -> Self {
         let a = &frame.alarm;
         let mut all_series = Vec::new();
@@ -523,10 +753,8 @@ impl<'a> Facts<'a> {
             frame,
             onset,
             alarm_series,
-            series: all_series
-                .into_iter()
-                .filter(|s| Some(&s.m.id) != alarm_id.as_ref())
-                .collect(),
+            series: all_series,
+            alarm_id,
             errors,
             changes,
             services,
@@ -556,6 +784,45 @@ impl<'a> Facts<'a> {
             .iter()
             .copied()
             .find(|r| r.name.eq_ignore_ascii_case(label) || r.resource_id.as_deref() == Some(label))
+    }
+
+    /// The names of what the failure involves, lowercase: the alarm's dimension values (and
+    /// their `type/NAME/id` middle part), the services behind it and their task definition
+    /// families, the resources named by failing lines' hosts, the log groups with error lines.
+    pub fn involved_names(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut push = |n: &str| {
+            let n = n.to_lowercase();
+            if n.len() >= 3 && !out.contains(&n) {
+                out.push(n);
+            }
+        };
+        for v in self.frame.alarm.dimensions.values() {
+            push(v);
+            let parts: Vec<&str> = v.split('/').collect();
+            if let [_, name, _] = parts.as_slice() {
+                push(name);
+            }
+        }
+        for s in &self.behind {
+            push(&s.service);
+            push(family_name(&s.task_definition));
+        }
+        for e in &self.errors {
+            for h in &e.hosts {
+                if let Some(r) = self.resource_of_host(h) {
+                    push(&r.name);
+                }
+            }
+            if let Some(s) = self.service_of_group(&e.logs.group) {
+                push(&s.service);
+                push(family_name(&s.task_definition));
+            }
+            if let Some(last) = e.logs.group.rsplit('/').find(|x| x.len() >= 3) {
+                push(last);
+            }
+        }
+        out
     }
 
     /// The ECS service a log group belongs to (`/ecs/NAME`, `…/NAME/…`).
@@ -603,7 +870,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn families_follow_the_words() {
+    fn families_follow_the_signature_table() {
         let f = |l: &str| family_of(l).0;
         assert_eq!(
             f("java.lang.OutOfMemoryError: Java heap space"),
@@ -623,7 +890,7 @@ mod tests {
         );
         assert_eq!(
             f(r#"{"eventName":"SERVICE_TASK_PLACEMENT_FAILURE","reason":"RESOURCE:MEMORY"}"#),
-            Family::Placement
+            Family::Capacity
         );
         assert_eq!(
             f("TypeError: Cannot read properties of undefined (reading 'id')"),
@@ -652,6 +919,13 @@ mod tests {
             ["orders-db.abc.eu-west-1.rds.amazonaws.com"]
         );
         assert!(hosts_in("java.net.ConnectException: Connection refused").is_empty());
+        // nginx names its own virtual host and the request's Host; the peer is the upstream.
+        assert_eq!(
+            hosts_in(
+                r#"2024/01/01 [error] 7#7: *1 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.0.0.1, server: shop.example, request: "GET / HTTP/1.1", upstream: "http://php-fpm.internal:9000/index.php", host: "shop.example""#
+            ),
+            ["php-fpm.internal"]
+        );
     }
 
     #[test]
@@ -663,6 +937,22 @@ mod tests {
             e.starts_with('…') && e.ends_with('…') && e.contains("MATCH"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn event_names_lose_their_api_version() {
+        assert_eq!(
+            event_name("UpdateFunctionCode20150331v2"),
+            "UpdateFunctionCode"
+        );
+        assert_eq!(event_name("PublishVersion20150331"), "PublishVersion");
+        assert_eq!(
+            event_name("PutFunctionConcurrency20171031"),
+            "PutFunctionConcurrency"
+        );
+        assert_eq!(event_name("UpdateService"), "UpdateService");
+        assert_eq!(event_name("CreateKey2"), "CreateKey2");
+        assert_eq!(event_name("20150331"), "20150331");
     }
 
     #[test]

@@ -170,6 +170,7 @@ fn print_table(outcomes: &[Outcome]) {
     }
     let s = runner::summarise(outcomes);
     println!();
+    println!("{}", runner::confusion_table(outcomes));
     println!(
         "scenarios:            {} ({} could not be run)",
         s.scenarios, s.errors
