@@ -598,6 +598,12 @@ pub fn encoder(frame: EvidenceFrame, redactor: &Redactor) -> impl Fn(u64) -> Vec
     if masked > 0 {
         tracing::debug!(masked, "values redacted from evidence");
     }
+    // Long strings are cut to their wire length only now, after redaction: a secret cut in half
+    // before it was masked would no longer look like one.
+    if let Ok(AgentFrame::Evidence(mut f)) = serde_json::from_value::<AgentFrame>(value.clone()) {
+        crate::reduce::cut_frame_for_wire(&mut f);
+        value = serde_json::to_value(AgentFrame::Evidence(f)).unwrap_or(value);
+    }
     move |seq| {
         let mut v = value.clone();
         v["seq"] = seq.into();
@@ -686,5 +692,99 @@ mod tests {
         };
         assert_eq!(f.seq, 42);
         assert_eq!(f.alarm.name, "api-5xx", "what is not sensitive is kept");
+    }
+
+    #[test]
+    fn long_strings_are_masked_whole_then_cut() {
+        // A password that straddles the 600th character of the parameters and the 400th of a
+        // log example: cut first, its tail would no longer look like a secret.
+        let secret = "Zq7!mPw2vLx9sRt4";
+        let params = format!(
+            r#"{{"pad":"{}","environment":[{{"name":"DB_PASSWORD","value":"{secret}"}}]}}"#,
+            "p".repeat(560)
+        );
+        let line = format!(
+            "{} connect failed: postgres://app:{secret}@db.internal:5432/x ERROR timeout",
+            "w".repeat(370)
+        );
+        let frame = EvidenceFrame {
+            seq: 0,
+            investigation_id: "inv".into(),
+            trigger: Trigger::Alarm,
+            alarm: AlarmInfo {
+                name: "a".into(),
+                arn: None,
+                description: None,
+                namespace: "AWS/ECS".into(),
+                metric_name: "CPUUtilization".into(),
+                dimensions: Default::default(),
+                statistic: "Average".into(),
+                period_secs: 60,
+                evaluation_periods: 1,
+                threshold: 1.0,
+                comparison: "GreaterThanThreshold".into(),
+                state: "ALARM".into(),
+                state_reason: String::new(),
+                state_reason_data: None,
+                transitioned_at: 1,
+            },
+            started_at: 0,
+            finished_at: 0,
+            items: vec![
+                EvidenceItem::Change(convops_shared::evidence::ChangeEvidence {
+                    id: "c1".into(),
+                    at: 0,
+                    event_source: "ecs.amazonaws.com".into(),
+                    event_name: "RegisterTaskDefinition".into(),
+                    actor: "ci".into(),
+                    resources: vec![],
+                    parameters: Some(params),
+                }),
+                EvidenceItem::Logs(convops_shared::evidence::LogEvidence {
+                    id: "l1".into(),
+                    group: "/ecs/x".into(),
+                    lines_read: 1,
+                    lines_matched: 1,
+                    templates: vec![convops_shared::evidence::LogTemplate {
+                        template: "t".into(),
+                        count: 1,
+                        first_seen: 0,
+                        last_seen: 0,
+                        examples: vec![line],
+                    }],
+                    context: vec![],
+                }),
+            ],
+            sources: vec![],
+            raw_bytes: 0,
+            omitted: Vec::new(),
+        };
+        let text = String::from_utf8(encoder(frame, &Redactor::new(b"k"))(1)).expect("utf8");
+        for part in [secret, &secret[..8], &secret[8..]] {
+            assert!(!text.contains(part), "{part} reached the spool: {text}");
+        }
+        let AgentFrame::Evidence(f) = AgentFrame::decode(&text).expect("frame") else {
+            panic!("not evidence")
+        };
+        for item in &f.items {
+            match item {
+                EvidenceItem::Change(c) => {
+                    let p = c.parameters.as_deref().unwrap_or_default();
+                    assert!(
+                        p.chars().count() <= crate::reduce::MAX_PARAMETER_CHARS + 2,
+                        "{p}"
+                    );
+                }
+                EvidenceItem::Logs(l) => {
+                    let e = &l.templates[0].examples[0];
+                    assert!(
+                        e.chars().count() <= crate::reduce::MAX_EXAMPLE_CHARS + 2,
+                        "{e}"
+                    );
+                    assert!(e.contains("timeout") || e.contains("failed"), "{e}");
+                }
+                _ => {}
+            }
+        }
     }
 }

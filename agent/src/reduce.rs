@@ -37,6 +37,169 @@ pub fn summarise(points: &[(i64, f64)], transition_ms: i64, eval_window_ms: i64)
     }
 }
 
+/// Longest a log example or context line is on the wire, in characters.
+pub const MAX_EXAMPLE_CHARS: usize = 400;
+/// Longest a change's request parameters are on the wire, in characters.
+pub const MAX_PARAMETER_CHARS: usize = 600;
+/// Longest a line or parameter text is kept before redaction (a memory bound only: CloudWatch
+/// events are at most 256 KiB), in characters.
+pub const MAX_LINE_CHARS: usize = 16_384;
+
+/// `s` cut to `max` characters without splitting a character: the whole string when it fits,
+/// else a window that starts a little before `focus` (a byte offset) and ends with `…` (and
+/// starts with `…` when it does not start at the beginning).
+pub fn window(s: &str, max: usize, focus: Option<usize>) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    // The head of a line says what it is (time, level, logger, an event's type and resources):
+    // when the focus lies beyond the first window, keep a head and then the focus.
+    if let Some(f) = focus {
+        let head_chars = max * 2 / 5;
+        let head_end = s
+            .char_indices()
+            .nth(head_chars)
+            .map(|(i, _)| i)
+            .unwrap_or(s.len());
+        if f > s
+            .char_indices()
+            .nth(max - max / 4)
+            .map(|(i, _)| i)
+            .unwrap_or(s.len())
+        {
+            let tail = window_at(s, max - head_chars, f);
+            return format!("{}…{}", &s[..head_end], tail.trim_start_matches('…'));
+        }
+    }
+    window_at(s, max, focus.unwrap_or(0))
+}
+
+/// `max` characters of `s` starting a quarter of them before byte offset `focus`.
+fn window_at(s: &str, max: usize, focus: usize) -> String {
+    // Start up to a quarter of the window before the focus, on a character boundary.
+    let lead = max / 4;
+    let mut focus = focus.min(s.len());
+    while !s.is_char_boundary(focus) {
+        focus -= 1;
+    }
+    let mut start = s[..focus]
+        .char_indices()
+        .rev()
+        .nth(lead.saturating_sub(1))
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    if focus <= lead {
+        start = 0;
+    }
+    let body: String = s[start..].chars().take(max).collect();
+    let mut out = String::with_capacity(body.len() + 6);
+    if start > 0 {
+        out.push('…');
+    }
+    out.push_str(&body);
+    if start + body.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Where in a log line the words that matter are: the failure-signature table's match, else the
+/// default error pattern's, else nowhere.
+fn focus_of(line: &str) -> Option<usize> {
+    convops_shared::signatures::classify(line)
+        .map(|(_, (start, _))| start)
+        .or_else(|| crate::collect::logs::errorish_at(line))
+}
+
+/// Cut an item's long strings to their wire length, keeping what matters: a log example around
+/// the words the signature table (or the error pattern) matched, the head of a context line and
+/// of a change's parameters. The encoder runs this after redaction, so a secret is masked whole
+/// before anything is cut; [`fit`] measures items as they will be after it.
+pub fn cut_for_wire(item: &mut EvidenceItem) {
+    match item {
+        EvidenceItem::Logs(l) => {
+            for t in &mut l.templates {
+                for e in &mut t.examples {
+                    if e.chars().count() > MAX_EXAMPLE_CHARS {
+                        *e = window(e, MAX_EXAMPLE_CHARS, focus_of(e));
+                    }
+                }
+            }
+            for c in &mut l.context {
+                if c.chars().count() > MAX_EXAMPLE_CHARS {
+                    *c = window(c, MAX_EXAMPLE_CHARS, None);
+                }
+            }
+        }
+        EvidenceItem::Change(c) => {
+            if let Some(p) = &mut c.parameters {
+                if p.chars().count() > MAX_PARAMETER_CHARS {
+                    *p = window(p, MAX_PARAMETER_CHARS, None);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Changes sent with their request parameters at their full wire length at most; the others
+/// keep the head of theirs (enough for a `desiredCount`).
+pub const MAX_CHANGES_WITH_PARAMETERS: usize = 8;
+/// The head of a change's parameters kept when it is not among those.
+pub const SHORT_PARAMETER_CHARS: usize = 160;
+
+/// [`cut_for_wire`] over a frame, and shorter parameters for the changes that cannot have caused
+/// the failure or rank low: those after the onset (the alarm series' onset, else the start of its
+/// evaluation window) and those past the first [`MAX_CHANGES_WITH_PARAMETERS`] (changes are in
+/// order of relevance).
+pub fn cut_frame_for_wire(f: &mut convops_shared::protocol::EvidenceFrame) {
+    let onset = f
+        .items
+        .iter()
+        .find_map(|i| match i {
+            EvidenceItem::Metric(m) => Some(m.summary.onset_at),
+            _ => None,
+        })
+        .flatten()
+        .unwrap_or(f.alarm.transitioned_at - f.alarm.evaluation_window_ms());
+    let mut rank = 0;
+    for item in &mut f.items {
+        cut_for_wire(item);
+        if let EvidenceItem::Change(c) = item {
+            let keep = rank < MAX_CHANGES_WITH_PARAMETERS && c.at <= onset + 2 * 60_000;
+            rank += 1;
+            if let (false, Some(p)) = (keep, &mut c.parameters) {
+                if p.chars().count() > SHORT_PARAMETER_CHARS {
+                    *p = window(p, SHORT_PARAMETER_CHARS, None);
+                }
+            }
+        }
+    }
+}
+
+/// The size an item will have on the wire, once cut.
+fn wire_len(item: &EvidenceItem) -> usize {
+    let mut cut = item.clone();
+    cut_for_wire(&mut cut);
+    json_len(&cut)
+}
+
+/// Whether a series changed enough to be evidence: it moved away from its baseline, or it fell
+/// to (nearly) nothing from a real level (a credit or burst balance running out over hours).
+pub fn moved_or_drained(s: &MetricSummary) -> bool {
+    if stats::moved(s.baseline, s.baseline_spread, s.current, s.peak) {
+        return true;
+    }
+    let low = match (s.current, s.peak) {
+        (Some(c), Some(p)) => c.min(p),
+        (Some(c), None) => c,
+        (None, Some(p)) => p,
+        _ => return false,
+    };
+    s.baseline
+        .is_some_and(|b| b >= 5.0 && low < b && (low <= 0.02 * b || low < 1.0))
+}
+
 /// Bytes of `v` as compact JSON.
 pub fn json_len<T: serde::Serialize>(v: &T) -> usize {
     serde_json::to_vec(v).map(|b| b.len()).unwrap_or(0)
@@ -70,14 +233,14 @@ pub fn fit(items: Vec<EvidenceItem>, budget: usize) -> (Vec<EvidenceItem>, Vec<S
     let mut omitted = Vec::new();
     for item in items {
         // +1 for the comma between items.
-        let size = json_len(&item) + 1;
+        let size = wire_len(&item) + 1;
         if used + size <= budget {
             used += size;
             kept.push(item);
             continue;
         }
         let slimmed = slim(&item);
-        let small = json_len(&slimmed) + 1;
+        let small = wire_len(&slimmed) + 1;
         if used + small <= budget {
             used += small;
             omitted.push(format!("{}: trimmed to fit the evidence budget", item.id()));
@@ -95,6 +258,29 @@ pub fn fit(items: Vec<EvidenceItem>, budget: usize) -> (Vec<EvidenceItem>, Vec<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_examples_are_cut_around_what_matters() {
+        let line = format!(
+            "{{\"detail-type\":\"ECS Task State Change\",\"pad\":\"{}\",\"stoppedReason\":\"Unexpected EC2 error while attempting to Create Network Interface: InsufficientFreeAddressesInSubnet\"}}",
+            "x".repeat(900)
+        );
+        let w = window(&line, MAX_EXAMPLE_CHARS, focus_of(&line));
+        assert!(w.contains("InsufficientFreeAddressesInSubnet"), "{w}");
+        assert!(
+            w.starts_with("{\"detail-type\":\"ECS Task State Change\""),
+            "the head stays: {w}"
+        );
+        assert!(
+            w.chars().count() <= MAX_EXAMPLE_CHARS + 2,
+            "{}",
+            w.chars().count()
+        );
+        // Short strings and strings without a focus keep their head.
+        assert_eq!(window("short", 10, Some(3)), "short");
+        let head = window(&"é".repeat(50), 10, None);
+        assert_eq!(head, format!("{}…", "é".repeat(10)));
+    }
 
     #[test]
     fn step_series_has_onset_and_levels() {

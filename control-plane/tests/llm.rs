@@ -174,6 +174,7 @@ fn diagnosis() -> Diagnosis {
         findings: vec![],
         unchecked: vec![],
         set_aside: Vec::new(),
+        metric: String::new(),
         masked_by_control_plane: 0,
         write_up: None,
         write_up_skipped: None,

@@ -420,7 +420,10 @@ static NLB: &[MetricSpec] = &[
     m("TCP_Client_Reset_Count", "Sum", "Count", T::Up, S::ClientErrors),
     m("PortAllocationErrorCount", "Sum", "Count", T::Up, S::Capacity),
     m("ActiveFlowCount", "Average", "Count", T::Either, S::Connections),
-    m("NewFlowCount", "Sum", "Count", T::Either, S::Connections),
+    // A Network Load Balancer has no request count: a new flow is a client connection, its
+    // measure of load ("The total number of new flows (or connections) established from
+    // clients to targets").
+    m("NewFlowCount", "Sum", "Count", T::Up, S::Traffic),
     m("TargetTLSNegotiationErrorCount", "Sum", "Count", T::Up, S::Errors),
     m("ClientTLSNegotiationErrorCount", "Sum", "Count", T::Up, S::ClientErrors),
     m("ProcessedBytes", "Sum", "Bytes", T::Either, S::Network),
@@ -678,8 +681,10 @@ static APIGW_REST: &[MetricSpec] = &[
     m("5XXError", "Sum", "Count", T::Up, S::Errors),
     m("Latency", "Average", "Milliseconds", T::Up, S::Latency),
     m("IntegrationLatency", "Average", "Milliseconds", T::Up, S::Latency),
-    // AWS documents the SampleCount statistic as this metric's meaning.
-    m("Count", "SampleCount", "Count", T::Up, S::Traffic),
+    // AWS documents the SampleCount statistic as this metric's meaning; each request is a
+    // datapoint of value 1, so Sum gives the same number, and it also holds for counts put as
+    // aggregated values (statistic sets, emulators).
+    m("Count", "Sum", "Count", T::Up, S::Traffic),
     m("4XXError", "Sum", "Count", T::Up, S::ClientErrors),
     m("CacheMissCount", "Sum", "Count", T::Up, S::Other),
     m("CacheHitCount", "Sum", "Count", T::Down, S::Other),

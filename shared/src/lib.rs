@@ -14,6 +14,7 @@
 pub mod catalogue;
 pub mod config_error;
 pub mod evidence;
+pub mod names;
 pub mod protocol;
 pub mod redact;
 pub mod secret;

@@ -562,6 +562,15 @@ pub static SIGNATURES: &[Signature] = &[
         "TooManyRequestsException: Rate Exceeded. Reason: ReservedFunctionConcurrentInvocationLimitExceeded",
     ),
     cause(
+        // A server-side error code of an AWS API: the service failed on its side, not the caller
+        // (the common errors of every AWS API: InternalFailure 500, ServiceUnavailable 503).
+        "aws.service_internal_error",
+        Family::Connectivity,
+        r#"\((?:InternalFailure|InternalError|InternalServerError|InternalServiceError|ServiceUnavailable|ServiceUnavailableException|InternalServerException|ServiceException)\)|"(?:__type|code|Code|errorCode|ErrorCode)"\s*:\s*"(?:InternalFailure|InternalError|InternalServerError|ServiceUnavailable)"|'InternalFailure'|<Code>(?:InternalError|ServiceUnavailable)</Code>|\bInternal service failure\b"#,
+        "https://docs.aws.amazon.com/kinesis/latest/APIReference/CommonErrors.html",
+        "botocore.exceptions.ClientError: An error occurred (InternalFailure) when calling the PutRecords operation (reached max retries: 4): Internal service failure.",
+    ),
+    cause(
         "aws.throttling_exception",
         Family::Throttled,
         r"\b[A-Za-z0-9]*Throttl(?:ed|ing)Exception\b",
@@ -662,13 +671,6 @@ pub static SIGNATURES: &[Signature] = &[
         "ServiceQuotaExceededException: You have exceeded the maximum number of allowed resources.",
     ),
     cause(
-        "ecs.placement_resource",
-        Family::Capacity,
-        r"RESOURCE:(?:MEMORY|CPU|ENI|PORTS|GPU)\b|has insufficient (?:memory|CPU units|cpu) available",
-        SRC_ECS_EB_SERVICE,
-        r#"{"version":"0","detail-type":"ECS Service Action","source":"aws.ecs","region":"us-east-1","detail":{"eventType":"ERROR","eventName":"SERVICE_TASK_PLACEMENT_FAILURE","clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/default","capacityProviderArns":[],"reason":"RESOURCE:MEMORY","createdAt":"2024-05-01T10:00:00.000Z"}}"#,
-    ),
-    cause(
         "fargate.capacity_unavailable",
         Family::Capacity,
         r"Capacity is unavailable at this time",
@@ -676,11 +678,20 @@ pub static SIGNATURES: &[Signature] = &[
         "service web was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone.",
     ),
     cause(
+        // The event's own name before the reason it carries (`RESOURCE:MEMORY`): the name is
+        // what the ECS documentation and a reader search for.
         "ecs.unable_to_place_task",
         Family::Capacity,
         r"unable to place a task|\bSERVICE_TASK_PLACEMENT_FAILURE\b",
         SRC_ECS_SERVICE_EVENTS,
         "service web was unable to place a task because no container instance met all of its requirements. The closest matching container-instance 5f5c0f1e has insufficient memory available.",
+    ),
+    cause(
+        "ecs.placement_resource",
+        Family::Capacity,
+        r"RESOURCE:(?:MEMORY|CPU|ENI|PORTS|GPU)\b|has insufficient (?:memory|CPU units|cpu) available",
+        SRC_ECS_EB_SERVICE,
+        r#"{"version":"0","detail-type":"ECS Service Action","source":"aws.ecs","region":"us-east-1","detail":{"eventType":"ERROR","eventName":"SERVICE_TASK_PLACEMENT_FAILURE","clusterArn":"arn:aws:ecs:us-east-1:123456789012:cluster/default","capacityProviderArns":[],"reason":"RESOURCE:MEMORY","createdAt":"2024-05-01T10:00:00.000Z"}}"#,
     ),
     cause(
         "os.too_many_open_files",
@@ -1673,7 +1684,7 @@ pub static SIGNATURES: &[Signature] = &[
     symptom(
         "ruby.net_timeout",
         Family::Connectivity,
-        r"\bNet::(?:ReadTimeout|OpenTimeout|WriteTimeout)\b|\bFaraday::(?:ConnectionFailed|TimeoutError)\b|\bRedis::(?:CannotConnectError|TimeoutError)\b|\bPG::ConnectionBad\b",
+        r"\bNet::(?:ReadTimeout|OpenTimeout|WriteTimeout)\b|\bFaraday::(?:ConnectionFailed|TimeoutError)\b|\bRedis::(?:CannotConnectError|TimeoutError)\b|\bPG::ConnectionBad\b|\bActiveRecord::ConnectionNotEstablished\b",
         "https://docs.ruby-lang.org/en/master/Net/ReadTimeout.html",
         "Net::ReadTimeout: Net::ReadTimeout with #<TCPSocket:(closed)>",
     ),

@@ -724,7 +724,7 @@ mod tests {
         assert!(
             lines[0].contains("thro")
                 && lines[0].contains("traf_surg")
-                && lines[0].contains("error"),
+                && lines[0].contains("erro"),
             "{table}"
         );
         let row = |name: &str| {

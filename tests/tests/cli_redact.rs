@@ -44,14 +44,22 @@ fn corpus_through_the_cli() {
     let out = String::from_utf8(stdout).expect("utf8");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), records.len(), "one output line per input line");
+    let masks = regex::Regex::new(r"\[[a-z0-9_]+:[0-9a-f]{4}\]").expect("mask pattern");
     for (r, got) in records.iter().zip(&lines) {
         let line = r["line"].as_str().unwrap_or_default();
         if r["kind"] == "trap" {
             assert_eq!(*got, line, "trap {} changed", r["id"]);
         }
+        // A pseudonym's four hex digits may spell a short value by chance (a CVV `270` in
+        // `[card_cvv:270b]`): what must not survive is the value outside the masks.
+        let unmasked = masks.replace_all(got, "[]");
         for span in r["spans"].as_array().into_iter().flatten() {
             let text = span["text"].as_str().unwrap_or_default();
-            assert!(!got.contains(text), "{}: {text:?} survived: {got}", r["id"]);
+            assert!(
+                !unmasked.contains(text),
+                "{}: {text:?} survived: {got}",
+                r["id"]
+            );
         }
     }
 }

@@ -122,10 +122,13 @@ async fn logs_are_read_past_every_page() -> anyhow::Result<()> {
         ),
     )
     .await?;
-    assert_eq!(
-        groups.iter().map(|g| g.0.as_str()).collect::<Vec<_>>(),
-        [group]
-    );
+    // The service's group first, found on the second page; the other 70 follow as groups read
+    // whole only when written in the window (`Scope::Any`).
+    assert_eq!(groups[0], (group.to_owned(), collect::logs::Scope::All));
+    assert_eq!(groups.len(), 71);
+    assert!(groups[1..]
+        .iter()
+        .all(|g| g.0.starts_with("/aws/noise/") && g.1 == collect::logs::Scope::Any));
     assert!(
         meter.calls() >= 2,
         "DescribeLogGroups pages: {}",

@@ -10,7 +10,6 @@ use crate::aws::{Action, CallError, Clients};
 
 /// Pages of 50 events read at most per investigation.
 const MAX_PAGES: usize = 20;
-const MAX_PARAMETER_CHARS: usize = 600;
 
 /// Write events between `start_ms` and `end_ms`, newest first.
 pub async fn changes(
@@ -60,9 +59,13 @@ pub async fn changes(
                 .get("requestParameters")
                 .filter(|p| !p.is_null())
                 .map(|p| {
+                    // Whole (up to a memory bound): the encoder cuts it to its wire length
+                    // after redaction, so a secret is never cut before it is masked.
                     let text = p.to_string();
-                    if text.chars().count() > MAX_PARAMETER_CHARS {
-                        text.chars().take(MAX_PARAMETER_CHARS).collect::<String>() + "…"
+                    if text.chars().count() > crate::reduce::MAX_LINE_CHARS {
+                        text.chars()
+                            .take(crate::reduce::MAX_LINE_CHARS)
+                            .collect::<String>()
                     } else {
                         text
                     }

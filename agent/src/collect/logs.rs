@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use convops_shared::evidence::{LogEvidence, LogTemplate};
+use convops_shared::names::distinctive_tokens;
 use convops_shared::signatures;
 use convops_shared::templates::{ClusterId, Miner, HEADER_SAMPLE};
 use regex::Regex;
@@ -18,7 +19,6 @@ const MAX_GROUPS_LISTED: usize = 1000;
 const MAX_EVENTS_PER_GROUP: usize = 20_000;
 const MAX_TEMPLATES: usize = 8;
 const MAX_EXAMPLES: usize = 2;
-const MAX_EXAMPLE_CHARS: usize = 400;
 
 /// Lines that look like errors: the default of `logs.error_pattern`. Words also count after an
 /// underscore, as in `SERVICE_TASK_PLACEMENT_FAILURE`.
@@ -110,8 +110,10 @@ pub fn mine<'a>(
         t.first_seen = t.first_seen.min(*ts);
         t.last_seen = t.last_seen.max(*ts);
         if t.examples.len() < MAX_EXAMPLES && !t.examples.iter().any(|x| x == msg) {
+            // Whole (up to a memory bound): the encoder cuts it around its decisive words
+            // after redaction, so nothing is cut before it is masked.
             t.examples
-                .push(msg.chars().take(MAX_EXAMPLE_CHARS).collect());
+                .push(msg.chars().take(crate::reduce::MAX_LINE_CHARS).collect());
         }
     }
     templates.into_values().collect()
@@ -119,6 +121,11 @@ pub fn mine<'a>(
 
 pub fn is_errorish(line: &str) -> bool {
     ERRORISH.is_match(line)
+}
+
+/// Where the default error pattern first matches in `line`.
+pub fn errorish_at(line: &str) -> Option<usize> {
+    ERRORISH.find(line).map(|m| m.start())
 }
 
 /// The groups to read for the resources involved, in priority order: the groups configured for
@@ -251,59 +258,6 @@ pub fn choose_groups(
     out.extend(near.into_iter().map(|g| (g, Scope::Any)));
     out.extend(far.into_iter().map(|g| (g, Scope::Any)));
     out
-}
-
-/// Words of a name that identify something (at least four characters, not a word every
-/// account uses in its names such as `prod`, `service` or `lambda`).
-fn distinctive_tokens(name: &str) -> impl Iterator<Item = &str> {
-    const COMMON: &[&str] = &[
-        "aws",
-        "ecs",
-        "lambda",
-        "instance",
-        "cluster",
-        "apigateway",
-        "events",
-        "prod",
-        "production",
-        "staging",
-        "stage",
-        "service",
-        "worker",
-        "workers",
-        "logs",
-        "error",
-        "errors",
-        "access",
-        "main",
-        "default",
-        "task",
-        "tasks",
-        "queue",
-        "database",
-        "host",
-        "hosts",
-        "server",
-        "containerinsights",
-        "performance",
-        "vendedlogs",
-        "states",
-        "var",
-        "messages",
-        "syslog",
-        "stream",
-        "function",
-        "handler",
-        "primary",
-        "replica",
-        "internal",
-        "amazonaws",
-        "application",
-        "latest",
-    ];
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|t| t.len() >= 4 && !t.bytes().all(|b| b.is_ascii_digit()))
-        .filter(|t| !COMMON.contains(t))
 }
 
 /// What reading one group produced.
@@ -525,7 +479,9 @@ async fn context_before(
             let clock = time_of_day(t);
             format!(
                 "{clock} {}",
-                m.chars().take(MAX_EXAMPLE_CHARS).collect::<String>()
+                m.chars()
+                    .take(crate::reduce::MAX_LINE_CHARS)
+                    .collect::<String>()
             )
         })
         .collect())

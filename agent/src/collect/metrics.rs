@@ -391,6 +391,12 @@ pub async fn collect(
             continue;
         }
         let summary = reduce::summarise(&points, alarm.transitioned_at, eval_window);
+        // A related series that did not move says nothing about this incident: it is read (so
+        // the diagnosis knows it was looked at through the source report) but not sent. A balance
+        // that ran down to nothing counts as moved even when its slow slide widened its spread.
+        if !is_alarm && !reduce::moved_or_drained(&summary) {
+            continue;
+        }
         // Series that did not move keep their summary only: the points would repeat the baseline.
         let keep_points = is_alarm
             || stats::moved(

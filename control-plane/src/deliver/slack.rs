@@ -76,7 +76,11 @@ pub fn message(
         blocks: vec![json!({"type": "header", "text": {"type": "plain_text", "text": header}})],
         cut: false,
     };
-    let mut reason = format!("*Reason:* {}", escape(&d.reason));
+    let mut reason = String::new();
+    if !d.metric.is_empty() {
+        reason.push_str(&format!("*Metric:* {}\n", escape(&d.metric)));
+    }
+    reason.push_str(&format!("*Reason:* {}", escape(&d.reason)));
     if let Some(onset) = d.onset_at {
         reason.push_str(&format!(
             "\n*Onset:* <!date^{}^{{date_short_pretty}} {{time_secs}}|{}>",
@@ -208,6 +212,7 @@ mod tests {
                 .map(|i| format!("source {i}: timed out {}", "w".repeat(long)))
                 .collect(),
             set_aside: Vec::new(),
+            metric: String::new(),
             masked_by_control_plane: 2,
         }
     }

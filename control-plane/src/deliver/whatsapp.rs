@@ -328,6 +328,7 @@ mod tests {
             findings: Vec::new(),
             unchecked: Vec::new(),
             set_aside: Vec::new(),
+            metric: String::new(),
             masked_by_control_plane: 0,
         };
         let plain = format!(

@@ -91,6 +91,10 @@ pub struct Hypothesis {
 pub struct Diagnosis {
     pub title: String,
     pub alarm: String,
+    /// What the alarm watches, as the reader would look it up: namespace, metric, dimensions,
+    /// statistic and threshold.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub metric: String,
     pub reason: String,
     /// When the symptom began (the alarm metric's onset).
     #[serde(default)]
@@ -204,6 +208,9 @@ fn ranked(facts: &signals::Facts<'_>) -> Vec<Hypothesis> {
         hs.insert(0, rules::unknown(facts, best));
     }
     hs.truncate(MAX_HYPOTHESES);
+    if let Some(top) = hs.first_mut() {
+        rules::add_effects(facts, top);
+    }
     hs
 }
 
@@ -282,9 +289,30 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
         Some(h) => format!("{}: {}", a.name, h.title),
         None => format!("{} is in ALARM", a.name),
     };
+    let dims: Vec<String> = a
+        .dimensions
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let metric = format!(
+        "{} {}{} {} {} {} ({} × {} s)",
+        a.namespace,
+        a.metric_name,
+        if dims.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", dims.join(", "))
+        },
+        a.statistic,
+        comparison_symbol(&a.comparison),
+        num(a.threshold),
+        a.evaluation_periods,
+        a.period_secs
+    );
     Diagnosis {
         title,
         alarm: a.name.clone(),
+        metric,
         reason: a.state_reason.clone(),
         onset_at: Some(onset),
         hypotheses,
@@ -294,6 +322,17 @@ pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
         unchecked,
         set_aside,
         masked_by_control_plane: 0,
+    }
+}
+
+/// `>` for `GreaterThanThreshold` and the like; the name itself when it is none of CloudWatch's.
+fn comparison_symbol(c: &str) -> &str {
+    match c {
+        "GreaterThanThreshold" => ">",
+        "GreaterThanOrEqualToThreshold" => "≥",
+        "LessThanThreshold" => "<",
+        "LessThanOrEqualToThreshold" => "≤",
+        other => other,
     }
 }
 
@@ -448,7 +487,11 @@ pub fn utc(ms: i64) -> String {
 /// The plain-text rendering used in chat and the API: the alarm, the leading hypothesis with its
 /// evidence and next checks, the others in a line each, and what could not be checked.
 pub fn render_text(d: &Diagnosis, incident_url: &str) -> String {
-    let mut out = format!("{} is in ALARM\nReason: {}\n", d.alarm, d.reason);
+    let mut out = format!("{} is in ALARM\n", d.alarm);
+    if !d.metric.is_empty() {
+        out.push_str(&format!("Metric: {}\n", d.metric));
+    }
+    out.push_str(&format!("Reason: {}\n", d.reason));
     if let Some(onset) = d.onset_at {
         out.push_str(&format!("Onset: {}\n", utc(onset)));
     }

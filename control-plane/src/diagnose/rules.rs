@@ -169,7 +169,9 @@ pub fn timing(f: &Facts<'_>, e: &ErrorLines<'_>) -> f64 {
     let first = e.t.first_seen;
     if first < f.onset - 30 * 60_000 {
         0.5
-    } else if first > f.onset + 10 * 60_000 {
+    } else if first > f.onset + 10 * 60_000 && e.family != Family::Capacity {
+        // Except capacity: scaling out is the answer to the failure, so the launches or
+        // placements that fail come after its onset.
         0.7
     } else {
         1.0
@@ -240,12 +242,36 @@ fn owner(f: &Facts<'_>, group: &str) -> String {
                 .any(|seg| n == *seg || (n.starts_with(seg.as_str()) && seg.len() >= 5))
         })
         .collect();
-    match hits.as_slice() {
-        [r] => match &r.resource_id {
+    // Several instances share the segment (`billing-pg-01`, `billing-pg-backup`): the one the
+    // group's lines or the changes name.
+    let named = |r: &convops_shared::evidence::ResourceEvidence| {
+        let mut keys = vec![r.name.as_str()];
+        keys.extend(r.resource_id.as_deref());
+        f.errors.iter().filter(|e| e.logs.group == group).any(|e| {
+            e.t.examples
+                .iter()
+                .any(|x| keys.iter().any(|k| x.contains(k)))
+        }) || f
+            .changes
+            .iter()
+            .any(|(c, _)| c.resources.iter().any(|x| keys.contains(&x.as_str())))
+    };
+    let chosen = match hits.as_slice() {
+        [r] => Some(*r),
+        many => {
+            let named: Vec<_> = many.iter().filter(|r| named(r)).collect();
+            match named.as_slice() {
+                [r] => Some(**r),
+                _ => None,
+            }
+        }
+    };
+    match chosen {
+        Some(r) => match &r.resource_id {
             Some(id) if *id != r.name => format!("{} ({id})", r.name),
             _ => r.name.clone(),
         },
-        _ => owner_of_group(group),
+        None => owner_of_group(group),
     }
 }
 
@@ -438,18 +464,38 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
             .map(|r| family_name(r.rsplit(':').next().filter(|x| x.len() > 2).unwrap_or(r)))
             .filter(|n| n.len() >= 3)
             .collect();
+        // A deploy of something the alarm's resource shares a word of its name with (the
+        // function behind an API, the consumer of a queue) is judged by the new errors anywhere:
+        // the failure may surface in the caller's logs only (API Gateway's execution log).
+        let related = c.resources.iter().any(|r| {
+            f.frame
+                .alarm
+                .dimensions
+                .values()
+                .any(|v| convops_shared::names::share_a_word(r, v))
+        }) || svc.is_some_and(|s| f.behind.iter().any(|b| b.service == s.service));
         let deployed_errors: Vec<&ErrorLines<'_>> = match svc {
             Some(s) => errors_of_service(f, s).collect(),
             None => f
                 .errors
                 .iter()
-                .filter(|e| names.iter().any(|n| e.logs.group.contains(n)))
+                .filter(|e| related || names.iter().any(|n| e.logs.group.contains(n)))
                 .collect(),
         };
-        // Errors a release causes: not capacity or quota, and starting within minutes of it.
+        // Errors a release causes: not capacity or quota, not a dependency that names its own
+        // fault (a certificate, DNS, a service's internal error), and starting within minutes.
         let errors: Vec<&ErrorLines<'_>> = deployed_errors
             .into_iter()
-            .filter(|e| !matches!(e.family, Family::Capacity | Family::Throttled))
+            .filter(|e| {
+                !matches!(
+                    e.family,
+                    Family::Capacity
+                        | Family::Throttled
+                        | Family::InstanceLost
+                        | Family::Dns
+                        | Family::CertExpired
+                ) && !(e.family == Family::Connectivity && e.role == Some(Role::Cause))
+            })
             .collect();
         let new: Vec<&ErrorLines<'_>> = errors
             .iter()
@@ -458,7 +504,21 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
                 e.t.first_seen >= c.at - 60_000 && e.t.first_seen <= c.at + NEW_ERROR_WINDOW
             })
             .collect();
-        let old = errors.iter().any(|e| e.t.first_seen < c.at - 5 * 60_000);
+        // The same kind of failure was already there before the rollout, as often as after: it
+        // did not start it (background retries of one kind do not veto a new failure of it).
+        let count =
+            |v: &mut dyn Iterator<Item = &&ErrorLines<'_>>| -> u64 { v.map(|e| e.t.count).sum() };
+        let old = new.iter().any(|n| {
+            let same = |o: &&&ErrorLines<'_>| o.family == n.family && o.logs.id == n.logs.id;
+            let before = count(
+                &mut errors
+                    .iter()
+                    .filter(|o| o.t.first_seen < c.at - 5 * 60_000)
+                    .filter(same),
+            );
+            let after = count(&mut new.iter().filter(same));
+            n.family != Family::Other && before > 0 && before >= after
+        });
         let mut token = None;
         if !new.is_empty() && !old {
             d.score += 0.35;
@@ -529,6 +589,28 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
                     &svc.id,
                     format!(
                         "{crashes} tasks of {rev} stopped after failing (exits or health checks)"
+                    ),
+                );
+            }
+        }
+        // A later rollout of the same resource (a rollback or a fix) after which the errors
+        // went on: the release is not what keeps it failing.
+        let later = f.changes.iter().find(|(o, k)| {
+            *k == ChangeKind::Deploy
+                && o.at > c.at + 60_000
+                && o.resources
+                    .iter()
+                    .any(|r| c.resources.iter().any(|x| family_name(x) == family_name(r)))
+        });
+        if let Some((o, _)) = later {
+            let went_on = new.iter().any(|e| e.t.last_seen > o.at + 5 * 60_000);
+            if went_on {
+                d.score -= 0.25;
+                d.cite(
+                    &o.id,
+                    format!(
+                        "the errors went on after a later rollout: {}",
+                        change_fact(f, o)
                     ),
                 );
             }
@@ -778,6 +860,11 @@ pub fn dependency_failure(f: &Facts<'_>) -> Option<Hypothesis> {
     // name does not resolve.
     let mut named: Vec<&ErrorLines<'_>> = strongest(f, Family::CertExpired);
     named.extend(strongest(f, Family::Dns));
+    // A dependency that answers with a server-side failure names its own fault.
+    named.extend(
+        f.errors_of(Family::Connectivity)
+            .filter(|e| e.role == Some(Role::Cause)),
+    );
     named.sort_by(|a, b| {
         (
             a.role != Some(Role::Cause),
@@ -805,10 +892,10 @@ pub fn dependency_failure(f: &Facts<'_>) -> Option<Hypothesis> {
             d.score += 0.05;
             d.cite(&c.logs.id, log_fact(c));
         }
-        let what = if e.family == Family::Dns {
-            "its name does not resolve"
-        } else {
-            "its TLS certificate is refused"
+        let what = match e.family {
+            Family::Dns => "its name does not resolve",
+            Family::CertExpired => "its TLS certificate is refused",
+            _ => "it answers with a failure on its side",
         };
         d.title = match &host {
             Some(h) => format!("Calls to {h} fail, {what}: \"{}\"", e.token),
@@ -837,7 +924,7 @@ pub fn dependency_failure(f: &Facts<'_>) -> Option<Hypothesis> {
         (Some((host, e)), _) => {
             // Timeouts and refusals only show that a call failed, not why: any slow backend
             // looks like this. They lead only when nothing names a cause.
-            d.score = 0.5 + 0.15 * (share / 0.5).min(1.0) * timing(f, e);
+            d.score = (0.5 + 0.15 * (share / 0.5).min(1.0)) * timing(f, e);
             d.title = format!("Calls to {host} fail: {}", e.token);
             d.cite(&e.logs.id, log_fact(e));
             d.next_checks.push(format!(
@@ -845,13 +932,13 @@ pub fn dependency_failure(f: &Facts<'_>) -> Option<Hypothesis> {
             ));
         }
         (None, Some((r, e))) => {
-            d.score = 0.45;
+            d.score = 0.45 * timing(f, e);
             d.title = format!("Connections to {} fail: {}", r.name, e.token);
             d.cite(&e.logs.id, log_fact(e));
         }
         (None, None) => {
             let e = lead?;
-            d.score = 0.4 + 0.1 * (share / 0.5).min(1.0);
+            d.score = (0.4 + 0.1 * (share / 0.5).min(1.0)) * timing(f, e);
             d.title = format!("A dependency fails: {}", e.token);
             d.cite(&e.logs.id, log_fact(e));
         }
@@ -970,10 +1057,17 @@ pub fn access_change(f: &Facts<'_>) -> Option<Hypothesis> {
 pub fn capacity_shortfall(f: &Facts<'_>) -> Option<Hypothesis> {
     let mut d = Draft::new(Category::CapacityShortfall);
     let placement = strongest(f, Family::Capacity);
+    // Service events and stopped tasks that say there was no room: placement failures, no
+    // free addresses in the subnet, no capacity for the launch type.
     let events: Vec<(&EcsServiceEvidence, &String)> = f
         .services
         .iter()
-        .flat_map(|s| s.events.iter().map(move |e| (*s, e)))
+        .flat_map(|s| {
+            s.events
+                .iter()
+                .chain(s.stopped.iter().map(|st| &st.reason))
+                .map(move |e| (*s, e))
+        })
         .filter(|(_, e)| super::signals::family_of(e).0 == Family::Capacity)
         .collect();
     let reserved: Vec<&Series<'_>> = f
@@ -1075,10 +1169,22 @@ pub fn throttling(f: &Facts<'_>) -> Option<Hypothesis> {
             .find(|(k, _)| *k != "Operation")
             .map(|(_, v)| v.clone())
     });
-    if let Some(e) = logs.iter().max_by_key(|e| e.t.count) {
+    let mut shown: Vec<&&ErrorLines<'_>> = logs.iter().collect();
+    shown.sort_by_key(|e| (e.role != Some(Role::Cause), std::cmp::Reverse(e.t.count)));
+    for e in shown.iter().take(2) {
         d.cite(&e.logs.id, log_fact(e));
     }
     for s in metrics.iter().take(2) {
+        d.cite(&s.m.id, series_fact(f, s));
+    }
+    // A shared pool at its limit: Lambda's account concurrency, which other functions fill
+    // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html).
+    if let Some(s) = f
+        .series
+        .iter()
+        .filter(|s| s.kind == MetricKind::Concurrency && s.up())
+        .max_by_key(|s| (s.ratio.unwrap_or(1.0) * 100.0) as i64)
+    {
         d.cite(&s.m.id, series_fact(f, s));
     }
     let resource_name = resource.clone().unwrap_or_default();
@@ -1128,7 +1234,7 @@ fn faults(f: &Facts<'_>) -> u64 {
     let logs: u64 = f
         .errors
         .iter()
-        .filter(|e| e.role == Some(Role::Cause) && timing(f, e) >= 1.0)
+        .filter(|e| e.role == Some(Role::Cause) && timing(f, e) > 0.5)
         .filter(|e| {
             matches!(
                 e.family,
@@ -1244,12 +1350,14 @@ pub fn traffic_surge(f: &Facts<'_>) -> Option<Hypothesis> {
 
 /// A balance drained to (nearly) nothing: at most 2% of where it was, or under one unit.
 fn drained(s: &Series<'_>) -> bool {
+    // A balance that runs down over hours has a wide baseline spread, so "moved" may not hold
+    // while it reaches zero; reaching (nearly) zero from a real balance is the signal.
     let low = s.low();
-    s.down()
+    s.direction < 0
         && s.m
             .summary
             .baseline
-            .is_some_and(|b| b > 0.0 && (low <= 0.02 * b || low < 1.0))
+            .is_some_and(|b| b >= 5.0 && (low <= 0.02 * b || low < 1.0))
 }
 
 pub fn cpu_saturation(f: &Facts<'_>) -> Option<Hypothesis> {
@@ -1462,6 +1570,22 @@ pub fn instance_failure(f: &Facts<'_>) -> Option<Hypothesis> {
         if exhausted {
             score -= 0.2;
         }
+        // Capacity that is lost is replaced unless there is none to be had: when the
+        // replacements cannot be placed or launched (Fargate Spot "capacity is unavailable",
+        // InsufficientInstanceCapacity), the shortfall is what keeps the service down
+        // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html).
+        let unreplaced = f.errors.iter().any(|x| {
+            x.role == Some(Role::Cause) && x.family == Family::Capacity && timing(f, x) >= 1.0
+        }) || f.services.iter().any(|s| {
+            s.stopped
+                .iter()
+                .map(|st| &st.reason)
+                .chain(&s.events)
+                .any(|r| super::signals::family_of(r).0 == Family::Capacity)
+        });
+        if unreplaced {
+            score -= 0.15;
+        }
         match best.as_mut() {
             Some(b) if b.score >= score => {
                 b.score += 0.1;
@@ -1499,6 +1623,28 @@ pub fn instance_failure(f: &Facts<'_>) -> Option<Hypothesis> {
         d.score = d.score.min(0.92);
         d.done()
     })
+}
+
+/// What the reader needs besides the cause: the failure as the logs show it. The most frequent
+/// error lines that began with the failure (and are not already cited) are added to the leading
+/// hypothesis, so the message quotes the error text, the endpoint and the host as logged.
+pub fn add_effects(f: &Facts<'_>, h: &mut Hypothesis) {
+    if h.category == Category::Unknown {
+        return;
+    }
+    let mut lines: Vec<&ErrorLines<'_>> = f
+        .errors
+        .iter()
+        .filter(|e| timing(f, e) >= 1.0 && e.t.first_seen <= f.frame.alarm.transitioned_at)
+        .filter(|e| !h.evidence.iter().any(|c| c.fact.contains(&e.excerpt)))
+        .collect();
+    lines.sort_by_key(|e| (e.family == Family::Other, std::cmp::Reverse(e.t.count)));
+    for e in lines.into_iter().take(2) {
+        h.evidence.push(Citation {
+            id: e.logs.id.clone(),
+            fact: format!("what fails: {}", log_fact(e)),
+        });
+    }
 }
 
 /// Below this, the top hypothesis is not confident and `unknown` leads.

@@ -342,7 +342,16 @@ fn error_lines<'a>(logs: &'a LogEvidence, t: &'a LogTemplate) -> ErrorLines<'a> 
         .first()
         .map(String::as_str)
         .unwrap_or(&t.template);
-    let sig = signature_of(line);
+    // The example may be a window of a long line; the template keeps every constant word of
+    // it, so a cause it names is read from there when the example shows none.
+    let mut line = line;
+    let mut sig = signature_of(line);
+    if sig.is_none_or(|(_, role, _, _)| role != Role::Cause) {
+        if let Some(found) = signature_of(&t.template).filter(|(_, r, _, _)| *r == Role::Cause) {
+            line = &t.template;
+            sig = Some(found);
+        }
+    }
     let (family, role, span) = match sig {
         Some((f, r, _, span)) => (f, Some(r), Some(span)),
         None => (Family::Other, None, None),
@@ -360,7 +369,7 @@ fn error_lines<'a>(logs: &'a LogEvidence, t: &'a LogTemplate) -> ErrorLines<'a> 
         family,
         role,
         token,
-        excerpt: excerpt(line, span, 110),
+        excerpt: excerpt(line, span, 150),
         hosts: hosts_in(line),
         services,
     }
@@ -514,7 +523,12 @@ pub fn change_kind(c: &ChangeEvidence) -> ChangeKind {
         | "UpdateHealthCheck"
         | "SetQueueAttributes"
         | "UpdateGlobalTable"
-        | "PutBucketLifecycleConfiguration" => Deploy,
+        | "PutBucketLifecycleConfiguration"
+        // AppConfig rolls configuration out to its targets
+        // (https://docs.aws.amazon.com/appconfig/latest/userguide/logging-using-cloudtrail.html).
+        | "StartDeployment"
+        | "CreateHostedConfigurationVersion"
+        | "UpdateConfigurationProfile" => Deploy,
         "IncreaseReplicationFactor"
         | "DecreaseReplicationFactor"
         | "ModifyReplicationGroupShardConfiguration"
