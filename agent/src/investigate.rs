@@ -387,6 +387,7 @@ async fn gather_within_budget(
         }
     };
     let mut tables: Vec<(String, u32)> = Vec::new();
+    let mut functions: Vec<String> = Vec::new();
     let logs = async {
         let groups =
             match collect::logs::relevant_groups(clients, &involved, &limits.logs.groups).await {
@@ -442,6 +443,11 @@ async fn gather_within_budget(
                     Ok(read) => {
                         if read.evidence.lines_read > 0 {
                             active += 1;
+                            // A function whose log group was written in the window ran then:
+                            // its metrics say how much of the account's concurrency it took.
+                            if let Some(f) = group.strip_prefix("/aws/lambda/") {
+                                functions.push(f.to_owned());
+                            }
                         }
                         if read.truncated {
                             notes.push(format!("{group}: read cap reached"));
@@ -449,7 +455,7 @@ async fn gather_within_budget(
                         for (t, c) in read.tables {
                             *mentioned.entry(t).or_default() += c;
                         }
-                        if read.evidence.lines_matched > 0 {
+                        if read.evidence.lines_matched > 0 || !read.evidence.grew.is_empty() {
                             items.push(EvidenceItem::Logs(read.evidence));
                         }
                     }
@@ -473,10 +479,12 @@ async fn gather_within_budget(
         run_source("logs", deadline, Box::pin(logs), &mut s6),
     );
 
-    // Stage 3: the metrics of DynamoDB tables the logs named (most mentioned first).
+    // Stage 3: the metrics of DynamoDB tables the logs named (most mentioned first) and of the
+    // Lambda functions whose logs were written in the window.
     tables.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let named: Vec<String> = tables.into_iter().take(MAX_TABLES).map(|t| t.0).collect();
-    let table_queries = collect::metrics::table_queries(alarm, &named);
+    let mut table_queries = collect::metrics::table_queries(alarm, &named);
+    table_queries.extend(collect::metrics::function_queries(alarm, &functions));
     if !table_queries.is_empty() {
         let tables_fut = async {
             match collect::metrics::collect(
@@ -524,8 +532,22 @@ async fn gather_within_budget(
     items.extend(log_items);
     items.extend(metric_items);
     items.extend(other_ecs);
-    items.extend(rds_items);
-    items.extend(ec2_items);
+    // Databases and instances go along when something names them (the alarm, a metric, a log
+    // group or line, a change, involved resources) or when they are not in a normal state; a
+    // healthy instance nothing mentions tells the diagnosis nothing.
+    let mentioned = serde_json::to_string(&(&items, &alarm.dimensions, &names)).unwrap_or_default();
+    items.extend(rds_items.into_iter().chain(ec2_items).filter(|i| {
+        match i {
+            EvidenceItem::Resource(r) => {
+                !matches!(r.state.as_str(), "available" | "running")
+                    || mentioned.contains(&r.name)
+                    || r.resource_id
+                        .as_deref()
+                        .is_some_and(|id| mentioned.contains(id))
+            }
+            _ => true,
+        }
+    }));
 
     let raw_bytes = sources.iter().map(|s| s.raw_bytes).sum();
     let mut frame = EvidenceFrame {
@@ -753,6 +775,7 @@ mod tests {
                         examples: vec![line],
                     }],
                     context: vec![],
+                    grew: vec![],
                 }),
             ],
             sources: vec![],

@@ -125,6 +125,14 @@ pub fn cut_for_wire(item: &mut EvidenceItem) {
                     }
                 }
             }
+            for g in &mut l.grew {
+                if g.example.chars().count() > MAX_EXAMPLE_CHARS {
+                    g.example = window(&g.example, MAX_EXAMPLE_CHARS, None);
+                }
+                if g.template.chars().count() > MAX_EXAMPLE_CHARS {
+                    g.template = window(&g.template, MAX_EXAMPLE_CHARS, None);
+                }
+            }
             for c in &mut l.context {
                 if c.chars().count() > MAX_EXAMPLE_CHARS {
                     *c = window(c, MAX_EXAMPLE_CHARS, None);

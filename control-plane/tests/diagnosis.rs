@@ -133,6 +133,7 @@ impl Bundle {
                 })
                 .collect(),
             context: vec![],
+            grew: vec![],
         }));
         id
     }

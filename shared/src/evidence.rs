@@ -214,6 +214,27 @@ pub struct LogEvidence {
     /// first: what the process was doing when it started failing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<String>,
+    /// Templates of all the group's lines, errors or not, whose rate rose sharply when the
+    /// group's traffic changed: what the extra load is (a crawler's user agent, a campaign's
+    /// path, a tenant, a job), when no error line says it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grew: Vec<GrownTemplate>,
+}
+
+/// A template whose lines came much more often after a point than before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrownTemplate {
+    pub template: String,
+    /// One redacted example line from after the change.
+    pub example: String,
+    /// Lines before `since`, and from `since` on.
+    pub before: u64,
+    pub after: u64,
+    /// Where the group's line rate changed (epoch ms).
+    pub since: i64,
+    /// `after`'s rate over `before`'s (per minute, `before` counted as at least one line).
+    pub ratio: f64,
 }
 
 /// A write (non-read-only) management event from CloudTrail.

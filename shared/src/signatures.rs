@@ -1096,6 +1096,16 @@ pub static SIGNATURES: &[Signature] = &[
         r#"CannotStartContainerError: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "gunicorn": executable file not found in $PATH: unknown"#,
     ),
     cause(
+        // A PostgreSQL client with no host configured falls back to the local Unix-domain socket
+        // (libpq's default when `host` is empty); in a container or on a database elsewhere that
+        // socket does not exist, so the line says the connection settings are missing.
+        "postgres.no_host_configured",
+        Family::BadConfig,
+        r#"connection to server on socket "[^"]*\.s\.PGSQL\.\d+" failed|could not connect to server: No such file or directory\s+Is the server running locally and accepting\s+connections on Unix domain socket"#,
+        "https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-HOST",
+        r#"ActiveRecord::ConnectionNotEstablished: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such file or directory"#,
+    ),
+    cause(
         "lambda.import_module_error",
         Family::BadConfig,
         r"\bRuntime\.ImportModuleError\b|Unable to import module '",

@@ -113,6 +113,14 @@ fn cases() -> Vec<(&'static str, String)> {
                     examples: vec!["java.lang.OutOfMemoryError: Java heap space".into()],
                 }],
                 context: vec!["10:14:58 WARN GC overhead 98% of time".into()],
+                grew: vec![GrownTemplate {
+                    template: "POST /orders/<*> 201".into(),
+                    example: "POST /orders/81 201".into(),
+                    before: 120,
+                    after: 540,
+                    since: 1_767_224_040_000,
+                    ratio: 6.4,
+                }],
             }),
             EvidenceItem::Resource(ResourceEvidence {
                 id: "r1".into(),

@@ -642,25 +642,25 @@ fn fill(template: &str, rng: &mut Rng) -> String {
 mod tests {
     use super::*;
 
-    fn public_dir() -> std::path::PathBuf {
-        crate::workspace_root().join("../shared/scenarios/public")
-    }
-
     #[test]
-    fn every_public_scenario_parses() {
-        let mut n = 0;
-        for e in std::fs::read_dir(public_dir()).expect("public scenarios") {
-            let p = e.expect("entry").path();
-            if p.extension().is_some_and(|x| x == "json") {
-                load(&p).unwrap_or_else(|e| panic!("{e}"));
-                n += 1;
+    fn every_public_and_corpus_scenario_parses() {
+        let mut dirs = vec![(crate::corpus_dir(), 40)];
+        dirs.extend(crate::shared_path("scenarios/public").map(|d| (d, 10)));
+        for (dir, at_least) in dirs {
+            let mut n = 0;
+            for e in std::fs::read_dir(&dir).expect("scenario folder") {
+                let p = e.expect("entry").path();
+                if p.extension().is_some_and(|x| x == "json") {
+                    load(&p).unwrap_or_else(|e| panic!("{e}"));
+                    n += 1;
+                }
             }
+            assert!(n >= at_least, "{}: {n}", dir.display());
         }
-        assert!(n >= 10, "{n}");
     }
 
     fn err_of(mutate: impl Fn(&mut serde_json::Value)) -> String {
-        let p = public_dir().join("ecs-oom-after-memory-limit-cut.json");
+        let p = crate::corpus_dir().join("ledger-postgres-multi-az-failover-stale-dns.json");
         let mut v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json");
         mutate(&mut v);
@@ -676,7 +676,7 @@ mod tests {
             e.contains("alarm.period") && e.contains("multiple of 60"),
             "{e}"
         );
-        let e = err_of(|v| v["metrics"][1]["segments"][0]["value"] = 5.into());
+        let e = err_of(|v| v["metrics"][1]["segments"][0]["ramp"] = serde_json::json!([1, 2]));
         assert!(
             e.contains("metrics[1].segments[0]") && e.contains("exactly one"),
             "{e}"

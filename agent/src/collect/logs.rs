@@ -286,6 +286,8 @@ pub async fn group_errors(
     // learned from the first lines of the group, whether errors or not.
     let mut errors: Vec<(i64, String)> = Vec::new();
     let mut sample: Vec<String> = Vec::new();
+    // Every line read, for the templates that grew: (time, line, error-like).
+    let mut all: Vec<(i64, String, bool)> = Vec::new();
     let mut token = None;
     let mut truncated = false;
     let mut tables: HashMap<String, u32> = HashMap::new();
@@ -307,6 +309,7 @@ pub async fn group_errors(
                 lines_matched: 0,
                 templates: Vec::new(),
                 context: Vec::new(),
+                grew: Vec::new(),
             },
             truncated: false,
             tables,
@@ -343,7 +346,13 @@ pub async fn group_errors(
             for t in tables_in(msg) {
                 *tables.entry(t.to_owned()).or_default() += 1;
             }
-            if !pattern.is_match(msg) && signatures::classify(msg).is_none() {
+            let errorish = pattern.is_match(msg) || signatures::classify(msg).is_some();
+            all.push((
+                e.timestamp().unwrap_or(0),
+                msg.chars().take(MAX_GROWTH_LINE_CHARS).collect(),
+                errorish,
+            ));
+            if !errorish {
                 continue;
             }
             matched += 1;
@@ -370,6 +379,13 @@ pub async fn group_errors(
     let mut templates = mine(sample.iter().map(String::as_str), &errors);
     rank_templates(&mut templates);
     templates.truncate(MAX_TEMPLATES);
+    // A second example shows how the leading template's values vary; for the others one says
+    // what they are.
+    for t in templates.iter_mut().skip(1) {
+        t.examples.truncate(1);
+    }
+    let grew = grown(sample.iter().map(String::as_str), &all);
+    drop(all);
     let context = match &first_error {
         Some((ts, stream)) => context_before(clients, group, stream, *ts).await?,
         None => Vec::new(),
@@ -382,10 +398,88 @@ pub async fn group_errors(
             lines_matched: matched,
             templates,
             context,
+            grew,
         },
         truncated,
         tables,
     })
+}
+
+/// Lines longer than this are cut for the growth count (their template is in the first part).
+const MAX_GROWTH_LINE_CHARS: usize = 2048;
+/// Templates that grew reported per group at most.
+const MAX_GROWN: usize = 2;
+/// A template grew when its rate after the change is at least this many times its rate before
+/// (and it came at least `MIN_GROWN_LINES` times after).
+const GROWTH_RATIO: f64 = 3.0;
+const MIN_GROWN_LINES: u64 = 10;
+
+/// The templates of a group's non-error lines whose rate rose sharply where the group's line
+/// rate changed (the change point of its lines per minute, `stats::onset`): the extra load a
+/// surge brings (a crawler, a campaign's path, a tenant's webhooks, a batch job), which no error
+/// line names. Nothing when the group's rate did not change.
+pub fn grown<'a>(
+    sample: impl IntoIterator<Item = &'a str>,
+    lines: &[(i64, String, bool)],
+) -> Vec<convops_shared::evidence::GrownTemplate> {
+    const MIN: i64 = 60_000;
+    if lines.len() < 30 {
+        return Vec::new();
+    }
+    let (t0, t1) = lines
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(a, b), l| (a.min(l.0), b.max(l.0)));
+    let bins = usize::try_from((t1 - t0) / MIN + 1).unwrap_or(0);
+    if !(10..=100_000).contains(&bins) {
+        return Vec::new();
+    }
+    let mut per_minute = vec![0.0; bins];
+    for l in lines {
+        per_minute[usize::try_from((l.0 - t0) / MIN).unwrap_or(0)] += 1.0;
+    }
+    let Some(split_bin) = convops_shared::stats::onset(&per_minute) else {
+        return Vec::new();
+    };
+    let since = t0 + split_bin as i64 * MIN;
+    let minutes_before = ((since - t0) as f64 / MIN as f64).max(1.0);
+    let minutes_after = ((t1 - since) as f64 / MIN as f64).max(1.0);
+    let mut miner = Miner::learning(sample);
+    let ids: Vec<ClusterId> = lines.iter().map(|l| miner.add(&l.1)).collect();
+    // Per template: lines before, after, the first line after, and whether it is error-like.
+    let mut counts: HashMap<ClusterId, (u64, u64, Option<usize>, bool)> = HashMap::new();
+    for (i, (id, l)) in ids.into_iter().zip(lines).enumerate() {
+        let c = counts.entry(miner.resolve(id)).or_default();
+        c.3 |= l.2;
+        if l.0 < since {
+            c.0 += 1;
+        } else {
+            c.1 += 1;
+            c.2.get_or_insert(i);
+        }
+    }
+    let mut out: Vec<convops_shared::evidence::GrownTemplate> = counts
+        .into_iter()
+        // Error-like lines are the error templates' business.
+        .filter(|(_, c)| !c.3 && c.1 >= MIN_GROWN_LINES)
+        .filter_map(|(id, (before, after, first, _))| {
+            let ratio = (after as f64 / minutes_after) / (before.max(1) as f64 / minutes_before);
+            (ratio >= GROWTH_RATIO).then(|| convops_shared::evidence::GrownTemplate {
+                template: miner.template(id).unwrap_or_default(),
+                example: first.map(|i| lines[i].1.clone()).unwrap_or_default(),
+                before,
+                after,
+                since,
+                ratio: (ratio * 10.0).round() / 10.0,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (b.after as f64 - b.before as f64 * minutes_after / minutes_before)
+            .total_cmp(&(a.after as f64 - a.before as f64 * minutes_after / minutes_before))
+            .then(a.template.cmp(&b.template))
+    });
+    out.truncate(MAX_GROWN);
+    out
 }
 
 /// Templates in the order they are kept: those whose lines name a cause in the failure-signature
@@ -644,6 +738,52 @@ mod tests {
             .to_vec();
         let chosen = choose_groups(existing, &involved, &Default::default());
         assert_eq!(chosen[0].0, "/aws/lambda/invoice-generate", "{chosen:?}");
+    }
+
+    #[test]
+    fn templates_that_grew_at_the_change_are_found() {
+        let mut lines: Vec<(i64, String, bool)> = Vec::new();
+        for m in 0..120i64 {
+            // Steady background, then a crawler from minute 90 on.
+            for k in 0..5 {
+                lines.push((
+                    m * 60_000 + k * 1000,
+                    format!("GET /docs/page/{} 200 ua=Mozilla/5.0 (Windows)", m * 7 + k),
+                    false,
+                ));
+            }
+            if m >= 90 {
+                for k in 0..40 {
+                    lines.push((
+                        m * 60_000 + 10_000 + k * 100,
+                        format!(
+                            "GET /docs/page/{} 200 ua=Bytespider; spider-feedback@bytedance.com",
+                            k
+                        ),
+                        false,
+                    ));
+                }
+            }
+            if m % 10 == 0 {
+                lines.push((m * 60_000 + 500, "ERROR upstream timed out".into(), true));
+            }
+        }
+        lines.sort_by_key(|l| l.0);
+        let sample: Vec<&str> = lines.iter().take(200).map(|l| l.1.as_str()).collect();
+        let g = grown(sample, &lines);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert!(g[0].example.contains("Bytespider"), "{g:?}");
+        assert_eq!((g[0].before, g[0].after), (0, 1200));
+        assert!(
+            g[0].since >= 85 * 60_000 && g[0].since <= 91 * 60_000,
+            "{}",
+            g[0].since
+        );
+        // A group whose rate did not change has nothing that grew.
+        let flat: Vec<(i64, String, bool)> = (0..600)
+            .map(|i| (i * 10_000, format!("GET /x/{i} 200"), false))
+            .collect();
+        assert!(grown(flat.iter().take(100).map(|l| l.1.as_str()), &flat).is_empty());
     }
 
     #[test]

@@ -171,6 +171,28 @@ pub fn table_queries(alarm: &AlarmInfo, tables: &[String]) -> Vec<Query> {
         .collect()
 }
 
+/// Functions whose metrics are read because their logs were active, at most.
+const MAX_ACTIVE_FUNCTIONS: usize = 6;
+
+/// The series of Lambda functions whose log groups were written in the window (`functions`, in
+/// the order the groups were read), except the one the alarm names: functions share the
+/// account's concurrency, so one that surged can throttle another.
+pub fn function_queries(alarm: &AlarmInfo, functions: &[String]) -> Vec<Query> {
+    let own = alarm.dimensions.get("FunctionName");
+    let mut seen: Vec<&String> = Vec::new();
+    functions
+        .iter()
+        .filter(|f| Some(*f) != own)
+        .filter(|f| {
+            let new = !seen.contains(f);
+            seen.push(f);
+            new
+        })
+        .take(MAX_ACTIVE_FUNCTIONS)
+        .flat_map(|f| kind_queries(kind("lambda_function"), &[f]))
+        .collect()
+}
+
 /// The related series for `alarm` and what the other sources found, in priority order (the
 /// resource the alarm watches first: every metric the catalogue lists for its kind), without the
 /// alarm's own series and without duplicates.
@@ -413,8 +435,15 @@ pub async fn collect(
             statistic: q.statistic,
             period_secs: q.period_secs,
             summary,
+            // The alarm's own chart at full resolution; a related series' chart only has to
+            // show when and how far it moved.
             points: if keep_points {
-                stats::chart_resolution(stats::downsample(&points, reduce::MAX_POINTS))
+                let max = if is_alarm {
+                    reduce::MAX_POINTS
+                } else {
+                    reduce::MAX_POINTS / 2
+                };
+                stats::chart_resolution(stats::downsample(&points, max))
             } else {
                 Vec::new()
             },

@@ -256,12 +256,20 @@ fn owner(f: &Facts<'_>, group: &str) -> String {
             .iter()
             .any(|(c, _)| c.resources.iter().any(|x| keys.contains(&x.as_str())))
     };
+    // … or the one whose own metrics moved (its disk filled, its CPU rose).
+    let moved = |r: &convops_shared::evidence::ResourceEvidence| {
+        let key = r.resource_id.as_deref().unwrap_or(&r.name);
+        f.series
+            .iter()
+            .any(|s| s.moved && s.m.dimensions.values().any(|v| v == key))
+    };
     let chosen = match hits.as_slice() {
         [r] => Some(*r),
         many => {
             let named: Vec<_> = many.iter().filter(|r| named(r)).collect();
-            match named.as_slice() {
-                [r] => Some(**r),
+            let moved: Vec<_> = many.iter().filter(|r| moved(r)).collect();
+            match (named.as_slice(), moved.as_slice()) {
+                ([r], _) | ([], [r]) => Some(**r),
                 _ => None,
             }
         }
@@ -1178,14 +1186,43 @@ pub fn throttling(f: &Facts<'_>) -> Option<Hypothesis> {
         d.cite(&s.m.id, series_fact(f, s));
     }
     // A shared pool at its limit: Lambda's account concurrency, which other functions fill
-    // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html).
+    // (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html). The function whose
+    // concurrency or invocations rose most, other than the throttled one, is where the load
+    // came from.
     if let Some(s) = f
         .series
         .iter()
-        .filter(|s| s.kind == MetricKind::Concurrency && s.up())
+        .filter(|s| s.kind == MetricKind::Concurrency && s.up() && s.m.dimensions.is_empty())
         .max_by_key(|s| (s.ratio.unwrap_or(1.0) * 100.0) as i64)
     {
         d.cite(&s.m.id, series_fact(f, s));
+    }
+    let throttled_fn = f
+        .frame
+        .alarm
+        .dimensions
+        .get("FunctionName")
+        .cloned()
+        .or_else(|| {
+            metrics
+                .first()
+                .and_then(|s| s.dim("FunctionName").map(str::to_owned))
+        });
+    if let Some(s) = f
+        .series
+        .iter()
+        .filter(|s| {
+            matches!(s.kind, MetricKind::Concurrency | MetricKind::Traffic)
+                && s.up()
+                && s.dim("FunctionName").is_some()
+                && s.dim("FunctionName") != throttled_fn.as_deref()
+        })
+        .max_by_key(|s| (s.ratio.unwrap_or(1.0) * 100.0) as i64)
+    {
+        d.cite(
+            &s.m.id,
+            format!("the load came from: {}", series_fact(f, s)),
+        );
     }
     let resource_name = resource.clone().unwrap_or_default();
     if let Some(s) = f.series.iter().find(|s| {
@@ -1645,6 +1682,42 @@ pub fn add_effects(f: &Facts<'_>, h: &mut Hypothesis) {
             fact: format!("what fails: {}", log_fact(e)),
         });
     }
+    // For the causes that are load (more requests, a job, a tenant), the lines that grew when
+    // it came say what the load is.
+    if matches!(
+        h.category,
+        Category::TrafficSurge
+            | Category::CpuSaturation
+            | Category::MemoryExhaustion
+            | Category::DbOverload
+            | Category::Throttling
+            | Category::CapacityShortfall
+            | Category::DbStorageFull
+    ) {
+        for (l, g) in f.grown.iter().take(2) {
+            h.evidence.push(Citation {
+                id: l.id.clone(),
+                fact: grown_fact(l, g),
+            });
+        }
+    }
+}
+
+/// `lines that grew 12× from 10:05 UTC (40 before, 1200 after): "…" in GROUP`.
+fn grown_fact(
+    l: &convops_shared::evidence::LogEvidence,
+    g: &convops_shared::evidence::GrownTemplate,
+) -> String {
+    let example: String = g.example.chars().take(240).collect();
+    format!(
+        "lines that grew {}× from {} ({} before, {} after): \"{}\" in {}",
+        num(g.ratio),
+        utc(g.since),
+        g.before,
+        g.after,
+        example,
+        l.group
+    )
 }
 
 /// Below this, the top hypothesis is not confident and `unknown` leads.
@@ -1701,6 +1774,10 @@ pub fn unknown(f: &Facts<'_>, best: f64) -> Hypothesis {
                 s.reason.as_deref().unwrap_or("no reason given")
             ));
         }
+    }
+    // Lines whose rate changed are not a cause by themselves, but they are where to look.
+    for (l, g) in f.grown.iter().take(2) {
+        d.cite(&l.id, grown_fact(l, g));
     }
     d.cite("gaps", format!("Not explained: {}", missing.join("; ")));
     d.title = format!(

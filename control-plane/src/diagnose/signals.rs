@@ -707,6 +707,9 @@ pub struct Facts<'a> {
     pub resources: Vec<&'a ResourceEvidence>,
     /// The evidence id of the alarm's own series.
     pub alarm_id: Option<String>,
+    /// Templates whose lines grew sharply when their group's traffic changed, the most grown
+    /// first: what the extra load is.
+    pub grown: Vec<(&'a LogEvidence, &'a convops_shared::evidence::GrownTemplate)>,
 }
 
 impl<'a> Facts<'a> {
@@ -724,11 +727,13 @@ impl<'a> Facts<'a> {
         let mut changes = Vec::new();
         let mut services = Vec::new();
         let mut resources = Vec::new();
+        let mut grown: Vec<(&LogEvidence, &convops_shared::evidence::GrownTemplate)> = Vec::new();
         for item in &frame.items {
             match item {
                 EvidenceItem::Metric(m) => all_series.push(series(m)),
                 EvidenceItem::Logs(l) => {
                     errors.extend(l.templates.iter().map(|t| error_lines(l, t)));
+                    grown.extend(l.grew.iter().map(|g| (l, g)));
                 }
                 EvidenceItem::Change(c) => changes.push((c, change_kind(c))),
                 EvidenceItem::EcsService(s) => services.push(s),
@@ -769,6 +774,14 @@ impl<'a> Facts<'a> {
             alarm_series,
             series: all_series,
             alarm_id,
+            grown: {
+                grown.sort_by(|a, b| {
+                    (b.1.after.saturating_sub(b.1.before))
+                        .cmp(&a.1.after.saturating_sub(a.1.before))
+                        .then(a.0.id.cmp(&b.0.id))
+                });
+                grown
+            },
             errors,
             changes,
             services,
