@@ -2142,25 +2142,26 @@ mod tests {
         let (s, _) = classify(
             "AccessDenied: ExpiredToken: The security token included in the request is expired",
         )
-        .unwrap();
+        .expect("classified");
         assert_eq!((s.family, s.role), (Family::AccessDenied, Role::Cause));
         let (s, _) = classify(
             "An error occurred (AccessDenied) when calling the GetObject operation: Access Denied",
         )
-        .unwrap();
+        .expect("classified");
         assert_eq!((s.family, s.role), (Family::AccessDenied, Role::Symptom));
-        let (s, _) = classify("ERROR 1040 (HY000): Too many connections").unwrap();
+        let (s, _) = classify("ERROR 1040 (HY000): Too many connections").expect("classified");
         assert_eq!((s.family, s.role), (Family::DbSaturated, Role::Cause));
-        let (s, _) = classify("java.net.SocketTimeoutException: Read timed out").unwrap();
+        let (s, _) =
+            classify("java.net.SocketTimeoutException: Read timed out").expect("classified");
         assert_eq!((s.family, s.role), (Family::Connectivity, Role::Symptom));
-        let (s, _) = classify("[2024-05-01 10:00:00 +0000] [1] [ERROR] Worker (pid:42) was sent SIGKILL! Perhaps out of memory?").unwrap();
+        let (s, _) = classify("[2024-05-01 10:00:00 +0000] [1] [ERROR] Worker (pid:42) was sent SIGKILL! Perhaps out of memory?").expect("classified");
         assert_eq!((s.family, s.role), (Family::OutOfMemory, Role::Symptom));
     }
 
     #[test]
     fn span_points_at_the_matched_text() {
         let line = "2024-05-01T10:00:00Z ERROR db: ERROR 1040 (HY000): Too many connections";
-        let (s, (a, b)) = classify(line).unwrap();
+        let (s, (a, b)) = classify(line).expect("classified");
         assert_eq!(s.id, "mysql.too_many_connections");
         assert_eq!(&line[a..b], "Too many connections");
     }

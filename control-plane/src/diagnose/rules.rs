@@ -495,14 +495,17 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
         let errors: Vec<&ErrorLines<'_>> = deployed_errors
             .into_iter()
             .filter(|e| {
-                !matches!(
+                let dependency_named =
+                    e.family == Family::Connectivity && e.role == Some(Role::Cause);
+                let not_a_release = matches!(
                     e.family,
                     Family::Capacity
                         | Family::Throttled
                         | Family::InstanceLost
                         | Family::Dns
                         | Family::CertExpired
-                ) && !(e.family == Family::Connectivity && e.role == Some(Role::Cause))
+                );
+                !(not_a_release || dependency_named)
             })
             .collect();
         let new: Vec<&ErrorLines<'_>> = errors
@@ -704,7 +707,7 @@ pub fn db_overload(f: &Facts<'_>) -> Option<Hypothesis> {
             .filter(|db| !loaded(db).is_empty())
             .map(|db| (*db).to_owned())
     });
-    let support = db.as_deref().map(|n| loaded(n)).unwrap_or_default();
+    let support = db.as_deref().map(loaded).unwrap_or_default();
     if sat.is_empty() && support.is_empty() {
         return None;
     }
@@ -1034,12 +1037,11 @@ pub fn access_change(f: &Facts<'_>) -> Option<Hypothesis> {
     if let Some(e) = denied.first() {
         let score = line_score(f, e, 0.6, 0.5);
         match best.as_mut() {
-            Some(b) => {
-                if !b.evidence.iter().any(|c| c.id == e.logs.id) {
-                    b.score += 0.05;
-                    b.cite(&e.logs.id, format!("since the change: {}", log_fact(e)));
-                }
+            Some(b) if !b.evidence.iter().any(|c| c.id == e.logs.id) => {
+                b.score += 0.05;
+                b.cite(&e.logs.id, format!("since the change: {}", log_fact(e)));
             }
+            Some(_) => {}
             None if timing(f, e) >= 1.0 => {
                 let mut d = Draft::new(Category::AccessChange);
                 d.score = score;
