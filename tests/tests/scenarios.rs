@@ -137,22 +137,9 @@ async fn the_project_corpus_is_diagnosed_right_without_leaking() -> anyhow::Resu
         );
         *per_category.entry(s.expect.root_cause.clone()).or_default() += 1;
     }
-    for c in [
-        "deploy_regression",
-        "memory_exhaustion",
-        "cpu_saturation",
-        "db_overload",
-        "db_storage_full",
-        "dependency_failure",
-        "access_change",
-        "capacity_shortfall",
-        "throttling",
-        "traffic_surge",
-        "instance_failure",
-        "unknown",
-    ] {
+    for c in scenario::CATEGORIES {
         assert!(
-            per_category.get(c).copied().unwrap_or(0) >= 3,
+            per_category.get(*c).copied().unwrap_or(0) >= 3,
             "category {c} has fewer than 3 scenarios: {per_category:?}"
         );
     }
