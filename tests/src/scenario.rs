@@ -644,7 +644,10 @@ mod tests {
 
     #[test]
     fn every_public_and_corpus_scenario_parses() {
-        let mut dirs = vec![(crate::corpus_dir(), 40)];
+        let mut dirs = vec![
+            (crate::corpus_dir(), 40),
+            (crate::workspace_root().join("tests/scenarios-heldout"), 24),
+        ];
         dirs.extend(crate::shared_path("scenarios/public").map(|d| (d, 10)));
         for (dir, at_least) in dirs {
             let mut n = 0;
