@@ -179,15 +179,6 @@ fn dimension_names(alarm: &AlarmInfo) -> Vec<String> {
         .collect()
 }
 
-/// The family part of a task definition (`arn:…:task-definition/orders-api:7` → `orders-api`).
-fn family_of(task_definition: &str) -> &str {
-    let tail = task_definition
-        .rsplit('/')
-        .next()
-        .unwrap_or(task_definition);
-    tail.split(':').next().unwrap_or(tail)
-}
-
 /// What log discovery looks for: `names` (the alarm's resources first, then the services and
 /// families involved) plus the instances and databases that matter: those the alarm names (by
 /// id, with their `Name` tags) and those not in a normal state (a stopped instance, a rebooting
@@ -348,7 +339,7 @@ async fn gather_within_budget(
     let families: Vec<String> = behind
         .iter()
         .chain(if behind.is_empty() { &others[..] } else { &[] })
-        .map(|s| family_of(&s.task_definition).to_owned())
+        .map(|s| convops_shared::names::task_family(&s.task_definition).to_owned())
         .collect();
     // The resource the alarm names leads: its groups are read first.
     let mut names_first = dimension_names(alarm);

@@ -195,17 +195,8 @@ fn wire_len(item: &EvidenceItem) -> usize {
 /// Whether a series changed enough to be evidence: it moved away from its baseline, or it fell
 /// to (nearly) nothing from a real level (a credit or burst balance running out over hours).
 pub fn moved_or_drained(s: &MetricSummary) -> bool {
-    if stats::moved(s.baseline, s.baseline_spread, s.current, s.peak) {
-        return true;
-    }
-    let low = match (s.current, s.peak) {
-        (Some(c), Some(p)) => c.min(p),
-        (Some(c), None) => c,
-        (None, Some(p)) => p,
-        _ => return false,
-    };
-    s.baseline
-        .is_some_and(|b| b >= 5.0 && low < b && (low <= 0.02 * b || low < 1.0))
+    stats::moved(s.baseline, s.baseline_spread, s.current, s.peak)
+        || stats::drained(s.baseline, s.current, s.peak)
 }
 
 /// Bytes of `v` as compact JSON.

@@ -63,6 +63,17 @@ pub fn distinctive_tokens(name: &str) -> impl Iterator<Item = &str> {
         .filter(|t| !COMMON.contains(t))
 }
 
+/// The family part of a task definition: `orders-api` of `orders-api:7` or of
+/// `arn:aws:ecs:…:task-definition/orders-api:7`. ECS names log groups after it (`/ecs/FAMILY`)
+/// as often as after the service.
+pub fn task_family(task_definition: &str) -> &str {
+    let tail = task_definition
+        .rsplit('/')
+        .next()
+        .unwrap_or(task_definition);
+    tail.split(':').next().unwrap_or(tail)
+}
+
 /// Whether two names share a distinctive word (both lowercased here).
 pub fn share_a_word(a: &str, b: &str) -> bool {
     let (a, b) = (a.to_lowercase(), b.to_lowercase());
@@ -74,6 +85,16 @@ pub fn share_a_word(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn task_families_drop_revision_and_arn() {
+        assert_eq!(task_family("orders-api:7"), "orders-api");
+        assert_eq!(
+            task_family("arn:aws:ecs:eu-west-1:123456789012:task-definition/orders-api:7"),
+            "orders-api"
+        );
+        assert_eq!(task_family("orders-api"), "orders-api");
+    }
 
     #[test]
     fn names_share_the_words_that_identify_them() {

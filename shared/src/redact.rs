@@ -260,6 +260,14 @@ pub struct RuleError {
 /// left alone.
 const SECRET_KEY_NAME: &str = r"(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|auth[_-]?key|signing[_-]?key|encryption[_-]?key|credentials?|session(?:[_-]?id)?|sid[_-]?token|cookie)";
 
+/// The name of a `{"name": …, "value": …}` pair whose value is secret: a secret word anywhere in
+/// it, or Bundler's gem-source credentials (`BUNDLE_HOST__COM`). One pattern for both key orders.
+macro_rules! secret_env_name {
+    () => {
+        r"(?:[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|passphrase|pass|pwd|token|api_?key|private_?key|access_?key|credentials?|auth|_key)[A-Za-z0-9_.-]*|BUNDLE_[A-Za-z0-9_]*__[A-Za-z0-9_]+)"
+    };
+}
+
 /// A check on a candidate: the line and the value's byte range.
 type Check = fn(&str, usize, usize) -> bool;
 
@@ -403,13 +411,21 @@ fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
         // sources").
         (
             "password_or_secret",
-            r#"(?i)"name"\s*:\s*"(?:[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|passphrase|pass|pwd|token|api_?key|private_?key|access_?key|credentials?|auth|_key)[A-Za-z0-9_.-]*|BUNDLE_[A-Za-z0-9_]*__[A-Za-z0-9_]+)"\s*,\s*"value"\s*:\s*"(?P<v>(?:[^"\\]|\\.)+)"?"#,
+            concat!(
+                r#"(?i)"name"\s*:\s*""#,
+                secret_env_name!(),
+                r#""\s*,\s*"value"\s*:\s*"(?P<v>(?:[^"\\]|\\.)+)"?"#
+            ),
             Some(not_masked),
             Gate::Needles(&["\"value\""]),
         ),
         (
             "password_or_secret",
-            r#"(?i)"value"\s*:\s*"(?P<v>(?:[^"\\]|\\.)+)"\s*,\s*"name"\s*:\s*"(?:[A-Za-z0-9_.-]*(?:secret|passw(?:or)?d|passphrase|pass|pwd|token|api_?key|private_?key|access_?key|credentials?|auth|_key)[A-Za-z0-9_.-]*|BUNDLE_[A-Za-z0-9_]*__[A-Za-z0-9_]+)""#,
+            concat!(
+                r#"(?i)"value"\s*:\s*"(?P<v>(?:[^"\\]|\\.)+)"\s*,\s*"name"\s*:\s*""#,
+                secret_env_name!(),
+                r#"""#
+            ),
             Some(not_masked),
             Gate::Needles(&["\"name\""]),
         ),

@@ -104,6 +104,7 @@ pub struct Signature {
     pub example: &'static str,
 }
 
+/// A row that names a cause.
 const fn cause(
     id: &'static str,
     family: Family,
@@ -121,6 +122,7 @@ const fn cause(
     }
 }
 
+/// A row that only shows a symptom: [`cause`] with the other role.
 const fn symptom(
     id: &'static str,
     family: Family,
@@ -129,12 +131,8 @@ const fn symptom(
     example: &'static str,
 ) -> Signature {
     Signature {
-        id,
-        pattern,
-        family,
         role: Role::Symptom,
-        source,
-        example,
+        ..cause(id, family, pattern, source, example)
     }
 }
 
@@ -1971,6 +1969,12 @@ pub fn classify(line: &str) -> Option<(&'static Signature, (usize, usize))> {
         })?;
     let m = compiled.regexes[pick].find(line)?;
     Some((&SIGNATURES[pick], (m.start(), m.end())))
+}
+
+/// Whether any row matches `line` (one pass of the set, without finding which): the cheap test
+/// for a reader that only keeps or drops lines.
+pub fn is_match(line: &str) -> bool {
+    COMPILED.set.is_match(line)
 }
 
 /// Every row that matches `line`, in table order (for explanations and debugging).

@@ -131,6 +131,22 @@ pub fn moved(
     far(level) || peak.is_some_and(|p| far(p) && far((p + level) / 2.0))
 }
 
+/// Whether a balance ran down to (nearly) nothing: it fell from a real level (at least 5) to at
+/// most 2% of it, or under one unit. A credit or burst balance that slides for hours widens its
+/// baseline spread, so [`moved`] may not hold while it reaches zero; reaching zero is the signal
+/// (CPU credits, EBS and RDS burst balances). The lowest level after the change is the smaller of
+/// `current` and `peak`.
+pub fn drained(baseline: Option<f64>, current: Option<f64>, peak: Option<f64>) -> bool {
+    let (Some(b), Some(level)) = (baseline, current.or(peak)) else {
+        return false;
+    };
+    let low = match (current, peak) {
+        (Some(c), Some(p)) => c.min(p),
+        _ => level,
+    };
+    level < b && b >= 5.0 && (low <= 0.02 * b || low < 1.0)
+}
+
 /// `v` rounded to `digits` significant digits (chart points need no more, and they are most of
 /// a metric's bytes on the wire).
 pub fn round_sig(v: f64, digits: i32) -> f64 {

@@ -346,7 +346,7 @@ pub async fn group_errors(
             for t in tables_in(msg) {
                 *tables.entry(t.to_owned()).or_default() += 1;
             }
-            let errorish = pattern.is_match(msg) || signatures::classify(msg).is_some();
+            let errorish = pattern.is_match(msg) || signatures::is_match(msg);
             all.push((
                 e.timestamp().unwrap_or(0),
                 msg.chars().take(MAX_GROWTH_LINE_CHARS).collect(),
@@ -499,12 +499,8 @@ pub fn rank_templates(templates: &mut [LogTemplate]) {
             None => 2,
         }
     };
-    templates.sort_by(|a, b| {
-        rank(a)
-            .cmp(&rank(b))
-            .then(b.count.cmp(&a.count))
-            .then(a.first_seen.cmp(&b.first_seen))
-    });
+    // The rank classifies a line: once per template, not once per comparison.
+    templates.sort_by_cached_key(|t| (rank(t), std::cmp::Reverse(t.count), t.first_seen));
 }
 
 /// Whether a stream of `group` ingested events since `since_ms` (`DescribeLogStreams`, most

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
-use convops_shared::catalogue::{self, ResourceKind};
+use convops_shared::catalogue::{self, kind_by_id as kind, ResourceKind};
 use convops_shared::evidence::{AlarmInfo, EcsServiceEvidence, MetricEvidence, ResourceEvidence};
 use convops_shared::stats;
 
@@ -70,11 +70,6 @@ pub struct Related<'a> {
 /// `targetgroup/NAME/ID` from a target group ARN (or the input when it has no such part).
 fn target_group_dimension(arn: &str) -> &str {
     arn.find("targetgroup/").map(|i| &arn[i..]).unwrap_or(arn)
-}
-
-/// The catalogue's kind `id`; a kind the catalogue lacks reads nothing.
-fn kind(id: &str) -> Option<&'static ResourceKind> {
-    catalogue::kind_by_id(id)
 }
 
 /// Every metric of `kind` for the resource whose dimension values are `values` (in the kind's

@@ -133,13 +133,6 @@ pub struct Finding {
 const MAX_HYPOTHESES: usize = 5;
 const MIN_CONFIDENCE: f64 = 0.1;
 
-/// Rank the hypotheses the evidence supports.
-pub fn hypotheses(frame: &EvidenceFrame) -> (i64, Vec<Hypothesis>) {
-    let facts = signals::Facts::new(frame);
-    let hs = ranked(&facts);
-    (facts.onset, hs)
-}
-
 /// Changes stated as set aside at most.
 const MAX_SET_ASIDE: usize = 5;
 
@@ -178,11 +171,7 @@ fn set_aside(f: &signals::Facts<'_>, hs: &[Hypothesis]) -> Vec<Finding> {
         } else {
             "the evidence shows no failure it would cause".to_owned()
         };
-        let on = if c.resources.is_empty() {
-            String::new()
-        } else {
-            format!(" on {}", c.resources.join(", "))
-        };
+        let on = on_resources(c);
         out.push((
             (c.at - f.onset).abs(),
             Finding {
@@ -198,6 +187,7 @@ fn set_aside(f: &signals::Facts<'_>, hs: &[Hypothesis]) -> Vec<Finding> {
         .collect()
 }
 
+/// Rank the hypotheses the evidence supports.
 fn ranked(facts: &signals::Facts<'_>) -> Vec<Hypothesis> {
     let mut hs: Vec<Hypothesis> = rules::RULES.iter().filter_map(|rule| rule(facts)).collect();
     // Stable: equal confidences keep the rules' order.
@@ -374,6 +364,15 @@ fn ecs_line(e: &EcsServiceEvidence) -> String {
     line
 }
 
+/// ` on A, B` for a change's resources; nothing when it names none.
+pub fn on_resources(c: &ChangeEvidence) -> String {
+    if c.resources.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", c.resources.join(", "))
+    }
+}
+
 fn change_line(c: &ChangeEvidence, transition_ms: i64) -> String {
     let before = (transition_ms - c.at) / 60_000;
     let when = if before > 0 {
@@ -381,11 +380,7 @@ fn change_line(c: &ChangeEvidence, transition_ms: i64) -> String {
     } else {
         "after the alarm".to_owned()
     };
-    let on = if c.resources.is_empty() {
-        String::new()
-    } else {
-        format!(" on {}", c.resources.join(", "))
-    };
+    let on = on_resources(c);
     format!(
         "change: {} by {}{on} ({}, {})",
         c.event_name,

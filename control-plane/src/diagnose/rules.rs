@@ -7,6 +7,7 @@
 //! change can only be a cause when it precedes the onset.
 
 use convops_shared::evidence::{ChangeEvidence, EcsServiceEvidence};
+use convops_shared::stats;
 
 use super::signals::{
     desired_count, family_name, proximity, ChangeKind, ErrorLines, Facts, Family, MetricKind, Role,
@@ -63,11 +64,7 @@ fn when(f: &Facts<'_>, at: i64) -> String {
 }
 
 fn change_fact(f: &Facts<'_>, c: &ChangeEvidence) -> String {
-    let on = if c.resources.is_empty() {
-        String::new()
-    } else {
-        format!(" on {}", c.resources.join(", "))
-    };
+    let on = super::on_resources(c);
     let params = match (c.event_name.as_str(), desired_count(c)) {
         ("UpdateService", Some(n)) => format!(" (desired count {n})"),
         _ => String::new(),
@@ -181,11 +178,19 @@ pub fn timing(f: &Facts<'_>, e: &ErrorLines<'_>) -> f64 {
 /// The strongest lines of `family`: cause lines before symptom lines, then by timing and count.
 fn strongest<'f, 'a>(f: &'f Facts<'a>, family: Family) -> Vec<&'f ErrorLines<'a>> {
     let mut v: Vec<&ErrorLines<'_>> = f.errors_of(family).collect();
-    v.sort_by(|a, b| {
-        let key = |e: &ErrorLines<'_>| (e.role != Some(Role::Cause), -(timing(f, e) * 10.0) as i64);
-        key(a).cmp(&key(b)).then(b.t.count.cmp(&a.t.count))
-    });
+    by_strength(f, &mut v);
     v
+}
+
+/// Cause lines before symptom lines, then by timing, then the most frequent first.
+fn by_strength(f: &Facts<'_>, lines: &mut [&ErrorLines<'_>]) {
+    lines.sort_by_key(|e| {
+        (
+            e.role != Some(Role::Cause),
+            -(timing(f, e) * 10.0) as i64,
+            std::cmp::Reverse(e.t.count),
+        )
+    });
 }
 
 /// The score lines of a family earn on their own: a line that names its cause counts more than
@@ -876,18 +881,7 @@ pub fn dependency_failure(f: &Facts<'_>) -> Option<Hypothesis> {
         f.errors_of(Family::Connectivity)
             .filter(|e| e.role == Some(Role::Cause)),
     );
-    named.sort_by(|a, b| {
-        (
-            a.role != Some(Role::Cause),
-            -(timing(f, a) * 10.0) as i64,
-            std::cmp::Reverse(a.t.count),
-        )
-            .cmp(&(
-                b.role != Some(Role::Cause),
-                -(timing(f, b) * 10.0) as i64,
-                std::cmp::Reverse(b.t.count),
-            ))
-    });
+    by_strength(f, &mut named);
     let conn: Vec<&ErrorLines<'_>> = f.errors_of(Family::Connectivity).collect();
     if conn.is_empty() && named.is_empty() {
         return None;
@@ -1389,14 +1383,8 @@ pub fn traffic_surge(f: &Facts<'_>) -> Option<Hypothesis> {
 
 /// A balance drained to (nearly) nothing: at most 2% of where it was, or under one unit.
 fn drained(s: &Series<'_>) -> bool {
-    // A balance that runs down over hours has a wide baseline spread, so "moved" may not hold
-    // while it reaches zero; reaching (nearly) zero from a real balance is the signal.
-    let low = s.low();
-    s.direction < 0
-        && s.m
-            .summary
-            .baseline
-            .is_some_and(|b| b >= 5.0 && (low <= 0.02 * b || low < 1.0))
+    let m = &s.m.summary;
+    stats::drained(m.baseline, m.current, m.peak)
 }
 
 pub fn cpu_saturation(f: &Facts<'_>) -> Option<Hypothesis> {

@@ -93,8 +93,7 @@ pub fn metric_kind(namespace: &str, name: &str, dims: &[&str]) -> MetricKind {
         Signal::Cpu if db => DbCpu,
         Signal::Cpu if cache => CacheCpu,
         Signal::Cpu if host => InstanceCpu,
-        Signal::Cpu if dims.len() >= 2 && namespace.starts_with("ECS") => ServiceCpu,
-        Signal::Cpu if dims.len() >= 2 && namespace == "AWS/ECS" => ServiceCpu,
+        Signal::Cpu if dims.len() >= 2 && namespace.contains("ECS") => ServiceCpu,
         Signal::Cpu => Other,
         Signal::CpuCredits if name.contains("Balance") => CpuCredits,
         Signal::Memory | Signal::FreeMemory if cache => CacheMemory,
@@ -863,16 +862,8 @@ impl<'a> Facts<'a> {
     }
 }
 
-/// The family part of `family:revision`.
-pub fn family_name(task_definition: &str) -> &str {
-    task_definition
-        .rsplit('/')
-        .next()
-        .unwrap_or(task_definition)
-        .split(':')
-        .next()
-        .unwrap_or(task_definition)
-}
+/// The family part of `family:revision` (shared with the agent's log discovery).
+pub use convops_shared::names::task_family as family_name;
 
 /// How strongly a change at `at` can explain an onset at `onset`: 1 within 15 minutes before,
 /// falling to 0.3 at an hour and 0.1 at three hours; 0 after onset (2 minutes' slack for clocks
