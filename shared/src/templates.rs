@@ -69,6 +69,16 @@ enum FieldKind {
     Month,
     Component,
     Padded,
+    /// A hex or UUID id (a request or trace id).
+    Id,
+}
+
+impl FieldKind {
+    /// Kinds that close a header (`program[pid]:`, ` - `): a line's header ends at the first one,
+    /// wherever a name with a space in it or an optional field before it has moved it.
+    fn ends_header(self) -> bool {
+        matches!(self, FieldKind::Separator | FieldKind::Component)
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -159,13 +169,27 @@ fn is_numeric_punct(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':' | b'-' | b'+' | b'/' | b','))
 }
 
+/// An ISO 8601 / RFC 3339 timestamp written as one token (`2026-11-29T10:00:00.123Z`,
+/// `2026-11-29T10:00:00+01:00`): a date, `T`, a clock, an optional zone.
+fn is_iso_timestamp(s: &str) -> bool {
+    let Some((date, time)) = s.split_once('T') else {
+        return false;
+    };
+    let time = time.strip_suffix('Z').unwrap_or(time);
+    date.len() >= 8
+        && date.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+        && is_numeric_punct(date)
+        && time.contains(':')
+        && is_numeric_punct(time)
+}
+
 fn field_kind(text: &str, padded: bool) -> Option<FieldKind> {
     let bare = text.trim_end_matches(',');
     if text.starts_with('[') && text.ends_with(']') {
         Some(FieldKind::Bracketed)
     } else if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_digit()) {
         Some(FieldKind::Number)
-    } else if is_numeric_punct(bare) {
+    } else if is_numeric_punct(bare) || is_iso_timestamp(bare) {
         Some(FieldKind::Time)
     } else if is_level(text) {
         Some(FieldKind::Level)
@@ -175,9 +199,12 @@ fn field_kind(text: &str, padded: bool) -> Option<FieldKind> {
         Some(FieldKind::Separator)
     } else if text.len() >= 2
         && text.ends_with(':')
-        && text.bytes().any(|b| b.is_ascii_alphabetic())
+        && text.bytes().any(|b| b.is_ascii_alphabetic() || b == b'#')
     {
+        // `sshd[42]:`, `kernel:`, nginx's `pid#tid:`.
         Some(FieldKind::Component)
+    } else if is_hexish(bare) {
+        Some(FieldKind::Id)
     } else if padded {
         Some(FieldKind::Padded)
     } else {
@@ -237,6 +264,9 @@ fn fields(line: &str, max: usize) -> Vec<Field> {
     out
 }
 
+/// How far a header's closing field may sit past its usual position.
+const SHIFT: usize = 2;
+
 /// Where the message starts in the lines of one log source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeaderModel {
@@ -260,6 +290,8 @@ impl HeaderModel {
         let mut counts: Vec<HashMap<FieldKind, usize>> = vec![HashMap::default(); max];
         // Lines with more than `i + 1` fields: a header must leave a message in nearly all.
         let mut longer = vec![0usize; max];
+        // Per closing kind, lines whose first field of that kind is at `i` (with a message after).
+        let mut first_closer: HashMap<FieldKind, Vec<usize>> = HashMap::default();
         let mut n = 0usize;
         for line in lines {
             if line.trim().is_empty() {
@@ -267,17 +299,24 @@ impl HeaderModel {
             }
             n += 1;
             let fs = fields(line, max + 1);
+            let mut closers_seen: Vec<FieldKind> = Vec::new();
             for (i, f) in fs.iter().take(max).enumerate() {
-                if let Some(k) = f.kind(line) {
+                let kind = f.kind(line);
+                if let Some(k) = kind {
                     *counts[i].entry(k).or_default() += 1;
                 }
                 if i + 1 < fs.len() {
                     longer[i] += 1;
+                    if let Some(k) = kind.filter(|k| k.ends_header() && !closers_seen.contains(k))
+                    {
+                        closers_seen.push(k);
+                        first_closer.entry(k).or_insert_with(|| vec![0; max])[i] += 1;
+                    }
                 }
             }
         }
         let needed = (n as f64 * config.header_agreement).ceil() as usize;
-        let last = (0..max)
+        let fixed = (0..max)
             .rev()
             .filter(|&i| longer[i] >= needed)
             .find_map(|i| {
@@ -287,6 +326,25 @@ impl HeaderModel {
                     .max_by_key(|(k, &c)| (c, **k as u8))
                     .map(|(&k, _)| (i, k))
             });
+        // A header closed by a `program[pid]:` or ` - ` that nearly every line has within
+        // [`SHIFT`] fields of one position: a name before it with a space in some lines
+        // (`app.exe *64 -`) or an optional field (`prog[1] (subsystem):`) moves it, and the
+        // fixed-position count above misses it. The message then starts after the first such
+        // field at or after that position.
+        let shifted = first_closer
+            .iter()
+            .filter_map(|(&k, at)| {
+                (0..max)
+                    .rev()
+                    .find(|&i| n > 0 && at[i..(i + SHIFT + 1).min(max)].iter().sum::<usize>() >= needed)
+                    .map(|i| (i, k))
+            })
+            .max_by_key(|&(i, k)| (i, k as u8));
+        let last = match (fixed, shifted) {
+            (Some(f), Some(s)) if s.0 > f.0 => Some(s),
+            (None, s) => s,
+            (f, _) => f,
+        };
         HeaderModel {
             last,
             max_fields: max,
@@ -338,11 +396,106 @@ fn is_path_or_url(s: &str) -> bool {
     s.contains("://") || (s.starts_with('/') && s[1..].contains('/')) || s.starts_with("~/")
 }
 
+/// Top-level domains that are common in logs beside the two-letter country codes: a dotted name
+/// ending in one of these is a DNS name even without a digit or hyphen in it.
+const TLDS: &[&str] = &[
+    "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "app", "dev", "cloud",
+    "internal", "local", "localdomain", "lan", "corp", "home", "arpa",
+];
+
+/// Two-letter suffixes that are file extensions far more often than country codes in logs.
+const FILE_EXTENSIONS: &[&str] = &[
+    "js", "py", "rb", "go", "sh", "so", "gz", "xz", "bz", "db", "md", "cs", "ts", "pl", "rs", "hs",
+    "ml", "kt", "el", "cc", "hh", "lz", "7z", "qt",
+];
+
+/// A DNS name (RFC 1035 labels: letters, digits, hyphens) of at least three labels, lower case
+/// (names are logged as resolved or configured, in lower case; dotted names with capitals are
+/// code: `java.io.IOException`, `org.apache.Foo`), with a top-level domain last, or a digit or
+/// hyphen that module names lack (`ip-10-0-1-23.ec2.internal`, `cp-1.slowvm1.example.us`).
+fn is_dns_name(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.len() > 253 || s.bytes().filter(|&b| b == b'.').count() < 2 {
+        return false;
+    }
+    let labels_ok = s.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    });
+    let tld = s.rsplit('.').next().unwrap_or("");
+    let tld_ok = (2..=24).contains(&tld.len()) && tld.bytes().all(|b| b.is_ascii_lowercase());
+    labels_ok
+        && tld_ok
+        && (s.bytes().any(|b| b.is_ascii_digit() || b == b'-')
+            || TLDS.contains(&tld)
+            || (tld.len() == 2 && !FILE_EXTENSIONS.contains(&tld)))
+}
+
+/// Units a number is written with in logs: durations (Go's `time.Duration` strings such as
+/// `1m30s`, `250ms`), sizes (`512KB`, `1.5GiB`) and percentages.
+const UNITS: &[&str] = &[
+    "ns", "us", "µs", "ms", "s", "sec", "secs", "m", "min", "mins", "h", "hr", "hrs", "d", "b",
+    "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "k", "g", "t", "%", "x",
+];
+
+/// A number with a unit glued on, possibly compound: `250ms`, `1.5s`, `1h2m3s`, `512KB`, `90%`.
+fn is_quantity(s: &str) -> bool {
+    let mut rest = s;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 || !rest.as_bytes()[0].is_ascii_digit() {
+            return false;
+        }
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if unit == 0 || !UNITS.iter().any(|u| u.eq_ignore_ascii_case(&rest[..unit])) {
+            return false;
+        }
+        rest = &rest[unit..];
+        parts += 1;
+    }
+    parts > 0
+}
+
+fn is_ipv4(s: &str) -> bool {
+    let s = s.strip_prefix('/').unwrap_or(s);
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `address:port` with an IPv4 address or a DNS name: one value, as Loghub's corrected
+/// templates write it (`blockMap updated: <*> is added`). (Java's `InetSocketAddress` form with a
+/// leading `/` is split at the colon instead, `/<*>:<*>`, as those templates write that one.)
+fn is_socket_address(s: &str) -> bool {
+    s.rsplit_once(':').is_some_and(|(host, port)| {
+        (1..=5).contains(&port.len())
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && ((!host.starts_with('/') && is_ipv4(host)) || is_dns_name(host))
+    })
+}
+
 /// Whether a token, punctuation around it aside, is one value as a whole: a number, time, date,
 /// address (with port), hex string, path or URL. Other tokens are split at delimiters first, so
 /// `uid=0` keeps its key.
 fn is_whole_value(s: &str) -> bool {
     is_path_or_url(s)
+        || is_dns_name(s)
+        || is_quantity(s)
+        || is_iso_timestamp(s)
+        || is_socket_address(s)
         || (!s.starts_with('/') && is_numeric_punct(s))
         || ((s.starts_with("0x") || s.starts_with("0X"))
             && s.len() > 2
@@ -355,7 +508,7 @@ fn is_value(s: &str) -> bool {
     if s.is_empty() {
         return false;
     }
-    if is_path_or_url(s) {
+    if is_path_or_url(s) || is_dns_name(s) {
         return true;
     }
     let digits = s.bytes().filter(u8::is_ascii_digit).count();
@@ -365,6 +518,31 @@ fn is_value(s: &str) -> bool {
             && ["true", "false", "null", "nil", "none"]
                 .iter()
                 .any(|w| w.eq_ignore_ascii_case(s));
+    }
+    // A name with a version or size glued on is a word: `SHA256`, `UTF8`, `ext4`, `Base64`,
+    // `HTTP2` (letters, then at most three digits, nothing else).
+    let letters = s.bytes().take_while(u8::is_ascii_alphabetic).count();
+    if letters >= 3 && s.len() - letters <= 3 && s[letters..].bytes().all(|b| b.is_ascii_digit())
+    {
+        return false;
+    }
+    // A name with a number after a hyphen or dot is a name with a value: `HikariPool-1`,
+    // `node-7` (the name is kept, `node-<*>`).
+    let stem = s.trim_end_matches(|c: char| c.is_ascii_digit());
+    if stem.len() < s.len()
+        && stem.ends_with(['-', '.'])
+        && stem.bytes().filter(u8::is_ascii_alphabetic).count() >= 2
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || matches!(b, b'-' | b'.'))
+    {
+        return true;
+    }
+    // A counter after a marker: `#12`, nginx's connection `*4668`.
+    if let Some(n) = s.strip_prefix(['#', '*']) {
+        if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            return true;
+        }
     }
     let s_no_slash = s.strip_prefix('/').unwrap_or(s);
     if is_numeric_punct(s_no_slash) || s.starts_with("0x") || s.starts_with("0X") || is_hexish(s) {
@@ -439,10 +617,22 @@ fn mask_token(token: &str, out: &mut String) {
     let mut piece_start = 0;
     // Delimiters are ASCII, so splitting at their bytes keeps UTF-8 boundaries.
     for (i, &b) in bytes.iter().enumerate() {
+        if i < piece_start {
+            continue;
+        }
         if CLASS[b as usize] & DELIM != 0 {
             push_piece(&token[piece_start..i], out);
             out.push(b as char);
             piece_start = i + 1;
+            // The value of `key=value` or `key:value` is one value as a whole when it is one
+            // (`delta=00:53:35`, `SHA256:5e5cf0b1`), not split again at its own colons.
+            if matches!(b, b'=' | b':') && piece_start < core_end {
+                let value = &token[piece_start..core_end];
+                if !value.bytes().any(|c| c == b'=') && is_whole_value(value) {
+                    out.push_str(VAR);
+                    piece_start = core_end;
+                }
+            }
         }
     }
     push_piece(&token[piece_start..], out);
@@ -462,19 +652,39 @@ fn is_redaction_mask(s: &str) -> bool {
 }
 
 fn push_piece(piece: &str, out: &mut String) {
+    // `hostname/address` (Java's `InetSocketAddress`), `status=9/KILL`: each side on its own.
+    if let Some((left, right)) = piece.split_once('/') {
+        if !left.is_empty()
+            && !right.is_empty()
+            && !right.contains('/')
+            && (is_value(left) || is_value(right))
+            && !is_numeric_punct(piece)
+            // `HTTP/1.1`, `TLSv1/1.2`: a protocol and its version are one word.
+            && !(!is_value(left) && right.contains('.') && is_numeric_punct(right))
+        {
+            push_piece(left, out);
+            out.push('/');
+            push_piece(right, out);
+            return;
+        }
+    }
     if !is_value(piece) {
         out.push_str(piece);
         return;
     }
     // A word with a number glued on after a separator keeps the word: `core.2275` → `core.<*>`,
-    // `PS/2` → `PS/<*>`.
+    // `PS/2` → `PS/<*>`, `node-17` → `node-<*>`, `HikariPool-1` → `HikariPool-<*>`; so does a
+    // marker before a number (nginx's connection `*4668`, an inode `#1234`).
     let digits_from = piece.trim_end_matches(|c: char| c.is_ascii_digit()).len();
     let (word, _) = piece.split_at(digits_from);
     let letters = word.bytes().filter(u8::is_ascii_alphabetic).count();
     if digits_from < piece.len()
-        && word.ends_with(['.', '/', '#'])
-        && letters >= 2
-        && !word.bytes().any(|b| b.is_ascii_digit())
+        && ((word.ends_with(['.', '/', '#', '-'])
+            && letters >= 2
+            && word
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || matches!(b, b'.' | b'/' | b'#' | b'-')))
+            || matches!(word, "*" | "#"))
     {
         out.push_str(word);
     }
@@ -522,8 +732,27 @@ fn mask_into(message: &str, key: &mut String) {
                 continue;
             }
         }
+        if is_iso_date(tok) {
+            // `2017-05-16 05:00:00`: a date and a clock are one value.
+            if let Some(next) = raw.clone().next().filter(|t| is_clock(t)) {
+                raw.next();
+                key.push_str(VAR);
+                key.push_str(&next[next.trim_end_matches([',', '.']).len()..]);
+                continue;
+            }
+        }
         mask_token(tok, key);
     }
+}
+
+/// `2017-05-16`, `2017/05/16`.
+fn is_iso_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && matches!(b[4], b'-' | b'/')
+        && b[7] == b[4]
+        && b[5..7].iter().chain(&b[8..]).all(u8::is_ascii_digit)
 }
 
 /// Length of a written-out date starting at `tokens[0]`, if one does (at least a month or day
@@ -595,6 +824,18 @@ fn generalise(words: &[String]) -> String {
     format!("{}{VAR}{}", &first[..pre], &first[first.len() - suf..])
 }
 
+/// A token wrapped in one pair of brackets or quotes, trailing punctuation aside: `(alice)`,
+/// `[worker-3]:`, `'db'`.
+fn is_enclosed(token: &str) -> bool {
+    let t = token.trim_end_matches([':', ',', ';', '.']);
+    let pairs = [(b'(', b')'), (b'[', b']'), (b'{', b'}'), (b'<', b'>'), (b'"', b'"'), (b'\'', b'\'')];
+    let b = t.as_bytes();
+    b.len() >= 3
+        && pairs.iter().any(|&(o, c)| {
+            b[0] == o && b[b.len() - 1] == c && !b[1..b.len() - 1].iter().any(|&x| x == o || x == c)
+        })
+}
+
 /// Whether the generalised token `pattern` (one `<*>` inside) matches `word`.
 fn covers(pattern: &str, word: &str) -> bool {
     match pattern.split_once(VAR) {
@@ -607,10 +848,17 @@ fn covers(pattern: &str, word: &str) -> bool {
 
 const MAX_KEYS_PER_CLUSTER: usize = 64;
 
-/// The index key of a first token.
+/// The index key of a first token. Enclosed first tokens (`(alice)`, `[db-1]`) share one key per
+/// kind of enclosure, so that lines differing there are compared and can make it a variable.
 fn head(token: &str) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
-    BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(token)
+    let hasher = BuildHasherDefault::<rustc_hash::FxHasher>::default();
+    if is_enclosed(token) {
+        let b = token.as_bytes();
+        hasher.hash_one((b[0], true))
+    } else {
+        hasher.hash_one(token)
+    }
 }
 
 /// Identifies a cluster for the life of a [`Miner`] (merged clusters resolve to the survivor).
@@ -851,9 +1099,10 @@ impl Miner {
         family.2.push(id);
         // A word becomes a variable only away from the start of the message (which names the
         // event) and while at least half the template stays constant.
+        // A word in brackets or quotes is a value wherever it stands (cron's `(user) CMD`).
         let constants = a.tokens.iter().filter(|t| *t != VAR).count();
         let ready = family.1.len() >= self.config.word_variants
-            && p > 0
+            && (p > 0 || family.1.iter().all(|w| is_enclosed(w)))
             && (constants - 1) * 2 >= a.tokens.len();
         if let Some(c) = self.clusters.get_mut(&id) {
             c.variant_of = Some((anchor, p));
@@ -1108,9 +1357,62 @@ mod tests {
         );
         // Words with a digit in them are not values.
         assert_eq!(
-            mask("jk2_init() found ext3").join(" "),
-            "jk2_init() found ext3"
+            mask("jk2_init() found ext3 key SHA256:9f86d081884c HTTP/1.1").join(" "),
+            "jk2_init() found ext3 key SHA256:<*> HTTP/1.1"
         );
+        // DNS names, with or without a port; module and class names are not.
+        assert_eq!(
+            mask("to ip-10-0-1-23.ec2.internal:8080 via proxy.cse.example.hk and nova.compute.manager java.io.IOException app.min.js")
+                .join(" "),
+            "to <*> via <*> and nova.compute.manager java.io.IOException app.min.js"
+        );
+        // Durations and sizes with their units, also before punctuation; a clock after a key.
+        assert_eq!(
+            mask("timed out after 3m45s. sent 512KB (1.5GiB) delta=00:53:35 took 250ms").join(" "),
+            "timed out after <*>. sent <*> (<*>) delta=<*> took <*>"
+        );
+        // Names with a counter keep the name; markers before a number stay.
+        assert_eq!(
+            mask("HikariPool-3 node-17 *4668 #12 status=9/KILL").join(" "),
+            "HikariPool-<*> node-<*> *<*> #<*> status=<*>/KILL"
+        );
+        // A date and a clock are one value; Java's `host/address:port` is three.
+        assert_eq!(
+            mask("from 2017-05-16 05:00:00 to kafka-1.example.com/10.0.0.5:9092").join(" "),
+            "from <*> to <*>/<*>:<*>"
+        );
+    }
+
+    #[test]
+    fn a_header_closed_by_a_field_that_moves_is_still_found() {
+        // A program name with a second word in some lines moves the ` - ` that closes the header.
+        let client: Vec<String> = (0..20)
+            .map(|i| {
+                let bits = if i % 3 == 0 { " *64" } else { "" };
+                format!("[10.30 16:49:{i:02}] app{}.exe{bits} - host{i}.example.com:443 open through proxy", i % 4)
+            })
+            .collect();
+        let h = header_of(&client.iter().map(String::as_str).collect::<Vec<_>>());
+        for line in &client {
+            assert!(h.message(line).starts_with("host"), "{line}: {:?}", h.message(line));
+        }
+        // An optional `(subsystem)` after `program[pid]` moves the `:` that closes it.
+        let bsd: Vec<String> = (0..20)
+            .map(|i| {
+                let sub = if i % 3 == 0 { " (com.example.sync[77])" } else { "" };
+                format!("Jul  1 09:00:{i:02} host-{i} prog{}[{i}]{sub}: event {i} done", i % 5)
+            })
+            .collect();
+        let h = header_of(&bsd.iter().map(String::as_str).collect::<Vec<_>>());
+        for line in &bsd {
+            assert!(h.message(line).starts_with("event"), "{line}: {:?}", h.message(line));
+        }
+        // The Lambda runtime's tab-separated level, RFC 3339 time and request id.
+        let lambda = [
+            "[ERROR]\t2026-11-29T10:00:00.123Z\t8f5c2a10-1b2c-4d5e-9f00-123456789abc\tTask timed out",
+            "[INFO]\t2026-11-29T10:00:01.456Z\t9a6d3b21-2c3d-4e6f-8a11-23456789abcd\tProcessed 3 records",
+        ];
+        assert_eq!(header_of(&lambda).message(lambda[1]), "Processed 3 records");
     }
 
     #[test]
