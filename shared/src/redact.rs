@@ -268,6 +268,19 @@ macro_rules! secret_env_name {
     };
 }
 
+/// A JSON object key that names a secret: one that ends in a secret word (`password`,
+/// `db_password`, `clientSecret`, `apiKey`, `X-Api-Key`, `sessionId`, `credentials`), so that
+/// `token_count` or `passenger` do not, or is `pin`/`auth`. Compiled once.
+fn secret_key_name() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i)^[A-Za-z0-9_.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|auth[_-]?key|signing[_-]?key|encryption[_-]?key|credentials?|session[_-]?id|sid|cookie|cvv2?|cvc2?)$|^(?:pin|auth|authorization)$",
+        )
+        .unwrap_or_else(|e| panic!("secret key name pattern: {e}"))
+    })
+}
+
 /// A check on a candidate: the line and the value's byte range.
 type Check = fn(&str, usize, usize) -> bool;
 
@@ -280,6 +293,14 @@ fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
             r"(?s)-----BEGIN[A-Z ]*PRIVATE KEY-----.*?(?:-----END[A-Z ]*PRIVATE KEY-----|$)",
             None,
             Gate::Needles(&["-----BEGIN"]),
+        ),
+        // A PEM body logged one line per event (RFC 7468: 64 base64 characters a line): a
+        // whole 64-character base64 run with mixed case and digits, not a hex digest.
+        (
+            "private_key",
+            r#"(?:^|[\s:="'])(?P<v>[A-Za-z0-9+/]{64})(?:$|[\s"',])"#,
+            Some(pem_line),
+            Gate::Line(|l| l.len() >= 64),
         ),
         (
             "jwt",
@@ -391,6 +412,21 @@ fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
             None,
             Gate::Needles(&["://"]),
         ),
+        // Signed URLs: S3/SigV4 and CloudFront signatures and session tokens, GCS signatures,
+        // Azure SAS `sig` (https://learn.microsoft.com/rest/api/storageservices/create-service-sas),
+        // and OAuth authorization codes (RFC 6749 4.1.2) in query strings.
+        (
+            "url_signature",
+            r"(?i)[?&](?:x-amz-signature|x-amz-security-token|x-amz-credential|x-goog-signature|x-goog-credential|signature|sig)=(?P<v>[^&\s\x22'#<>]{8,})",
+            None,
+            Gate::Needles(&["signature=", "sig=", "token=", "credential="]),
+        ),
+        (
+            "oauth_code",
+            r"(?i)[?&]code=(?P<v>[^&\s\x22'#<>]{10,})",
+            None,
+            Gate::Needles(&["code="]),
+        ),
         (
             "bearer_token",
             r"(?i)\bbearer\s+(?P<v>[A-Za-z0-9._~+/=-]{12,})",
@@ -402,6 +438,42 @@ fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
             r"(?i)\bbasic\s+(?P<v>[A-Za-z0-9+/]{12,}={0,2})",
             None,
             Gate::Needles(&["basic"]),
+        ),
+        // The credential of an `Authorization` header of any scheme (RFC 9110 11.6.2: `scheme
+        // token` or `scheme param=value`): `Token …`, `ApiKey …`, `SSWS …`, `Bot …`, `Negotiate …`.
+        (
+            "auth_credential",
+            r#"(?i)\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:[A-Za-z][A-Za-z0-9_-]{1,20}\s+)?(?:[A-Za-z]+=["']?)?(?P<v>[A-Za-z0-9._~+/=:%-]{8,})"#,
+            Some(not_masked),
+            Gate::Needles(&["authorization"]),
+        ),
+        // Passwords and tokens on command lines: `--password hunter2`, `--api-token x` (the
+        // `--name=value` form is the key=value rule's), MySQL clients' `-pPASSWORD` (no space:
+        // https://dev.mysql.com/doc/refman/8.0/en/connection-options.html#option_general_password),
+        // `sshpass -p`, `redis-cli -a`, `curl -u user:password`.
+        (
+            "password_or_secret",
+            r#"(?i)(?:^|[\s"'\[,])--?(?:[a-z0-9]+-)*(?:password|passwd|pass|pwd|secret|token|api-?key|access-?key|secret-?key|private-?key|client-?secret)["']?(?:\s+|["']?,\s*["'])["']?(?P<v>[^\s"'\-,\]][^\s"',\]]*)"#,
+            Some(not_masked),
+            Gate::Needles(&["pass", "pwd", "secret", "token", "key"]),
+        ),
+        (
+            "password_or_secret",
+            r#"(?i)\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump|mysqlsh|mariadb|mariadb-dump|mariadb-admin)\b[^\n|;&]{0,200}?[\s"'\[,]-p(?P<v>[^\s"',\]]+)"#,
+            Some(not_masked),
+            Gate::Needles(&["mysql", "mariadb"]),
+        ),
+        (
+            "password_or_secret",
+            r#"(?i)\b(?:sshpass\b[^\n|;&]{0,100}?\s-p|redis-cli\b[^\n|;&]{0,200}?\s(?:-a|--pass))\s*["']?(?P<v>[^\s"']+)"#,
+            Some(not_masked),
+            Gate::Needles(&["sshpass", "redis-cli"]),
+        ),
+        (
+            "password_or_secret",
+            r#"(?i)\bcurl\b[^\n|;&]{0,200}?\s(?:-u|--user)\s+["']?[^\s:"']+:(?P<v>[^\s"']+)"#,
+            Some(not_masked),
+            Gate::Needles(&["curl"]),
         ),
         // `"name": "X_SECRET", "value": "…"` pairs (container environment in CloudTrail, parameter
         // and tag lists), in either key order: a name with a secret word anywhere in it
@@ -526,6 +598,31 @@ fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
             None,
             Gate::Shape(|s| s.paren_three_digits && s.digits >= 10),
         ),
+        // North American numbers written `312-555-0172` / `312.555.0172` (NANP: area and exchange
+        // codes start with 2-9), and numbers of any national format after a word that names them.
+        (
+            "phone",
+            r"\b[2-9]\d{2}[-.][2-9]\d{2}[-.]\d{4}\b",
+            Some(nanp_phone),
+            Gate::Shape(|s| s.digits >= 10),
+        ),
+        (
+            "phone",
+            r#"(?i)\b(?:phone|telephone|tel|mobile|cell|fax|sms|whatsapp|msisdn)(?:[_-]?(?:number|no|num))?["']?\s*(?:[:=]|to\b)?\s*["']?(?P<v>\+?\d[\d .-]{6,16}\d)\b"#,
+            Some(valid_phone),
+            Gate::Needles(&[
+                "phone", "tel", "mobile", "cell", "fax", "sms", "whatsapp", "msisdn",
+            ]),
+        ),
+        // EC2 host names carry the address (`ip-10-0-1-23.ec2.internal`, `ec2-54-1-2-3.compute-1.
+        // amazonaws.com`, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-naming.html):
+        // masked whole, with the pseudonym of the address, so name and address stay one host.
+        (
+            "ipv4",
+            r"\b(?:ip|ec2)-\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}(?:\.[A-Za-z0-9-]+)*",
+            Some(valid_ec2_name),
+            Gate::Needles(&["ip-", "ec2-"]),
+        ),
         (
             "ipv4",
             r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
@@ -555,8 +652,19 @@ fn kv_value(line: &str, p: usize) -> Option<(usize, usize)> {
     let rest = &line[p..];
     let first = rest.chars().next()?;
     if first == '"' || first == '\'' {
-        let close = rest[1..].find(first)?;
-        return Some((p + 1, p + 1 + close));
+        // Up to the closing quote, past backslash-escaped ones; a value whose closing quote was
+        // cut off runs to the end of the string.
+        let body = &rest[1..];
+        let mut escaped = false;
+        let close = body
+            .char_indices()
+            .find(|&(_, c)| {
+                let closes = c == first && !escaped;
+                escaped = c == '\\' && !escaped;
+                closes
+            })
+            .map_or(body.len(), |(i, _)| i);
+        return (close > 0).then_some((p + 1, p + 1 + close));
     }
     let run = rest
         .find(|c: char| {
@@ -589,6 +697,10 @@ fn not_masked(line: &str, start: usize, end: usize) -> bool {
         || (t.starts_with('<') && t.ends_with('>'))
         || (t.starts_with('[') && t.ends_with(']'))
         || t.starts_with("${")
+        || (t.starts_with('$')
+            && t[1..]
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
         || t.starts_with("{{")
         || [
             "redacted",
@@ -704,7 +816,56 @@ fn valid_email(line: &str, start: usize, end: usize) -> bool {
     if local == "git" {
         return false;
     }
-    !FILE_EXTENSIONS.contains(&tld.as_str())
+    // `logo@2x.png`, `lodash@4.17.21.tgz`: a file or package name when the labels are numbers
+    // (a version), or one is a number or scale factor before a file extension.
+    let labels: Vec<&str> = domain.split('.').collect();
+    let numeric = |l: &&str| {
+        let l = l.strip_suffix(['x', 'X']).unwrap_or(l);
+        !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())
+    };
+    let before_tld = &labels[..labels.len() - 1];
+    if before_tld.iter().all(numeric)
+        || (before_tld.iter().any(numeric) && FILE_EXTENSIONS.contains(&tld.as_str()))
+    {
+        return false;
+    }
+    // Extensions that are also top-level domains (Serbia, Paraguay, Somalia, Moldova, Saint
+    // Helena, Poland, Palestine, and the `.zip`/`.mov` gTLDs) are addresses.
+    const ALSO_TLDS: &[&str] = &["rs", "py", "so", "md", "sh", "pl", "ps", "zip", "mov"];
+    !FILE_EXTENSIONS.contains(&tld.as_str()) || ALSO_TLDS.contains(&tld.as_str())
+}
+
+/// A 64-character PEM body line: mixed case and digits (not a hex digest or a word run).
+fn pem_line(line: &str, start: usize, end: usize) -> bool {
+    let v = line[start..end].as_bytes();
+    v.iter().any(u8::is_ascii_uppercase)
+        && v.iter().any(u8::is_ascii_lowercase)
+        && v.iter().any(u8::is_ascii_digit)
+        && !v.iter().all(u8::is_ascii_hexdigit)
+}
+
+/// `312-555-0172`: one separator throughout.
+fn nanp_phone(line: &str, start: usize, end: usize) -> bool {
+    let v = line[start..end].as_bytes();
+    v[3] == v[7] && !version_context(line, start, end)
+}
+
+/// The octets of `ip-10-0-1-23…` are an address.
+fn valid_ec2_name(line: &str, start: usize, end: usize) -> bool {
+    ec2_name_address(&line[start..end]).is_some()
+}
+
+/// `10.0.1.23` from `ip-10-0-1-23.ec2.internal` or `ec2-10-0-1-23.compute-1.amazonaws.com`.
+fn ec2_name_address(name: &str) -> Option<String> {
+    let rest = name
+        .strip_prefix("ip-")
+        .or_else(|| name.strip_prefix("ec2-"))?;
+    let octets: Vec<&str> = rest.split(['-', '.']).take(4).collect();
+    (octets.len() == 4
+        && octets.iter().all(|o| {
+            o.parse::<u16>().is_ok_and(|n| n <= 255) && !(o.len() > 1 && o.starts_with('0'))
+        }))
+    .then(|| octets.join("."))
 }
 
 fn valid_phone(line: &str, start: usize, end: usize) -> bool {
@@ -730,10 +891,13 @@ fn valid_ipv6(line: &str, start: usize, end: usize) -> bool {
 fn version_context(line: &str, start: usize, end: usize) -> bool {
     let before = &line[..start];
     let after = &line[end..];
+    // A full stop ends a sentence; only `.digit` continues a version (`1.2.3.4.5`).
+    let continues_version =
+        after.starts_with('.') && after[1..].starts_with(|c: char| c.is_ascii_digit());
     if before.ends_with('/')
         || before.ends_with('v')
         || before.ends_with('V')
-        || after.starts_with('.')
+        || continues_version
         || after.starts_with(|c: char| c.is_ascii_alphanumeric())
         || before.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '.')
     {
@@ -745,9 +909,11 @@ fn version_context(line: &str, start: usize, end: usize) -> bool {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
+    // Words that name a version. Not `build`, `agent`, `kernel`, `os`: "build agent 10.0.0.5"
+    // is a host, and a real four-part build number (`10.0.19041.1`) is no address anyway.
     [
-        "version", "ver", "firmware", "bios", "build", "release", "kernel", "driver", "rev",
-        "revision", "fw", "os", "agent", "chrome", "firefox", "safari",
+        "version", "ver", "firmware", "bios", "release", "rev", "revision", "fw", "chrome",
+        "firefox", "safari",
     ]
     .contains(&word.as_str())
 }
@@ -858,15 +1024,23 @@ impl Redactor {
         if !open.contains(&true) {
             return Vec::new();
         }
+        // Masks already in the line, in order and disjoint: a binary search finds the one that
+        // could overlap a candidate.
         let masks: Vec<(usize, usize)> = self
             .mask_re
             .find_iter(line)
             .map(|m| (m.start(), m.end()))
             .collect();
-        let overlaps = |spans: &[(usize, usize, &'static str)], s: usize, e: usize| {
-            spans.iter().any(|&(a, b, _)| s < b && e > a)
+        let inside_mask = |s: usize, e: usize| {
+            let i = masks.partition_point(|&(_, me)| me <= s);
+            masks.get(i).is_some_and(|&(ms, _)| ms < e)
         };
-        let inside_mask = |s: usize, e: usize| masks.iter().any(|&(ms, me)| s < me && e > ms);
+        // Accepted spans by start, disjoint: the neighbours of a candidate decide an overlap, so
+        // checking costs a logarithm, not a scan of every earlier span.
+        let mut taken: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+        let overlaps = |taken: &std::collections::BTreeMap<usize, usize>, s: usize, e: usize| {
+            taken.range(..e).next_back().is_some_and(|(_, &b)| b > s)
+        };
         let mut accepted: Vec<(usize, usize, &'static str)> = Vec::new();
         for rule in self
             .rules
@@ -896,12 +1070,13 @@ impl Redactor {
                     .collect()
             };
             for (s, e) in candidates {
-                if s == e || inside_mask(s, e) || overlaps(&accepted, s, e) {
+                if s == e || inside_mask(s, e) || overlaps(&taken, s, e) {
                     continue;
                 }
                 if rule.check.is_some_and(|check| !check(line, s, e)) {
                     continue;
                 }
+                taken.insert(s, e);
                 accepted.push((s, e, rule.kind));
             }
         }
@@ -920,14 +1095,21 @@ impl Redactor {
         let mut pos = 0;
         for (s, e, kind) in spans {
             out.push_str(&line[pos..s]);
-            out.push_str(&self.pseudonym(kind, &line[s..e]));
+            // An EC2 host name gets its address's pseudonym: one host, however it is written.
+            let value = match ec2_name_address(&line[s..e]) {
+                Some(address) if kind == "ipv4" => Cow::Owned(address),
+                _ => Cow::Borrowed(&line[s..e]),
+            };
+            out.push_str(&self.pseudonym(kind, &value));
             pos = e;
         }
         out.push_str(&line[pos..]);
         Cow::Owned(out)
     }
 
-    /// Redact every string inside a JSON value, in place; returns how many strings changed.
+    /// Redact every string inside a JSON value, in place, object keys included; everything under
+    /// a key that names a secret (`password`, `clientSecret`, `apiKey`: strings, numbers, and the
+    /// leaves of arrays and objects) is masked whole. Returns how many strings changed.
     pub fn redact_json(&self, value: &mut serde_json::Value) -> usize {
         match value {
             serde_json::Value::String(s) => match self.redact(s) {
@@ -938,7 +1120,49 @@ impl Redactor {
                 Cow::Borrowed(_) => 0,
             },
             serde_json::Value::Array(items) => items.iter_mut().map(|v| self.redact_json(v)).sum(),
-            serde_json::Value::Object(map) => map.values_mut().map(|v| self.redact_json(v)).sum(),
+            serde_json::Value::Object(map) => {
+                let mut changed = 0;
+                let old = std::mem::take(map);
+                for (k, mut v) in old {
+                    changed += if secret_key_name().is_match(&k) {
+                        self.mask_all(&mut v)
+                    } else {
+                        self.redact_json(&mut v)
+                    };
+                    let key = match self.redact(&k) {
+                        Cow::Owned(r) => {
+                            changed += 1;
+                            r
+                        }
+                        Cow::Borrowed(_) => k,
+                    };
+                    map.insert(key, v);
+                }
+                changed
+            }
+            _ => 0,
+        }
+    }
+
+    /// Masks every leaf under a secret key: strings and numbers become pseudonyms (placeholders
+    /// such as `null`, `""` or `"${VAR}"` stay); booleans stay.
+    fn mask_all(&self, value: &mut serde_json::Value) -> usize {
+        match value {
+            serde_json::Value::String(s) => {
+                if not_masked(s, 0, s.len()) && !self.mask_re.is_match(s) {
+                    *s = self.pseudonym("password_or_secret", s);
+                    1
+                } else {
+                    0
+                }
+            }
+            serde_json::Value::Number(n) => {
+                let text = n.to_string();
+                *value = serde_json::Value::String(self.pseudonym("password_or_secret", &text));
+                1
+            }
+            serde_json::Value::Array(items) => items.iter_mut().map(|v| self.mask_all(v)).sum(),
+            serde_json::Value::Object(map) => map.values_mut().map(|v| self.mask_all(v)).sum(),
             _ => 0,
         }
     }

@@ -307,8 +307,7 @@ impl HeaderModel {
                 }
                 if i + 1 < fs.len() {
                     longer[i] += 1;
-                    if let Some(k) = kind.filter(|k| k.ends_header() && !closers_seen.contains(k))
-                    {
+                    if let Some(k) = kind.filter(|k| k.ends_header() && !closers_seen.contains(k)) {
                         closers_seen.push(k);
                         first_closer.entry(k).or_insert_with(|| vec![0; max])[i] += 1;
                     }
@@ -336,7 +335,9 @@ impl HeaderModel {
             .filter_map(|(&k, at)| {
                 (0..max)
                     .rev()
-                    .find(|&i| n > 0 && at[i..(i + SHIFT + 1).min(max)].iter().sum::<usize>() >= needed)
+                    .find(|&i| {
+                        n > 0 && at[i..(i + SHIFT + 1).min(max)].iter().sum::<usize>() >= needed
+                    })
                     .map(|i| (i, k))
             })
             .max_by_key(|&(i, k)| (i, k as u8));
@@ -399,8 +400,26 @@ fn is_path_or_url(s: &str) -> bool {
 /// Top-level domains that are common in logs beside the two-letter country codes: a dotted name
 /// ending in one of these is a DNS name even without a digit or hyphen in it.
 const TLDS: &[&str] = &[
-    "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz", "io", "app", "dev", "cloud",
-    "internal", "local", "localdomain", "lan", "corp", "home", "arpa",
+    "com",
+    "net",
+    "org",
+    "edu",
+    "gov",
+    "mil",
+    "int",
+    "info",
+    "biz",
+    "io",
+    "app",
+    "dev",
+    "cloud",
+    "internal",
+    "local",
+    "localdomain",
+    "lan",
+    "corp",
+    "home",
+    "arpa",
 ];
 
 /// Two-letter suffixes that are file extensions far more often than country codes in logs.
@@ -423,8 +442,7 @@ fn is_dns_name(s: &str) -> bool {
             && l.len() <= 63
             && !l.starts_with('-')
             && !l.ends_with('-')
-            && l
-                .bytes()
+            && l.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     });
     let tld = s.rsplit('.').next().unwrap_or("");
@@ -522,8 +540,7 @@ fn is_value(s: &str) -> bool {
     // A name with a version or size glued on is a word: `SHA256`, `UTF8`, `ext4`, `Base64`,
     // `HTTP2` (letters, then at most three digits, nothing else).
     let letters = s.bytes().take_while(u8::is_ascii_alphabetic).count();
-    if letters >= 3 && s.len() - letters <= 3 && s[letters..].bytes().all(|b| b.is_ascii_digit())
-    {
+    if letters >= 3 && s.len() - letters <= 3 && s[letters..].bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
     // A name with a number after a hyphen or dot is a name with a value: `HikariPool-1`,
@@ -828,7 +845,14 @@ fn generalise(words: &[String]) -> String {
 /// `[worker-3]:`, `'db'`.
 fn is_enclosed(token: &str) -> bool {
     let t = token.trim_end_matches([':', ',', ';', '.']);
-    let pairs = [(b'(', b')'), (b'[', b']'), (b'{', b'}'), (b'<', b'>'), (b'"', b'"'), (b'\'', b'\'')];
+    let pairs = [
+        (b'(', b')'),
+        (b'[', b']'),
+        (b'{', b'}'),
+        (b'<', b'>'),
+        (b'"', b'"'),
+        (b'\'', b'\''),
+    ];
     let b = t.as_bytes();
     b.len() >= 3
         && pairs.iter().any(|&(o, c)| {
@@ -1394,18 +1418,33 @@ mod tests {
             .collect();
         let h = header_of(&client.iter().map(String::as_str).collect::<Vec<_>>());
         for line in &client {
-            assert!(h.message(line).starts_with("host"), "{line}: {:?}", h.message(line));
+            assert!(
+                h.message(line).starts_with("host"),
+                "{line}: {:?}",
+                h.message(line)
+            );
         }
         // An optional `(subsystem)` after `program[pid]` moves the `:` that closes it.
         let bsd: Vec<String> = (0..20)
             .map(|i| {
-                let sub = if i % 3 == 0 { " (com.example.sync[77])" } else { "" };
-                format!("Jul  1 09:00:{i:02} host-{i} prog{}[{i}]{sub}: event {i} done", i % 5)
+                let sub = if i % 3 == 0 {
+                    " (com.example.sync[77])"
+                } else {
+                    ""
+                };
+                format!(
+                    "Jul  1 09:00:{i:02} host-{i} prog{}[{i}]{sub}: event {i} done",
+                    i % 5
+                )
             })
             .collect();
         let h = header_of(&bsd.iter().map(String::as_str).collect::<Vec<_>>());
         for line in &bsd {
-            assert!(h.message(line).starts_with("event"), "{line}: {:?}", h.message(line));
+            assert!(
+                h.message(line).starts_with("event"),
+                "{line}: {:?}",
+                h.message(line)
+            );
         }
         // The Lambda runtime's tab-separated level, RFC 3339 time and request id.
         let lambda = [

@@ -95,7 +95,11 @@ fn value(name: &str, rng: &mut Rng) -> String {
         "kb" => format!("{}kB", rng.below(9_000_000)),
         "none" => "None".to_owned(),
         "url" => match rng.below(2) {
-            0 => format!("http://{}:{}/api/orders", value("ip", rng), value("port", rng)),
+            0 => format!(
+                "http://{}:{}/api/orders",
+                value("ip", rng),
+                value("port", rng)
+            ),
             _ => format!("s3://exports-bucket/{}.json", value("uuid", rng)),
         },
         "hex" => format!("{:012x}", rng.next() >> 16),

@@ -58,4 +58,3 @@ pub fn accuracy(lines: &[&str], truth: &[String], debug: bool) -> Score {
         truth: true_groups.len(),
     }
 }
-
