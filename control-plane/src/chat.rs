@@ -134,7 +134,8 @@ pub struct ReplyTo {
 /// Records command `text` from `caller` in the action log, then parses and runs it in `ws`:
 /// the reply, and whether the whole conversation should see it.
 pub async fn execute(state: &AppState, ws: &str, caller: &Caller, text: &str) -> (String, bool) {
-    let logged = state.redactor.redact(text);
+    let redactor = state.redactor(ws);
+    let logged = redactor.redact(text);
     if let Err(e) = state
         .store
         .audit(

@@ -27,10 +27,56 @@ use tokio_util::sync::CancellationToken;
 use crate::auth;
 use crate::store::Store;
 
+impl AppState {
+    /// The redactor for what workspace `workspace_id` stores and sends: the rules with that
+    /// workspace's pseudonym key (derived from the master key; it never leaves the process).
+    pub fn redactor(&self, workspace_id: &str) -> convops_shared::redact::Redactor {
+        workspace_redactor(&self.redaction_rules, &self.sealer, workspace_id)
+    }
+}
+
+/// `rules` with workspace `workspace_id`'s pseudonym key.
+pub fn workspace_redactor(
+    rules: &convops_shared::redact::Redactor,
+    sealer: &crate::secrets::Sealer,
+    workspace_id: &str,
+) -> convops_shared::redact::Redactor {
+    rules.rekeyed(&sealer.derive_key(&format!("pseudonyms:{workspace_id}")))
+}
+
+#[cfg(test)]
+mod redactor_tests {
+    use convops_shared::redact::Redactor;
+
+    #[test]
+    fn pseudonyms_are_keyed_per_workspace_and_not_by_the_public_default() {
+        let rules = Redactor::new(&[7u8; 32]);
+        let sealer = crate::secrets::Sealer::from_key(&[9u8; 32]);
+        let line = "card security code cvv=123";
+        let a = super::workspace_redactor(&rules, &sealer, "ws-a")
+            .redact(line)
+            .into_owned();
+        let b = super::workspace_redactor(&rules, &sealer, "ws-b")
+            .redact(line)
+            .into_owned();
+        let public = Redactor::default().redact(line).into_owned();
+        assert!(!a.contains("123") && !b.contains("123"), "{a} {b}");
+        assert_ne!(a, b, "two workspaces share pseudonyms");
+        assert_ne!(a, public, "the public default key is used");
+        // The same workspace gets the same pseudonym every time.
+        assert_eq!(
+            a,
+            super::workspace_redactor(&rules, &sealer, "ws-a").redact(line)
+        );
+    }
+}
+
 pub struct AppState {
     pub store: Store,
-    /// Re-applies redaction to everything stored and sent (keyed per workspace).
-    pub redactor: convops_shared::redact::Redactor,
+    /// The redaction rules, compiled once. Never used as they are: [`AppState::redactor`] keys
+    /// them per workspace, so that pseudonyms of short values (PINs, security codes) cannot be
+    /// reversed by a dictionary with a known key, nor compared across workspaces.
+    pub redaction_rules: convops_shared::redact::Redactor,
     pub sealer: crate::secrets::Sealer,
     pub public_url: url::Url,
     pub heartbeat_secs: u32,

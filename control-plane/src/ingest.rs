@@ -256,11 +256,7 @@ async fn handle_evidence(
     }
     debug_assert!(raw.len() <= MAX_FRAME_BYTES);
     // Defence in depth: re-redact what the agent sent before storing or sending any of it.
-    let redactor = state.redactor.rekeyed(
-        &state
-            .sealer
-            .derive_key(&format!("pseudonyms:{workspace_id}")),
-    );
+    let redactor = state.redactor(workspace_id);
     // `raw` is this frame's text, already decoded once: parse it rather than clone and re-encode.
     let mut value: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
     let masked = redactor.redact_json(&mut value);
@@ -396,7 +392,8 @@ async fn command_failed(
     command_id: &str,
     reason: &str,
 ) {
-    let reason = state.redactor.redact(reason);
+    let redactor = state.redactor(workspace_id);
+    let reason = redactor.redact(reason);
     let result = state
         .store
         .command_failed(
@@ -415,7 +412,7 @@ async fn command_failed(
                     WHATSAPP => whatsapp::reply_body(&text),
                     _ => serde_json::json!({ "text": text }),
                 };
-                state.redactor.redact_json(&mut body);
+                redactor.redact_json(&mut body);
                 body.to_string()
             },
         )

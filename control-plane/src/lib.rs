@@ -59,7 +59,8 @@ pub async fn run(
         .context("building the HTTP client")?;
     let state = Arc::new(http::AppState {
         store: store.clone(),
-        redactor: convops_shared::redact::Redactor::default(),
+        // A process-private key: the rules are only ever used rekeyed per workspace.
+        redaction_rules: convops_shared::redact::Redactor::new(&rand::random::<[u8; 32]>()),
         sealer: sealer.clone(),
         public_url: settings.public_url.clone(),
         heartbeat_secs: settings.heartbeat_secs,

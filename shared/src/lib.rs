@@ -5,7 +5,8 @@
 //!
 //! - [`protocol`]: the versioned websocket frames (`Hello`, `Evidence`, `Ack`, …) and their codec.
 //! - [`evidence`]: what an investigation produces (alarm, metric series and their summaries).
-//! - [`redact`]: masking of secrets and personal data with consistent pseudonyms.
+//! - [`redact`]: masking of secrets and personal data with consistent pseudonyms;
+//!   [`vendor_tokens`] is its table of vendors' documented token formats.
 //! - [`stats`]: pure statistics used to summarise metric series (median, MAD, change point).
 //! - [`wire`]: the compressed encoding of evidence frames on the websocket.
 //! - [`secret`]: a string wrapper that never prints its value.
@@ -21,4 +22,5 @@ pub mod secret;
 pub mod signatures;
 pub mod stats;
 pub mod templates;
+pub mod vendor_tokens;
 pub mod wire;

@@ -284,8 +284,25 @@ fn secret_key_name() -> &'static Regex {
 /// A check on a candidate: the line and the value's byte range.
 type Check = fn(&str, usize, usize) -> bool;
 
-/// `(kind, pattern, check)`; an empty pattern means the key=value parser.
+/// `(kind, pattern, check)`; an empty pattern means the key=value parser. The vendor token table
+/// ([`crate::vendor_tokens`]) goes in before the generic rules (URL passwords, `Authorization`,
+/// key=value), so that a token in a `key=value` pair is named by its vendor.
 fn rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
+    let mut rules = built_in_rules();
+    let at = rules
+        .iter()
+        .position(|r| r.0 == "url_password")
+        .unwrap_or(rules.len());
+    rules.splice(
+        at..at,
+        crate::vendor_tokens::VENDOR_TOKENS
+            .iter()
+            .map(|t| (t.kind, t.pattern, None, Gate::Needles(t.gate))),
+    );
+    rules
+}
+
+fn built_in_rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
     vec![
         // Whole-token formats, most specific first.
         (

@@ -281,3 +281,40 @@ fn phone_numbers_without_plus_or_brackets() {
         "port 8080 pid 31337",
     ]);
 }
+
+/// Every row of the vendor table: its example is masked whole (or its secret group is), its gate
+/// is a literal of the example, and the row's pattern compiles.
+#[test]
+fn every_vendor_format_masks_its_example() {
+    use convops_shared::vendor_tokens::VENDOR_TOKENS;
+    let r = r();
+    let mut failures = Vec::new();
+    for t in VENDOR_TOKENS {
+        let re = regex::Regex::new(t.pattern).unwrap_or_else(|e| panic!("{}: {e}", t.kind));
+        let caps = re
+            .captures(t.example)
+            .unwrap_or_else(|| panic!("{}: the pattern does not match its example", t.kind));
+        let secret = caps
+            .name("v")
+            .unwrap_or_else(|| caps.get(0).expect("match"))
+            .as_str();
+        let lower = t.example.to_ascii_lowercase();
+        assert!(
+            t.gate
+                .iter()
+                .any(|g| lower.contains(&g.to_ascii_lowercase())),
+            "{}: no gate literal in the example",
+            t.kind
+        );
+        let line = format!(
+            "2026-11-29T10:00:00Z worker[7]: config loaded {}",
+            t.example
+        );
+        let out = r.redact(&line);
+        if out.contains(secret) {
+            failures.push(format!("{}: {secret:?} survives in {out}", t.kind));
+        }
+        assert!(t.doc.starts_with("https://"), "{}: doc link", t.kind);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -281,7 +281,7 @@ async fn on_message(state: &AppState, m: Incoming) -> anyhow::Result<()> {
     let name = m
         .name
         .as_deref()
-        .map(|n| state.redactor.redact(n).into_owned());
+        .map(|n| state.redactor(ws).redact(n).into_owned());
     let caller = crate::chat::Caller {
         actor: match &name {
             Some(n) => format!("whatsapp:{} ({n})", tail(&digits)),
@@ -303,7 +303,7 @@ async fn on_message(state: &AppState, m: Incoming) -> anyhow::Result<()> {
         None => format!("ConvOps reads text commands only. {}", crate::chat::USAGE),
     };
     let mut body = wa::reply_body(&reply);
-    state.redactor.redact_json(&mut body);
+    state.redactor(ws).redact_json(&mut body);
     state
         .store
         .finish_chat_request_with_delivery(&key, ws, &contact.route_id, &reply, &body.to_string())

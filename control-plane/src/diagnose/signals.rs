@@ -279,11 +279,12 @@ static SERVICE_ARN: LazyLock<Regex> =
 /// Host names a line talks to (lowercase, without redaction masks), in order of appearance.
 pub fn hosts_in(line: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut push = |h: &str| {
         let h = h.trim_matches('.').to_lowercase();
         if h.contains('.')
             && !h.chars().all(|c| c.is_ascii_digit() || c == '.')
-            && !out.contains(&h)
+            && seen.insert(h.clone())
         {
             out.push(h);
         }
@@ -305,7 +306,13 @@ pub fn hosts_in(line: &str) -> Vec<String> {
         if line[m.end()..].starts_with('.') {
             continue;
         }
-        if local.iter().any(|(s, e)| m.start() >= *s && m.end() <= *e) {
+        // `local` is in order and disjoint: the one field that could hold `m` is found by a
+        // binary search, so a line of many names costs no more than linear time.
+        let i = local.partition_point(|&(_, e)| e < m.end());
+        if local
+            .get(i)
+            .is_some_and(|&(s, e)| m.start() >= s && m.end() <= e)
+        {
             continue;
         }
         push(m.as_str());
