@@ -54,7 +54,12 @@ pub fn verify_slack(
     let ts: i64 = header("x-slack-request-timestamp")
         .and_then(|v| v.trim().parse().ok())
         .ok_or(SignatureError::NoTimestamp)?;
-    if (now_secs - ts).abs() > MAX_SKEW_SECS {
+    // Overflow-free: a timestamp near `i64::MIN` or `i64::MAX` is stale, never a wrapped or
+    // panicking subtraction.
+    if now_secs
+        .checked_sub(ts)
+        .is_none_or(|d| d.unsigned_abs() > MAX_SKEW_SECS.unsigned_abs())
+    {
         return Err(SignatureError::Stale);
     }
     let sig = header("x-slack-signature")
@@ -586,6 +591,24 @@ mod tests {
             verify_slack(b"secret-0123456789", &HeaderMap::new(), body, now),
             Err(SignatureError::NoTimestamp)
         );
+        // Extreme timestamps are stale, not a panic or a wrapped difference.
+        for ts in [i64::MIN, i64::MIN + 1, i64::MAX, -1] {
+            let h = signed(b"secret-0123456789", ts, body);
+            assert_eq!(
+                verify_slack(b"secret-0123456789", &h, body, now),
+                Err(SignatureError::Stale),
+                "{ts}"
+            );
+            assert_eq!(
+                verify_slack(b"secret-0123456789", &h, body, i64::MIN),
+                if ts == i64::MIN || ts == i64::MIN + 1 {
+                    Ok(())
+                } else {
+                    Err(SignatureError::Stale)
+                },
+                "{ts} at the earliest clock"
+            );
+        }
         let mut no_sig = h.clone();
         no_sig.remove("x-slack-signature");
         assert_eq!(

@@ -420,7 +420,7 @@ async fn command_failed(
     match result {
         Ok(true) => state.wake_delivery.notify_one(),
         Ok(false) => {
-            tracing::warn!(%workspace_id, %agent_id, %command_id, "failure reported for a command this agent was not sent");
+            tracing::warn!(%workspace_id, %agent_id, %command_id, "failure reported for a command this agent was not sent, or reported again");
         }
         Err(e) => {
             tracing::error!(%workspace_id, %agent_id, %command_id, error = %format!("{e:#}"), "recording a command's failure");

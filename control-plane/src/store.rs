@@ -755,9 +755,14 @@ impl Store {
         make_body: impl FnOnce(&Route, &str) -> String,
     ) -> anyhow::Result<bool> {
         let mut tx = self.write_tx().await?;
+        let now = now_ms();
+        // Marked failed in the same statement that finds it: a repeated report finds nothing.
         let Some(target) = sqlx::query(
-            "SELECT target FROM commands WHERE workspace_id = ? AND id = ? AND agent_id = ?",
+            "UPDATE commands SET failed_at = ? \
+             WHERE workspace_id = ? AND id = ? AND agent_id = ? AND failed_at IS NULL \
+             RETURNING target",
         )
+        .bind(now)
         .bind(workspace_id)
         .bind(command_id)
         .bind(agent_id)
@@ -790,7 +795,7 @@ impl Store {
         audit_in(
             &mut tx,
             Some(workspace_id),
-            now_ms(),
+            now,
             &format!("agent:{agent_id}"),
             "command.failed",
             &format!("id={command_id} target={target} reason={reason}"),

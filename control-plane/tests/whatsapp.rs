@@ -675,14 +675,17 @@ async fn a_command_the_agent_cannot_carry_out_is_answered_in_the_conversation() 
         Some(ServerFrame::Command { id, .. }) => id,
         other => panic!("expected the command, got {other:?}"),
     };
-    agent
-        .send(Message::text(
-            json!({"type": "command_failed", "command_id": command_id,
-                   "reason": "no alarm is named `orders-db` or is about a resource of that name"})
-            .to_string(),
-        ))
-        .await
-        .expect("send");
+    // Reported three times (a retrying or hostile agent): answered and audited once.
+    for _ in 0..3 {
+        agent
+            .send(Message::text(
+                json!({"type": "command_failed", "command_id": command_id,
+                       "reason": "no alarm is named `orders-db` or is about a resource of that name"})
+                .to_string(),
+            ))
+            .await
+            .expect("send");
+    }
     let sent = t.meta.wait_sent(2, Duration::from_secs(20)).await;
     assert_eq!(sent.len(), 2, "no answer to the failed command: {sent:?}");
     // In either order: the agent may answer before the command's own reply is queued.
@@ -703,7 +706,11 @@ async fn a_command_the_agent_cannot_carry_out_is_answered_in_the_conversation() 
     assert_eq!(failed.len(), 1, "{log:#?}");
     assert_eq!(failed[0]["actor"], "agent:agent-1");
     tokio::time::sleep(Duration::from_secs(7)).await;
-    assert_eq!(t.meta.sent().len(), 2, "the bogus failure sent nothing");
+    assert_eq!(
+        t.meta.sent().len(),
+        2,
+        "the bogus failure and the repeats sent nothing"
+    );
     t.meta.check_clean(&[]);
 }
 
