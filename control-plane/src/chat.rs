@@ -266,10 +266,10 @@ async fn investigate(
     };
     // Recorded (with the route its answer goes to) before it is sent, so the answer always
     // finds its route.
-    let reply = caller
-        .reply_to
-        .as_ref()
-        .map(|r| (r.kind, state.sealer.seal(&r.target)));
+    let reply = caller.reply_to.as_ref().map(|r| {
+        let aad = crate::secrets::route_target_aad(ws, r.kind);
+        (r.kind, state.sealer.seal(&r.target, &aad))
+    });
     state
         .store
         .record_command(

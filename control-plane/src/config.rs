@@ -87,6 +87,8 @@ struct RawTls {
 #[serde(deny_unknown_fields)]
 struct RawSecrets {
     key_file: Option<PathBuf>,
+    /// Create a new master key when the key file is missing although the database exists.
+    new_key: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,6 +127,9 @@ pub struct Settings {
     pub public_url: url::Url,
     pub tls: TlsSettings,
     pub secrets_key_file: PathBuf,
+    /// Create a new master key if the key file is missing while the database exists
+    /// (`[secrets] new_key`, `--new-secrets-key`): sealed routes are then lost.
+    pub new_secrets_key: bool,
     pub delivery_timeout: Duration,
     pub delivery_max_attempts: u32,
     /// Slack's Web API (`chat.postMessage` for bot-token routes).
@@ -238,7 +243,8 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let public_text = public_url.unwrap_or_else(|| format!("https://{listen}"));
     let public_url = url::Url::parse(&public_text)
         .map_err(|e| key_err("public_url", format!("{public_text:?} is not a URL: {e}")))?;
-    let RawSecrets { key_file } = secrets;
+    let RawSecrets { key_file, new_key } = secrets;
+    let new_secrets_key = new_key.unwrap_or(false);
     let RawDelivery {
         timeout_secs,
         max_attempts,
@@ -277,6 +283,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     Ok(Settings {
         listen,
         secrets_key_file: key_file.unwrap_or_else(|| data_dir.join("master.key")),
+        new_secrets_key,
         data_dir,
         public_url,
         tls,

@@ -160,7 +160,8 @@ impl Worker {
     }
 
     async fn attempt(&self, d: PendingDelivery) {
-        let outcome = match self.sealer.open(&d.route.target_enc) {
+        let aad = crate::secrets::route_target_aad(&d.workspace_id, &d.route.kind);
+        let outcome = match self.sealer.open(&d.route.target_enc, &aad) {
             Err(e) => Outcome::Final(format!("route target cannot be decrypted: {e}")),
             Ok(target) => match d.route.kind.as_str() {
                 SLACK_WEBHOOK | SLACK_RESPONSE => match String::from_utf8(target) {

@@ -38,8 +38,13 @@ use crate::store::Store;
 pub async fn open_data_dir(settings: &Settings) -> anyhow::Result<(Store, Sealer)> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data_dir {}", settings.data_dir.display()))?;
-    let store = Store::open_sqlite(&settings.data_dir.join("convops.db")).await?;
-    let sealer = Sealer::load_or_create(&settings.secrets_key_file)?;
+    let db = settings.data_dir.join("convops.db");
+    // A new key only for an empty data directory or when the operator asks: a key replaced
+    // silently would leave every sealed route unreadable.
+    let allow_new_key = settings.new_secrets_key || !db.exists();
+    let sealer = Sealer::load(&settings.secrets_key_file, allow_new_key, &db)?;
+    let store = Store::open_sqlite(&db).await?;
+    store.reseal_legacy_routes(&sealer).await?;
     Ok((store, sealer))
 }
 

@@ -19,6 +19,11 @@ struct Cli {
     /// TOML configuration file.
     #[arg(long, short = 'c', global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Create a new secrets master key when its file is missing although the database exists
+    /// (without this the control plane refuses to start: the routes sealed with the lost key
+    /// cannot be opened, and must be added again after a new key is made).
+    #[arg(long, global = true)]
+    new_secrets_key: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -171,7 +176,10 @@ async fn main() -> ExitCode {
         };
     }
     let settings = match config::load(cli.config.as_deref()) {
-        Ok(s) => s,
+        Ok(mut s) => {
+            s.new_secrets_key |= cli.new_secrets_key;
+            s
+        }
         Err(e) => {
             eprintln!("convops-control-plane: {e}");
             return ExitCode::from(2);
@@ -311,7 +319,10 @@ async fn admin_route(settings: config::Settings, cmd: RouteCmd) -> anyhow::Resul
                 .add_whatsapp_route(
                     &ws,
                     &deliver::whatsapp::contact_hash(&sealer, &digits),
-                    &sealer.seal(&target),
+                    &sealer.seal(
+                        &target,
+                        &convops_control_plane::secrets::route_target_aad(&ws, deliver::WHATSAPP),
+                    ),
                     ADMIN_ACTOR,
                 )
                 .await?
@@ -357,7 +368,15 @@ async fn admin_route(settings: config::Settings, cmd: RouteCmd) -> anyhow::Resul
         }
     };
     let id = store
-        .add_route(&ws, kind, &sealer.seal(&target), ADMIN_ACTOR)
+        .add_route(
+            &ws,
+            kind,
+            &sealer.seal(
+                &target,
+                &convops_control_plane::secrets::route_target_aad(&ws, kind),
+            ),
+            ADMIN_ACTOR,
+        )
         .await?;
     println!("{id}");
     Ok(())

@@ -304,6 +304,44 @@ impl Store {
         Ok(row.map(|r| r.get(0)))
     }
 
+    /// Seals again, bound to their place, the route targets sealed in the old format (with the
+    /// master key itself and no associated data); run at start-up, idempotent. Returns how many.
+    pub async fn reseal_legacy_routes(
+        &self,
+        sealer: &crate::secrets::Sealer,
+    ) -> anyhow::Result<usize> {
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query("SELECT id, workspace_id, kind, target_enc FROM routes")
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut n = 0;
+        for r in rows {
+            let sealed: Vec<u8> = r.get(3);
+            if crate::secrets::Sealer::is_current(&sealed) {
+                continue;
+            }
+            let (id, ws, kind): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+            let plain = sealer
+                .open_legacy(&sealed)
+                .map_err(|e| anyhow::anyhow!("route {id}: re-sealing its target: {e}"))?;
+            let aad = crate::secrets::route_target_aad(&ws, &kind);
+            sqlx::query("UPDATE routes SET target_enc = ? WHERE id = ?")
+                .bind(sealer.seal(&plain, &aad))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            n += 1;
+        }
+        tx.commit().await?;
+        if n > 0 {
+            tracing::info!(
+                routes = n,
+                "route targets sealed again in the current format"
+            );
+        }
+        Ok(n)
+    }
+
     pub async fn add_route(
         &self,
         workspace_id: &str,

@@ -76,13 +76,26 @@ async fn workspace_with_route(
     let store = Store::open_sqlite(&dir.path().join("db.sqlite"))
         .await
         .expect("store");
-    let sealer = Sealer::load_or_create(&dir.path().join("master.key")).expect("sealer");
+    let sealer = Sealer::load(
+        &dir.path().join("master.key"),
+        true,
+        &dir.path().join("db.sqlite"),
+    )
+    .expect("sealer");
     let (ws, _) = store
         .create_workspace("acme", "test")
         .await
         .expect("workspace");
     store
-        .add_route(&ws.id, kind, &sealer.seal(target), "test")
+        .add_route(
+            &ws.id,
+            kind,
+            &sealer.seal(
+                target,
+                &convops_control_plane::secrets::route_target_aad(&ws.id, kind),
+            ),
+            "test",
+        )
         .await
         .expect("route");
     (dir, store, sealer, ws.id)
@@ -436,4 +449,79 @@ async fn a_storm_of_thirty_related_alarms_is_one_slack_thread_with_updates() {
     assert_eq!(incidents.len(), 1);
     let log = store.deliveries(&ws, &incidents[0].id).await.expect("log");
     assert!(log.iter().all(|d| d["status"] == "delivered"), "{log:#?}");
+}
+
+/// A route target sealed in the old format (the master key itself, no associated data) is sealed
+/// again, bound to its workspace and kind, when the data directory is opened; after that it
+/// opens only where it belongs, and a missing key file is refused rather than replaced.
+#[tokio::test]
+async fn old_format_route_targets_are_sealed_again_and_bound_to_their_place() {
+    use aes_gcm::aead::{Aead, KeyInit};
+    use convops_control_plane::secrets::route_target_aad;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let key = [5u8; 32];
+    std::fs::write(data.join("master.key"), hex::encode(key)).expect("key");
+    let store = Store::open_sqlite(&data.join("convops.db"))
+        .await
+        .expect("store");
+    let (ws, _) = store
+        .create_workspace("acme", "test")
+        .await
+        .expect("workspace");
+    let nonce = [3u8; 12];
+    let mut legacy = nonce.to_vec();
+    legacy.extend(
+        aes_gcm::Aes256Gcm::new((&key).into())
+            .encrypt(
+                aes_gcm::Nonce::from_slice(&nonce),
+                b"https://hooks.slack.com/services/T/B/old".as_slice(),
+            )
+            .expect("encrypt"),
+    );
+    store
+        .add_route(&ws.id, deliver::SLACK_WEBHOOK, &legacy, "test")
+        .await
+        .expect("route");
+    drop(store);
+
+    let settings = common::settings_at(dir.path(), "127.0.0.1:9".parse().expect("addr"));
+    let (store, sealer) = convops_control_plane::open_data_dir(&settings)
+        .await
+        .expect("open");
+    let pool =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("convops.db").display()))
+            .await
+            .expect("pool");
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT target_enc FROM routes")
+        .fetch_one(&pool)
+        .await
+        .expect("route");
+    let sealed = &sealed;
+    assert!(Sealer::is_current(sealed));
+    assert_eq!(
+        sealer
+            .open(sealed, &route_target_aad(&ws.id, deliver::SLACK_WEBHOOK))
+            .expect("opens where it belongs"),
+        b"https://hooks.slack.com/services/T/B/old"
+    );
+    assert!(sealer
+        .open(
+            sealed,
+            &route_target_aad("another-workspace", deliver::SLACK_WEBHOOK)
+        )
+        .is_err());
+    assert_eq!(store.reseal_legacy_routes(&sealer).await.expect("again"), 0);
+
+    std::fs::remove_file(data.join("master.key")).expect("rm key");
+    let err = convops_control_plane::open_data_dir(&settings)
+        .await
+        .expect_err("a missing key with an existing database is refused");
+    assert!(format!("{err:#}").contains("--new-secrets-key"), "{err:#}");
+    let mut asked = settings.clone();
+    asked.new_secrets_key = true;
+    convops_control_plane::open_data_dir(&asked)
+        .await
+        .expect("a new key when asked");
 }

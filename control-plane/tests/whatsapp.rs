@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use convops_control_plane::config::WhatsAppSettings;
 use convops_control_plane::deliver::whatsapp::{contact_hash, Target, MAX_TEXT_CHARS};
+use convops_control_plane::deliver::WHATSAPP;
 use convops_control_plane::secrets::Sealer;
 use convops_control_plane::store::Store;
 use convops_shared::protocol::{Command, ServerFrame};
@@ -286,13 +287,21 @@ async fn setup() -> Setup {
     let store = Store::open_sqlite(&s.data_dir.join("convops.db"))
         .await
         .expect("store");
-    let sealer = Sealer::load_or_create(&s.data_dir.join("master.key")).expect("sealer");
+    let sealer = Sealer::load(
+        &s.data_dir.join("master.key"),
+        false,
+        &s.data_dir.join("convops.db"),
+    )
+    .expect("sealer");
     let target = serde_json::to_vec(&Target { to: USER.into() }).expect("target");
     store
         .add_whatsapp_route(
             &s.workspace_id,
             &contact_hash(&sealer, USER),
-            &sealer.seal(&target),
+            &sealer.seal(
+                &target,
+                &convops_control_plane::secrets::route_target_aad(&s.workspace_id, WHATSAPP),
+            ),
             "test",
         )
         .await
@@ -464,7 +473,10 @@ async fn the_handshake_answers_only_the_configured_token() {
         .add_whatsapp_route(
             &other.id,
             &contact_hash(&t.sealer, USER),
-            &t.sealer.seal(&target),
+            &t.sealer.seal(
+                &target,
+                &convops_control_plane::secrets::route_target_aad(&other.id, WHATSAPP),
+            ),
             "test",
         )
         .await

@@ -37,6 +37,28 @@ pub async fn server() -> Server {
     server_with(|_| {}).await
 }
 
+/// Test settings with the data directory, TLS files and key under `root`.
+pub fn settings_at(root: &std::path::Path, listen: std::net::SocketAddr) -> Settings {
+    Settings {
+        listen,
+        data_dir: root.join("data"),
+        public_url: url::Url::parse(&format!("https://127.0.0.1:{}", listen.port())).expect("url"),
+        tls: TlsSettings {
+            cert_file: root.join("tls/cert.pem"),
+            key_file: root.join("tls/key.pem"),
+        },
+        secrets_key_file: root.join("data/master.key"),
+        new_secrets_key: false,
+        delivery_timeout: Duration::from_secs(2),
+        delivery_max_attempts: 2,
+        slack_api_url: url::Url::parse("http://127.0.0.1:9/api").expect("url"),
+        heartbeat_secs: 30,
+        llm: None,
+        slack_signing_secret: Some(convops_shared::secret::SecretString::new(SLACK_SECRET)),
+        whatsapp: None,
+    }
+}
+
 /// [`server`] with its settings changed by `configure` first.
 pub async fn server_with(configure: impl FnOnce(&mut Settings)) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -46,23 +68,7 @@ pub async fn server_with(configure: impl FnOnce(&mut Settings)) -> Server {
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let mut settings = Settings {
-        listen: listener.local_addr().expect("addr"),
-        data_dir: dir.path().join("data"),
-        public_url: url::Url::parse(&format!("https://127.0.0.1:{port}")).expect("url"),
-        tls: TlsSettings {
-            cert_file: dir.path().join("tls/cert.pem"),
-            key_file: dir.path().join("tls/key.pem"),
-        },
-        secrets_key_file: dir.path().join("data/master.key"),
-        delivery_timeout: Duration::from_secs(2),
-        delivery_max_attempts: 2,
-        slack_api_url: url::Url::parse("http://127.0.0.1:9/api").expect("url"),
-        heartbeat_secs: 30,
-        llm: None,
-        slack_signing_secret: Some(convops_shared::secret::SecretString::new(SLACK_SECRET)),
-        whatsapp: None,
-    };
+    let mut settings = settings_at(dir.path(), listener.local_addr().expect("addr"));
     configure(&mut settings);
     let (store, _) = convops_control_plane::open_data_dir(&settings)
         .await
