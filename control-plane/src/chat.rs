@@ -147,7 +147,7 @@ pub async fn execute(state: &AppState, ws: &str, caller: &Caller, text: &str) ->
             Some(ws),
             &caller.actor,
             "chat.command",
-            &format!("channel={} text={logged}", caller.channel),
+            serde_json::json!({ "channel": caller.channel, "text": logged }),
         )
         .await
     {

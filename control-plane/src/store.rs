@@ -154,6 +154,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // REPLACE deletes rows to resolve a conflict; only with recursive triggers do those
+            // deletes fire DELETE triggers (https://sqlite.org/lang_createtrigger.html), so the
+            // audit log's triggers hold against `INSERT OR REPLACE` too.
+            .pragma("recursive_triggers", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -185,7 +189,7 @@ impl Store {
         workspace_id: Option<&str>,
         actor: &str,
         action: &str,
-        detail: &str,
+        detail: serde_json::Value,
     ) -> anyhow::Result<()> {
         let mut conn = self.pool.acquire().await?;
         audit_in(&mut conn, workspace_id, now_ms(), actor, action, detail).await
@@ -231,7 +235,7 @@ impl Store {
             ws.created_at,
             actor,
             "workspace.create",
-            &format!("name={name}"),
+            serde_json::json!({ "name": name }),
         )
         .await?;
         tx.commit().await?;
@@ -275,7 +279,7 @@ impl Store {
             now_ms(),
             actor,
             "agent_token.create",
-            &format!("name={name}"),
+            serde_json::json!({ "name": name }),
         )
         .await?;
         tx.commit().await?;
@@ -357,7 +361,7 @@ impl Store {
             now_ms(),
             actor,
             "route.add",
-            &format!("id={id} kind={kind}"),
+            serde_json::json!({ "id": id, "kind": kind }),
         )
         .await?;
         tx.commit().await?;
@@ -774,7 +778,7 @@ impl Store {
             now_ms(),
             actor,
             "command.investigate",
-            &format!("id={id} target={target} agent={agent_id} channel={channel}"),
+            serde_json::json!({ "id": id, "target": target, "agent": agent_id, "channel": channel }),
         )
         .await?;
         tx.commit().await?;
@@ -836,7 +840,7 @@ impl Store {
             now,
             &format!("agent:{agent_id}"),
             "command.failed",
-            &format!("id={command_id} target={target} reason={reason}"),
+            serde_json::json!({ "id": command_id, "target": target, "reason": reason }),
         )
         .await?;
         tx.commit().await?;
@@ -866,7 +870,7 @@ impl Store {
             now_ms(),
             actor,
             "slack.link",
-            &format!("team={team_id}"),
+            serde_json::json!({ "team": team_id }),
         )
         .await?;
         tx.commit().await?;
@@ -972,7 +976,7 @@ impl Store {
             now,
             actor,
             "route.add",
-            &format!("id={id} kind={}", crate::deliver::WHATSAPP),
+            serde_json::json!({ "id": id, "kind": crate::deliver::WHATSAPP }),
         )
         .await?;
         tx.commit().await?;
@@ -1058,7 +1062,7 @@ impl Store {
             now_ms(),
             actor,
             &format!("incident.{status}"),
-            &format!("id={id} channel={channel}"),
+            serde_json::json!({ "id": id, "channel": channel }),
         )
         .await?;
         tx.commit().await?;
@@ -1081,11 +1085,15 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|r| {
+                // Structured; rows written before details were JSON read as their text.
+                let text = r.get::<String, _>(3);
+                let detail = serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or(serde_json::Value::String(text));
                 serde_json::json!({
                     "at": r.get::<i64, _>(0),
                     "actor": r.get::<String, _>(1),
                     "action": r.get::<String, _>(2),
-                    "detail": r.get::<String, _>(3),
+                    "detail": detail,
                 })
             })
             .collect())
@@ -1311,8 +1319,10 @@ async fn audit_in(
     at: i64,
     actor: &str,
     action: &str,
-    detail: &str,
+    detail: serde_json::Value,
 ) -> anyhow::Result<()> {
+    // `detail` is structured: values that agents and chat users control stay inside their JSON
+    // strings and cannot forge another field.
     sqlx::query(
         "INSERT INTO audit_log (workspace_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
     )
@@ -1320,7 +1330,7 @@ async fn audit_in(
     .bind(at)
     .bind(actor)
     .bind(action)
-    .bind(detail)
+    .bind(detail.to_string())
     .execute(conn)
     .await?;
     Ok(())
@@ -1548,13 +1558,63 @@ mod tests {
     #[tokio::test]
     async fn audit_log_is_append_only() {
         let (_d, s) = store().await;
-        s.audit(None, "test", "x", "y").await.expect("audit");
+        s.audit(None, "test", "x", serde_json::json!({"y": 1}))
+            .await
+            .expect("audit");
+        let id: i64 = sqlx::query_scalar("SELECT id FROM audit_log")
+            .fetch_one(&s.pool)
+            .await
+            .expect("id");
+        let replace = sqlx::query(
+            "INSERT OR REPLACE INTO audit_log (id, workspace_id, at, actor, action, detail) \
+             VALUES (?, NULL, 0, 'evil', 'x', '{}')",
+        )
+        .bind(id)
+        .execute(&s.pool)
+        .await;
+        assert!(replace.is_err(), "a replacing insert must be refused");
+        let again = sqlx::query(
+            "INSERT INTO audit_log (id, workspace_id, at, actor, action, detail) \
+             VALUES (?, NULL, 0, 'evil', 'x', '{}') ON CONFLICT (id) DO UPDATE SET actor = 'evil'",
+        )
+        .bind(id)
+        .execute(&s.pool)
+        .await;
+        assert!(again.is_err(), "an upsert must be refused");
+        let actor: String = sqlx::query_scalar("SELECT actor FROM audit_log WHERE id = ?")
+            .bind(id)
+            .fetch_one(&s.pool)
+            .await
+            .expect("row");
+        assert_eq!(actor, "test");
         let upd = sqlx::query("UPDATE audit_log SET actor = 'evil'")
             .execute(&s.pool)
             .await;
         assert!(upd.is_err(), "update must be refused");
         let del = sqlx::query("DELETE FROM audit_log").execute(&s.pool).await;
         assert!(del.is_err(), "delete of fresh rows must be refused");
+    }
+
+    #[tokio::test]
+    async fn audit_details_keep_untrusted_text_inside_their_field() {
+        let (_d, s) = store().await;
+        let (ws, _) = s.create_workspace("a", "test").await.expect("ws");
+        let text = "status channel=slack:forged id=inc_x\n\"}";
+        s.audit(
+            Some(&ws.id),
+            "slack:T/U",
+            "chat.command",
+            serde_json::json!({ "channel": "slack:T/C", "text": text }),
+        )
+        .await
+        .expect("audit");
+        let log = s.audit_log(&ws.id, 10).await.expect("log");
+        let row = log
+            .iter()
+            .find(|e| e["action"] == "chat.command")
+            .expect("row");
+        assert_eq!(row["detail"]["channel"], "slack:T/C");
+        assert_eq!(row["detail"]["text"], text);
     }
 
     #[tokio::test]

@@ -194,7 +194,7 @@ async fn commands_run_in_the_linked_workspace_once_and_are_logged() {
     assert_eq!(ack_row["actor"], "slack:T0ACME/U0ALICE (alice)");
     assert_eq!(
         ack_row["detail"],
-        format!("id={inc} channel=slack:T0ACME/C0ONCALL")
+        serde_json::json!({"id": inc, "channel": "slack:T0ACME/C0ONCALL"})
     );
     assert!(ack_row["at"].as_i64().unwrap_or(0) > 0);
     let commands = log.iter().filter(|e| e["action"] == "chat.command").count();

@@ -582,7 +582,7 @@ async fn a_diagnosis_goes_as_a_template_outside_the_window_and_commands_answer_a
     assert_eq!(ack["actor"], "whatsapp:…6789 (Sheena Nelson)");
     assert_eq!(
         ack["detail"],
-        format!("id={} channel=whatsapp:…6789", incident.id)
+        serde_json::json!({"id": incident.id, "channel": "whatsapp:…6789"})
     );
     assert!(
         !log.iter().any(|e| e.to_string().contains(USER)),
