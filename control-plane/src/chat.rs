@@ -136,6 +136,19 @@ pub struct ReplyTo {
     pub target: Vec<u8>,
 }
 
+/// `s`, which came from outside (evidence, an alarm name, what the user typed), made inert for
+/// the conversation's format: no backtick can close the code span it is shown in, and in Slack's
+/// mrkdwn `&`, `<` and `>` are escaped, so no `<!channel>`, `<@U…>` or `<url|text>` can be smuggled
+/// in (https://api.slack.com/reference/surfaces/formatting#escaping).
+pub fn untrusted(caller: &Caller, s: &str) -> String {
+    let s = s.replace('`', "'");
+    if caller.channel.starts_with("slack:") {
+        crate::deliver::slack::escape(&s)
+    } else {
+        s
+    }
+}
+
 /// Records command `text` from `caller` in the action log, then parses and runs it in `ws`:
 /// the reply, and whether the whole conversation should see it.
 pub async fn execute(state: &AppState, ws: &str, caller: &Caller, text: &str) -> (String, bool) {
@@ -154,7 +167,7 @@ pub async fn execute(state: &AppState, ws: &str, caller: &Caller, text: &str) ->
         tracing::error!(error = %format!("{e:#}"), "recording a chat command");
     }
     match parse(text) {
-        Err(usage) => (usage, false),
+        Err(usage) => (untrusted(caller, &usage), false),
         Ok(cmd) => match run(state, ws, caller, cmd).await {
             Ok(reply) => reply,
             Err(e) => {
@@ -177,6 +190,7 @@ pub async fn run(
 ) -> anyhow::Result<(String, bool)> {
     let store = &state.store;
     let link = |id: &str| crate::ingest::incident_url(&state.public_url, id);
+    let u = |s: &str| untrusted(caller, s);
     Ok(match cmd {
         Command::Help => (USAGE.to_owned(), false),
         Command::Status => {
@@ -188,7 +202,7 @@ pub async fn run(
                 .count();
             let latest = incidents
                 .first()
-                .map(|i| format!("\nLatest: `{}` {} ({})", i.id, i.title, i.status))
+                .map(|i| format!("\nLatest: `{}` {} ({})", i.id, u(&i.title), i.status))
                 .unwrap_or_default();
             (format!("{open} open, {acked} acknowledged.{latest}"), false)
         }
@@ -202,7 +216,7 @@ pub async fn run(
                     format!(
                         "• `{}` {} — {}, opened {}",
                         i.id,
-                        i.title,
+                        u(&i.title),
                         i.status,
                         crate::diagnose::utc(i.opened_at)
                     )
@@ -215,18 +229,21 @@ pub async fn run(
             }
         }
         Command::Show(id) => match store.incident(ws, &id).await? {
-            None => (format!("No incident `{id}` in this workspace."), false),
+            None => (
+                format!("No incident `{}` in this workspace.", u(&id)),
+                false,
+            ),
             Some(i) => {
                 let top = &i.diagnosis["hypotheses"][0];
                 let cause = match (top["title"].as_str(), top["confidence"].as_f64()) {
-                    (Some(t), Some(c)) => format!("\nMost likely: {t} ({:.0}%)", c * 100.0),
+                    (Some(t), Some(c)) => format!("\nMost likely: {} ({:.0}%)", u(t), c * 100.0),
                     _ => String::new(),
                 };
                 (
                     format!(
                         "`{}` {} — {}{cause}\n{}",
                         i.id,
-                        i.title,
+                        u(&i.title),
                         i.status,
                         link(&i.id)
                     ),
@@ -289,8 +306,9 @@ async fn investigate(
     }
     Ok((
         format!(
-            "{} asked to investigate `{target}` (`{id}`); the diagnosis will be posted here.",
-            caller.mention
+            "{} asked to investigate `{}` (`{id}`); the diagnosis will be posted here.",
+            caller.mention,
+            untrusted(caller, target)
         ),
         true,
     ))
@@ -308,9 +326,15 @@ async fn set_status(
         .set_incident_status(ws, id, status, &caller.actor, &caller.channel)
         .await?
     {
-        Ok((format!("{} {status} `{id}`.", caller.mention), true))
+        Ok((
+            format!("{} {status} `{}`.", caller.mention, untrusted(caller, id)),
+            true,
+        ))
     } else {
-        Ok((format!("No incident `{id}` in this workspace."), false))
+        Ok((
+            format!("No incident `{}` in this workspace.", untrusted(caller, id)),
+            false,
+        ))
     }
 }
 

@@ -341,3 +341,54 @@ async fn the_acknowledge_button_acts_once_and_answers_at_the_response_url() {
         .await;
     assert_eq!(code, 401);
 }
+
+/// Titles come from evidence (alarm names, log lines) and arguments from whoever types: neither
+/// can mention the channel, a user, or add a link in a Slack reply, nor close the code span.
+#[tokio::test]
+async fn replies_escape_what_came_from_evidence_or_the_user() {
+    let (s, store, _) = setup().await;
+    let stored = store
+        .store_evidence(
+            received(&s.workspace_id, 2),
+            |_| NewIncident {
+                dedupe_key: "alarm:evil:2".into(),
+                alarm_name: "evil".into(),
+                transitioned_at: 2,
+                title: "<!channel> `x` <https://evil.example|click here>".into(),
+                diagnosis: serde_json::json!({"hypotheses": [{"title": "<@U0BOSS> approve <!here>", "confidence": 0.5}]}),
+                resources: Vec::new(),
+            },
+            |_, _, _| String::new(),
+        )
+        .await
+        .expect("incident");
+    let Stored::New { incident_id, .. } = stored else {
+        panic!("incident not opened");
+    };
+    let slack = Slack::new(&s);
+    let show = format!("show {incident_id}");
+    for (i, cmd) in [
+        "status",
+        "incidents",
+        show.as_str(),
+        "show <!here>",
+        "ack `<!channel>`",
+        "nonsense<!everyone>",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (_, r) = slack
+            .send(
+                &command("T0ACME", cmd, &format!("trig-esc-{i}")),
+                SLACK_SECRET,
+                now(),
+            )
+            .await;
+        let text = r["text"].as_str().unwrap_or_default();
+        assert!(!text.is_empty(), "{cmd}: {r}");
+        for bad in ["<!", "<@U0BOSS", "<https", "`x`"] {
+            assert!(!text.contains(bad), "{cmd}: {bad:?} in {text:?}");
+        }
+    }
+}
