@@ -138,7 +138,7 @@ impl Llm {
             match (result, wait) {
                 (Ok(text), _) => {
                     let text = text.trim().to_owned();
-                    validate(&text, d).map_err(LlmError::Rejected)?;
+                    validate(&text, d, &evidence_text(evidence)).map_err(LlmError::Rejected)?;
                     return Ok(WriteUp {
                         text,
                         model: self.settings.model.clone(),
@@ -270,9 +270,34 @@ fn evidence_text(evidence: &serde_json::Value) -> String {
         text.truncate(cut);
         text.push_str(" …(truncated)");
     }
-    // The data cannot close its own tag.
-    text.replace(&format!("</{EVIDENCE_TAG}"), &format!("<\\/{EVIDENCE_TAG}"))
+    // The data can neither close its own tag nor open another, in any case or spacing.
+    EVIDENCE_TAG_IN_DATA
+        .replace_all(&text, r"<\/untrusted_evidence_in_data")
+        .into_owned()
 }
+
+/// The evidence tag as data could write it: `</untrusted_evidence>`, `< / UNTRUSTED_EVIDENCE`,
+/// `<untrusted_evidence>`.
+static EVIDENCE_TAG_IN_DATA: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(&format!(r"(?i)<\s*/?\s*{EVIDENCE_TAG}")).unwrap_or_else(|e| panic!("{e}"))
+});
+
+/// What in a write-up a reader could act on: links, addresses, mentions, chat markup, code spans
+/// and command lines. Each must be in the evidence word for word, or the write-up is refused:
+/// text injected through a log line cannot add an instruction the evidence does not carry.
+static ACTIONABLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(concat!(
+        r"(?i)(?:[a-z][a-z0-9+.-]*://[^\s<>)\]]+",
+        r"|\bwww\.[^\s<>)\]]+",
+        r"|<[!@#][^>\s]*>?",
+        r"|<[a-z]+:[^>\s]*>?",
+        r"|(?:^|\s)@(?:channel|here|everyone|[a-z0-9._-]+)\b",
+        r"|`[^`]+`",
+        r"|(?m:^\s*[$#>]\s+\S.*$)",
+        r"|\b(?:sudo|curl|wget|rm\s+-rf|chmod|bash\s+-c|sh\s+-c|powershell|aws\s+[a-z0-9-]+\s+[a-z0-9-]+)\b[^\n.]*)",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"))
+});
 
 pub fn request_body(
     s: &LlmSettings,
@@ -319,8 +344,9 @@ static CITED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
 
 /// Whether a write-up keeps the rule engine's conclusions: it leads with the top hypothesis'
 /// category, names the runner-up's, cites every evidence id of the top hypothesis and no id the
-/// diagnosis does not have, and is not too long.
-pub fn validate(text: &str, d: &Diagnosis) -> Result<(), String> {
+/// diagnosis does not have, is not too long, and adds nothing a reader could act on (a link, a
+/// mention, chat markup, a command) that `evidence` (as the model saw it) does not carry.
+pub fn validate(text: &str, d: &Diagnosis, evidence: &str) -> Result<(), String> {
     let Some(top) = d.hypotheses.first() else {
         return Err("the diagnosis has no hypothesis to write up".into());
     };
@@ -355,6 +381,21 @@ pub fn validate(text: &str, d: &Diagnosis) -> Result<(), String> {
         let id = m.get(1).map(|x| x.as_str()).unwrap_or_default();
         if !known.contains(&id) {
             return Err(format!("cites [{id}], which is not in the evidence"));
+        }
+    }
+    let evidence = evidence.to_lowercase();
+    for m in ACTIONABLE.find_iter(text) {
+        let found = m.as_str().trim();
+        // Chat markup is never the evidence's to give.
+        if found.starts_with('<') {
+            return Err(format!("contains chat markup {found:?}"));
+        }
+        let bare = found
+            .trim_matches('`')
+            .trim_start_matches(['$', '#', '>', ' '])
+            .trim_end_matches(['.', ',', ';', ':']);
+        if !evidence.contains(&bare.to_lowercase()) {
+            return Err(format!("adds {found:?}, which is not in the evidence"));
         }
     }
     Ok(())
