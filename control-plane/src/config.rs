@@ -94,6 +94,9 @@ struct RawSecrets {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDelivery {
+    /// Let routes deliver to private, loopback and link-local addresses (a receiver on the
+    /// operator's own network); off by default.
+    allow_private_destinations: Option<bool>,
     timeout_secs: Option<u64>,
     max_attempts: Option<u32>,
     slack_api_url: Option<String>,
@@ -132,6 +135,8 @@ pub struct Settings {
     pub new_secrets_key: bool,
     pub delivery_timeout: Duration,
     pub delivery_max_attempts: u32,
+    /// Routes may deliver to non-public addresses (`[delivery] allow_private_destinations`).
+    pub allow_private_destinations: bool,
     /// Slack's Web API (`chat.postMessage` for bot-token routes).
     pub slack_api_url: url::Url,
     /// The Slack app's signing secret (`[slack] signing_secret_file`); `None`: slash commands off.
@@ -246,6 +251,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let RawSecrets { key_file, new_key } = secrets;
     let new_secrets_key = new_key.unwrap_or(false);
     let RawDelivery {
+        allow_private_destinations,
         timeout_secs,
         max_attempts,
         slack_api_url,
@@ -289,6 +295,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         tls,
         delivery_timeout: Duration::from_secs(timeout),
         delivery_max_attempts: max_attempts.unwrap_or(DEFAULT_DELIVERY_MAX_ATTEMPTS).max(1),
+        allow_private_destinations: allow_private_destinations.unwrap_or(false),
         slack_api_url,
         slack_signing_secret,
         heartbeat_secs: heartbeat_secs.unwrap_or(DEFAULT_HEARTBEAT_SECS).max(1),

@@ -88,7 +88,13 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
 pub struct Worker {
     pub store: Store,
     pub sealer: Sealer,
+    /// For the operator's own endpoints (Slack's Web API, Meta's Graph API).
     pub http: reqwest::Client,
+    /// For destinations a tenant chose (webhooks, Slack webhook and response URLs): no
+    /// redirects, public addresses only ([`crate::egress`]).
+    pub routes_http: reqwest::Client,
+    /// `[delivery] allow_private_destinations`.
+    pub allow_private_destinations: bool,
     pub wake: std::sync::Arc<Notify>,
     pub max_attempts: u32,
     /// Base URL of Slack's Web API (`https://slack.com/api`; a local server in tests).
@@ -165,7 +171,7 @@ impl Worker {
             Err(e) => Outcome::Final(format!("route target cannot be decrypted: {e}")),
             Ok(target) => match d.route.kind.as_str() {
                 SLACK_WEBHOOK | SLACK_RESPONSE => match String::from_utf8(target) {
-                    Ok(url) => self.post(&url, &d.body, &[], d.attempts).await,
+                    Ok(url) => self.post_route(&url, &d.body, &[], d.attempts).await,
                     Err(_) => Outcome::Final("route target is not UTF-8".into()),
                 },
                 SLACK_BOT => match serde_json::from_slice::<SlackBotTarget>(&target) {
@@ -186,7 +192,7 @@ impl Worker {
                             (SIGNATURE_HEADER, sig),
                             (DELIVERY_HEADER, d.id.clone()),
                         ];
-                        self.post(&t.url, &d.body, &headers, d.attempts).await
+                        self.post_route(&t.url, &d.body, &headers, d.attempts).await
                     }
                     Err(e) => Outcome::Final(format!("route target is not a webhook target: {e}")),
                 },
@@ -235,16 +241,19 @@ impl Worker {
         }
     }
 
-    /// POSTs `body` as JSON; the status decides.
-    async fn post(
+    /// POSTs `body` as JSON to a destination a tenant chose; the status decides.
+    async fn post_route(
         &self,
         url: &str,
         body: &str,
         headers: &[(&str, String)],
         attempts: i64,
     ) -> Outcome {
+        if let Err(why) = crate::egress::check_url(url, self.allow_private_destinations) {
+            return Outcome::Final(format!("destination refused: {why}"));
+        }
         let mut req = self
-            .http
+            .routes_http
             .post(url)
             .header("content-type", "application/json")
             .body(body.to_owned());
@@ -284,8 +293,19 @@ impl Worker {
         if status.is_success() {
             return Ok(text);
         }
-        let snippet: String = text.chars().take(200).collect();
-        let error = format!("HTTP {status}: {snippet}");
+        // The body is not shown: a destination's error page is not the tenant's to read. An API's
+        // error code (Slack's `no_service`, `invalid_token`) is kept, being no more than a token.
+        let code = text.trim();
+        let error = if !code.is_empty()
+            && code.len() <= 60
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            format!("HTTP {status}: {code}")
+        } else {
+            format!("HTTP {status}")
+        };
         Err(if status.as_u16() == 429 || status.is_server_error() {
             Outcome::Retry {
                 after: after

@@ -16,6 +16,7 @@ pub mod chat;
 pub mod config;
 pub mod deliver;
 pub mod diagnose;
+pub mod egress;
 pub mod http;
 pub mod ingest;
 pub mod llm;
@@ -85,6 +86,12 @@ pub async fn run(
         store,
         sealer,
         http: http_client,
+        routes_http: egress::client(
+            settings.delivery_timeout,
+            settings.allow_private_destinations,
+        )
+        .context("building the HTTP client for routes")?,
+        allow_private_destinations: settings.allow_private_destinations,
         wake,
         max_attempts: settings.delivery_max_attempts,
         slack_api: settings.slack_api_url.to_string(),

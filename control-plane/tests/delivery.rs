@@ -103,6 +103,16 @@ async fn workspace_with_route(
 
 /// Runs the delivery worker until the returned token is cancelled.
 fn start_worker(store: &Store, sealer: Sealer, slack_api: &str) -> CancellationToken {
+    start_worker_with(store, sealer, slack_api, true)
+}
+
+/// [`start_worker`], with `allow_private` as `[delivery] allow_private_destinations`.
+fn start_worker_with(
+    store: &Store,
+    sealer: Sealer,
+    slack_api: &str,
+    allow_private: bool,
+) -> CancellationToken {
     let cancel = CancellationToken::new();
     let worker = deliver::Worker {
         store: store.clone(),
@@ -111,6 +121,9 @@ fn start_worker(store: &Store, sealer: Sealer, slack_api: &str) -> CancellationT
             .timeout(Duration::from_secs(5))
             .build()
             .expect("client"),
+        routes_http: convops_control_plane::egress::client(Duration::from_secs(5), allow_private)
+            .expect("client"),
+        allow_private_destinations: allow_private,
         wake: Arc::new(tokio::sync::Notify::new()),
         max_attempts: 3,
         slack_api: slack_api.to_owned(),
@@ -123,6 +136,16 @@ fn start_worker(store: &Store, sealer: Sealer, slack_api: &str) -> CancellationT
 /// A workspace with one route of `kind` to `target`, one incident queued for it, and the worker
 /// running with `slack_api` as Slack's Web API.
 async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
+    deliver_one_with(kind, target, slack_api, true).await
+}
+
+/// [`deliver_one`] with `allow_private` as `[delivery] allow_private_destinations`.
+async fn deliver_one_with(
+    kind: &str,
+    target: &[u8],
+    slack_api: &str,
+    allow_private: bool,
+) -> Setup {
     let (dir, store, sealer, ws) = workspace_with_route(kind, target).await;
     let body = serde_json::json!({
         "text": "orders-5xx is in ALARM\nMost likely: a deploy",
@@ -148,7 +171,7 @@ async fn deliver_one(kind: &str, target: &[u8], slack_api: &str) -> Setup {
         convops_control_plane::store::Stored::New { incident_id, .. } => incident_id,
         other => panic!("not stored: {other:?}"),
     };
-    let cancel = start_worker(&store, sealer, slack_api);
+    let cancel = start_worker_with(&store, sealer, slack_api, allow_private);
     Setup {
         store,
         workspace: ws,
@@ -524,4 +547,86 @@ async fn old_format_route_targets_are_sealed_again_and_bound_to_their_place() {
     convops_control_plane::open_data_dir(&asked)
         .await
         .expect("a new key when asked");
+}
+
+/// A tenant's webhook cannot reach the control plane's own network, be redirected there, or
+/// read back what an endpoint answered.
+#[tokio::test]
+async fn routes_refuse_private_destinations_follow_no_redirects_and_show_no_error_bodies() {
+    let webhook = |url: String| {
+        serde_json::to_vec(&WebhookTarget {
+            url,
+            secret: "0123456789abcdef0123".into(),
+        })
+        .expect("target")
+    };
+    // A private address, with private destinations not allowed (the default).
+    let (base, seen) = receiver("/hook", |_, _, _| StatusCode::OK.into_response()).await;
+    let s = deliver_one_with(
+        deliver::WEBHOOK,
+        &webhook(format!("{base}/hook")),
+        "http://unused",
+        false,
+    )
+    .await;
+    let entry = settled(&s, Duration::from_secs(10)).await;
+    assert_eq!(entry["status"], "failed", "{entry}");
+    assert!(
+        entry["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("not a public address"),
+        "{entry}"
+    );
+    assert!(
+        seen.requests.lock().expect("lock").is_empty(),
+        "nothing was sent"
+    );
+
+    // A redirect (to where the instance metadata service would be) is not followed.
+    let (elsewhere, hit) = receiver("/elsewhere", |_, _, _| StatusCode::OK.into_response()).await;
+    let target = format!("{elsewhere}/elsewhere");
+    let (base, _) = receiver("/hook", move |_, _, _| {
+        (StatusCode::FOUND, [("location", target.clone())]).into_response()
+    })
+    .await;
+    let s = deliver_one(
+        deliver::WEBHOOK,
+        &webhook(format!("{base}/hook")),
+        "http://unused",
+    )
+    .await;
+    let entry = settled(&s, Duration::from_secs(10)).await;
+    assert_eq!(entry["status"], "failed", "{entry}");
+    assert!(
+        entry["last_error"].as_str().unwrap_or("").contains("302"),
+        "{entry}"
+    );
+    assert!(
+        hit.requests.lock().expect("lock").is_empty(),
+        "the redirect was not followed"
+    );
+
+    // An error page's body is not shown to the tenant.
+    let (base, _) = receiver("/hook", |_, _, _| {
+        (
+            StatusCode::BAD_REQUEST,
+            "<html>internal admin console, token s3cr3t-page-body</html>",
+        )
+            .into_response()
+    })
+    .await;
+    let s = deliver_one(
+        deliver::WEBHOOK,
+        &webhook(format!("{base}/hook")),
+        "http://unused",
+    )
+    .await;
+    let entry = settled(&s, Duration::from_secs(10)).await;
+    let error = entry["last_error"].as_str().unwrap_or("");
+    assert!(error.starts_with("HTTP 400"), "{entry}");
+    assert!(
+        !error.contains("s3cr3t") && !error.contains("admin"),
+        "{entry}"
+    );
 }

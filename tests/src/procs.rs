@@ -236,6 +236,8 @@ impl ControlPlaneSetup {
                 format!("https://127.0.0.1:{}", self.port),
             )
             .env("CONVOPS_CP__DELIVERY__TIMEOUT_SECS", "5")
+            // The local Slack, webhook and WhatsApp receivers listen on loopback.
+            .env("CONVOPS_CP__DELIVERY__ALLOW_PRIVATE_DESTINATIONS", "true")
             .env(
                 "CONVOPS_CP__SLACK__SIGNING_SECRET_FILE",
                 self.dir.join("slack-signing-secret"),
