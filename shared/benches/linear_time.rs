@@ -44,7 +44,8 @@ fn main() {
         m.add(s) as usize
     };
     type Unit = Box<dyn Fn(usize) -> String>;
-    let inputs: Vec<(&str, Unit, &dyn Fn(&str) -> usize)> = vec![
+    type Run<'a> = &'a dyn Fn(&str) -> usize;
+    let inputs: Vec<(&str, Unit, Run)> = vec![
         (
             "redact: IPv4 addresses",
             Box::new(|i| format!("10.{}.{}.{} ", i % 250, (i / 250) % 250, 1 + i % 200)),

@@ -854,7 +854,7 @@ fn valid_email(line: &str, start: usize, end: usize) -> bool {
 
 /// A 64-character PEM body line: mixed case and digits (not a hex digest or a word run).
 fn pem_line(line: &str, start: usize, end: usize) -> bool {
-    let v = line[start..end].as_bytes();
+    let v = &line.as_bytes()[start..end];
     v.iter().any(u8::is_ascii_uppercase)
         && v.iter().any(u8::is_ascii_lowercase)
         && v.iter().any(u8::is_ascii_digit)
@@ -863,7 +863,7 @@ fn pem_line(line: &str, start: usize, end: usize) -> bool {
 
 /// `312-555-0172`: one separator throughout.
 fn nanp_phone(line: &str, start: usize, end: usize) -> bool {
-    let v = line[start..end].as_bytes();
+    let v = &line.as_bytes()[start..end];
     v[3] == v[7] && !version_context(line, start, end)
 }
 
@@ -1165,13 +1165,11 @@ impl Redactor {
     /// such as `null`, `""` or `"${VAR}"` stay); booleans stay.
     fn mask_all(&self, value: &mut serde_json::Value) -> usize {
         match value {
-            serde_json::Value::String(s) => {
-                if not_masked(s, 0, s.len()) && !self.mask_re.is_match(s) {
-                    *s = self.pseudonym("password_or_secret", s);
-                    1
-                } else {
-                    0
-                }
+            serde_json::Value::String(s)
+                if not_masked(s, 0, s.len()) && !self.mask_re.is_match(s) =>
+            {
+                *s = self.pseudonym("password_or_secret", s);
+                1
             }
             serde_json::Value::Number(n) => {
                 let text = n.to_string();
