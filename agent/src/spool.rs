@@ -81,11 +81,30 @@ impl Spool {
             dir: dir.display().to_string(),
             source,
         };
-        let db = sled::Config::new()
-            .path(dir)
-            .mode(sled::Mode::HighThroughput)
-            .open()
-            .map_err(open_err)?;
+        // sled releases its file lock when the last handle's background flusher has stopped,
+        // which can be a moment after the previous owner (this process before a restart, or an
+        // agent being replaced) dropped it: wait up to 5 s for the lock, then report it.
+        let mut waited = std::time::Duration::ZERO;
+        let db = loop {
+            match sled::Config::new()
+                .path(dir)
+                .mode(sled::Mode::HighThroughput)
+                .open()
+            {
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("could not acquire lock") =>
+                {
+                    if waited >= std::time::Duration::from_secs(5) {
+                        return Err(open_err(sled::Error::Io(e)));
+                    }
+                    let step = std::time::Duration::from_millis(50);
+                    std::thread::sleep(step);
+                    waited += step;
+                }
+                other => break other.map_err(open_err)?,
+            }
+        };
         let spool = Spool {
             outbox: db.open_tree("outbox").map_err(open_err)?,
             meta: db.open_tree("meta").map_err(open_err)?,
