@@ -40,6 +40,93 @@ struct RawConfig {
     #[serde(default)]
     slack: RawSlack,
     whatsapp: Option<RawWhatsApp>,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+/// `[limits]`: connections and request rates (see `crate::limits`); every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    connections: Option<usize>,
+    connections_per_ip: Option<usize>,
+    requests_per_sec: Option<f64>,
+    burst: Option<f64>,
+    auth_requests_per_sec: Option<f64>,
+    auth_burst: Option<f64>,
+    per_credential_per_sec: Option<f64>,
+    per_credential_burst: Option<f64>,
+    handshakes_per_sec: Option<f64>,
+    handshake_burst: Option<f64>,
+    webhooks_per_sec: Option<f64>,
+    webhook_burst: Option<f64>,
+}
+
+fn validate_limits(raw: RawLimits) -> Result<crate::limits::Limits, ConfigError> {
+    let d = crate::limits::Limits::default();
+    let count = |key: &str, v: Option<usize>, default: usize| match v {
+        Some(0) => Err(key_err(key, "must be at least 1")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    let rate = |key: &str, v: Option<f64>, default: f64| match v {
+        Some(x) if !(x.is_finite() && x > 0.0) => Err(key_err(key, "must be a positive number")),
+        Some(x) => Ok(x),
+        None => Ok(default),
+    };
+    let burst = |key: &str, v: Option<f64>, default: f64| match v {
+        Some(x) if !(x.is_finite() && x >= 1.0) => Err(key_err(key, "must be at least 1")),
+        Some(x) => Ok(x),
+        None => Ok(default),
+    };
+    Ok(crate::limits::Limits {
+        header_read: d.header_read,
+        idle: d.idle,
+        connections: count("limits.connections", raw.connections, d.connections)?,
+        connections_per_ip: count(
+            "limits.connections_per_ip",
+            raw.connections_per_ip,
+            d.connections_per_ip,
+        )?,
+        requests_per_sec: rate(
+            "limits.requests_per_sec",
+            raw.requests_per_sec,
+            d.requests_per_sec,
+        )?,
+        burst: burst("limits.burst", raw.burst, d.burst)?,
+        auth_requests_per_sec: rate(
+            "limits.auth_requests_per_sec",
+            raw.auth_requests_per_sec,
+            d.auth_requests_per_sec,
+        )?,
+        auth_burst: burst("limits.auth_burst", raw.auth_burst, d.auth_burst)?,
+        per_credential_per_sec: rate(
+            "limits.per_credential_per_sec",
+            raw.per_credential_per_sec,
+            d.per_credential_per_sec,
+        )?,
+        per_credential_burst: burst(
+            "limits.per_credential_burst",
+            raw.per_credential_burst,
+            d.per_credential_burst,
+        )?,
+        handshakes_per_sec: rate(
+            "limits.handshakes_per_sec",
+            raw.handshakes_per_sec,
+            d.handshakes_per_sec,
+        )?,
+        handshake_burst: burst(
+            "limits.handshake_burst",
+            raw.handshake_burst,
+            d.handshake_burst,
+        )?,
+        webhooks_per_sec: rate(
+            "limits.webhooks_per_sec",
+            raw.webhooks_per_sec,
+            d.webhooks_per_sec,
+        )?,
+        webhook_burst: burst("limits.webhook_burst", raw.webhook_burst, d.webhook_burst)?,
+    })
 }
 
 /// `[whatsapp]`: ConvOps's WhatsApp Business number; present turns WhatsApp routes and commands
@@ -137,6 +224,8 @@ pub struct Settings {
     pub delivery_max_attempts: u32,
     /// Routes may deliver to non-public addresses (`[delivery] allow_private_destinations`).
     pub allow_private_destinations: bool,
+    /// Connection and request limits (`[limits]`).
+    pub limits: crate::limits::Limits,
     /// Slack's Web API (`chat.postMessage` for bot-token routes).
     pub slack_api_url: url::Url,
     /// The Slack app's signing secret (`[slack] signing_secret_file`); `None`: slash commands off.
@@ -214,6 +303,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         llm,
         slack,
         whatsapp,
+        limits,
     } = raw;
     let listen_text = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen: SocketAddr = listen_text.parse().map_err(|e| {
@@ -296,6 +386,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         delivery_timeout: Duration::from_secs(timeout),
         delivery_max_attempts: max_attempts.unwrap_or(DEFAULT_DELIVERY_MAX_ATTEMPTS).max(1),
         allow_private_destinations: allow_private_destinations.unwrap_or(false),
+        limits: validate_limits(limits)?,
         slack_api_url,
         slack_signing_secret,
         heartbeat_secs: heartbeat_secs.unwrap_or(DEFAULT_HEARTBEAT_SECS).max(1),

@@ -89,6 +89,10 @@ pub struct AppState {
     pub whatsapp: Option<crate::config::WhatsAppSettings>,
     /// Agents connected to this instance, for commands.
     pub agents: crate::agents::Registry,
+    /// Request rates per address and credential ([`crate::limits`]).
+    pub limiter: Arc<crate::limits::RateLimiter>,
+    /// Open agent sessions per agent token.
+    pub sessions: Arc<crate::limits::Sessions>,
     /// For replies posted to Slack (a button's outcome).
     pub http: reqwest::Client,
 }
@@ -168,6 +172,10 @@ pub fn app(state: Arc<AppState>) -> Router {
                 )),
         )
         .route("/api/v1/audit", get(audit_log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.limiter.clone(),
+            crate::limits::guard,
+        ))
         .layer(axum::middleware::map_response(hsts))
         .with_state(state)
 }
@@ -275,11 +283,17 @@ async fn agent_connect(
         .workspace_for_agent_token(token)
         .await?
         .ok_or(AppError::Unauthorized)?;
+    let Some(permit) = state.sessions.admit(token) else {
+        return Ok(crate::limits::too_many(Duration::from_secs(30)));
+    };
     let max = convops_shared::protocol::MAX_FRAME_BYTES * 2;
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| crate::ingest::session(socket, state, workspace_id)))
+        .on_upgrade(move |socket| async move {
+            crate::ingest::session(socket, state, workspace_id).await;
+            drop(permit);
+        }))
 }
 
 /// Serve `app` over TLS on `listener` until `cancel` fires, then give open connections up to
@@ -290,7 +304,12 @@ pub async fn serve(
     app: Router,
     cancel: CancellationToken,
     grace: Duration,
+    limits: crate::limits::Limits,
 ) -> anyhow::Result<()> {
+    use crate::limits::{Peer, Watched};
+    let connections =
+        crate::limits::Connections::new(limits.connections, limits.connections_per_ip);
+    let (header_read, idle) = (limits.header_read, limits.idle);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let tracker = tokio_util::task::TaskTracker::new();
     loop {
@@ -305,6 +324,12 @@ pub async fn serve(
                 }
             },
         };
+        // Full (in all, or from this address): closed before any TLS work.
+        let Some(permit) = connections.admit(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: at the connection limit");
+            drop(tcp);
+            continue;
+        };
         let acceptor = acceptor.clone();
         let app = app.clone();
         let cancel = cancel.clone();
@@ -317,15 +342,43 @@ pub async fn serve(
                 }
                 Err(_) => return,
             };
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            let (io, activity) = Watched::new(tls, permit);
+            let service = tower::ServiceExt::map_request(app, move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(Peer(peer));
+                req
+            });
+            let service = hyper_util::service::TowerToHyperService::new(service);
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read);
+            builder
+                .http2()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .keep_alive_interval(Some(Duration::from_secs(30)))
+                .keep_alive_timeout(Duration::from_secs(20))
+                .max_concurrent_streams(64);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
             tokio::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended with error") },
-                _ = cancel.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
+            let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(100)));
+            loop {
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r { tracing::debug!(%peer, error = %e, "connection ended with error") }
+                        break;
+                    }
+                    _ = cancel.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                        break;
+                    }
+                    _ = tick.tick() => if activity.idle() > idle {
+                        tracing::debug!(%peer, "closing an idle connection");
+                        conn.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(Duration::from_secs(5), conn.as_mut()).await;
+                        break;
+                    }
                 }
             }
         });

@@ -19,6 +19,7 @@ pub mod diagnose;
 pub mod egress;
 pub mod http;
 pub mod ingest;
+pub mod limits;
 pub mod llm;
 pub mod secrets;
 pub mod store;
@@ -74,6 +75,8 @@ pub async fn run(
         slack_signing_secret: settings.slack_signing_secret.clone(),
         whatsapp: settings.whatsapp.clone(),
         agents: agents::Registry::default(),
+        limiter: limits::RateLimiter::new(settings.limits.clone()),
+        sessions: Arc::new(limits::Sessions::default()),
         http: http_client.clone(),
         llm: match &settings.llm {
             Some(s) => Some(Arc::new(
@@ -108,6 +111,7 @@ pub async fn run(
         http::app(state),
         cancel.clone(),
         Duration::from_secs(10),
+        settings.limits.clone(),
     );
     let result = tokio::select! {
         r = server => r,
