@@ -33,6 +33,19 @@ impl AppState {
     pub fn redactor(&self, workspace_id: &str) -> convops_shared::redact::Redactor {
         workspace_redactor(&self.redaction_rules, &self.sealer, workspace_id)
     }
+
+    /// Workspace `workspace_id`'s slots for CPU-heavy ingest work (`slots` of them).
+    pub fn cpu_slots(&self, workspace_id: &str, slots: usize) -> Arc<tokio::sync::Semaphore> {
+        let mut map = self.cpu.lock().unwrap_or_else(|e| e.into_inner());
+        // Semaphores nobody holds are dropped once the table grows: it stays bounded by the
+        // workspaces with work in flight.
+        if map.len() > 10_000 {
+            map.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        map.entry(workspace_id.to_owned())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(slots)))
+            .clone()
+    }
 }
 
 /// `rules` with workspace `workspace_id`'s pseudonym key.
@@ -93,6 +106,8 @@ pub struct AppState {
     pub limiter: Arc<crate::limits::RateLimiter>,
     /// Open agent sessions per agent token.
     pub sessions: Arc<crate::limits::Sessions>,
+    /// Per workspace: frames being redacted and diagnosed on the blocking pool.
+    pub cpu: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
     /// For replies posted to Slack (a button's outcome).
     pub http: reqwest::Client,
 }

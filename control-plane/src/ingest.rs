@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use convops_shared::protocol::{
-    AgentFrame, DecodeError, ErrorCode, EvidenceFrame, ServerFrame, Trigger, MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
+    AgentFrame, DecodeError, ErrorCode, EvidenceFrame, ServerFrame, Trigger,
+    MAX_AGENT_VERSION_CHARS, MAX_FRAME_BYTES, MAX_STRING_BYTES, PROTOCOL_VERSION,
 };
 
 use crate::deliver::{
@@ -21,9 +21,14 @@ use crate::deliver::{
 };
 use crate::diagnose;
 use crate::http::AppState;
+use crate::limits::{INGEST_BURST, INGEST_PER_SEC, LLM_CALLS_PER_HOUR};
 use crate::store::{BodyFor, NewIncident, Received, Route, Stored};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an agent's `last_seen` is written, however often it sends heartbeats.
+const SEEN_WRITE_EVERY: Duration = Duration::from_secs(60);
+/// Frames of one workspace redacted and diagnosed at once (on the blocking pool).
+const CPU_SLOTS_PER_WORKSPACE: usize = 2;
 /// Close code for a policy violation (RFC 6455 §7.4.1).
 const CLOSE_POLICY: u16 = 1008;
 
@@ -85,11 +90,22 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                 )
                 .await;
             }
-            if agent_id.is_empty() || agent_id.len() > 128 {
+            if agent_id.is_empty() || agent_id.len() > 128 || agent_id.chars().any(char::is_control)
+            {
                 return refuse(
                     ws,
                     ErrorCode::MalformedFrame,
-                    "agent_id must be 1 to 128 characters".into(),
+                    "agent_id must be 1 to 128 characters, none a control character".into(),
+                )
+                .await;
+            }
+            if agent_version.chars().count() > MAX_AGENT_VERSION_CHARS
+                || agent_version.chars().any(char::is_control)
+            {
+                return refuse(
+                    ws,
+                    ErrorCode::MalformedFrame,
+                    format!("agent_version must be at most {MAX_AGENT_VERSION_CHARS} characters, none a control character"),
                 )
                 .await;
             }
@@ -124,12 +140,19 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
     }
     tracing::info!(%workspace_id, %agent_id, %agent_version, "agent connected");
     let mut registration = state.agents.register(&workspace_id, &agent_id);
+    let mut seen_written = std::time::Instant::now();
+    // An agent sends a heartbeat every `heartbeat_secs`: three missed, and the session is over.
+    let silence = Duration::from_secs(u64::from(state.heartbeat_secs.max(10)) * 3);
 
     loop {
         let msg = tokio::select! {
-            msg = ws.recv() => match msg {
-                Some(m) => m,
-                None => break,
+            msg = tokio::time::timeout(silence, ws.recv()) => match msg {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::info!(%workspace_id, %agent_id, "no frame for {} s; closing the session", silence.as_secs());
+                    break;
+                }
             },
             Some(frame) = registration.frames.recv() => {
                 if !send(&mut ws, frame).await {
@@ -163,16 +186,38 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         };
         let reply = match AgentFrame::decode(&text) {
             Ok(AgentFrame::Evidence(frame)) => {
-                handle_evidence(&state, &workspace_id, &agent_id, &frame, &text, wire_bytes).await
+                // Backpressure, not refusal: this session waits for the workspace's rate.
+                while let Err(wait) = state.limiter.take_for(
+                    crate::limits::Budget::Ingest,
+                    &workspace_id,
+                    INGEST_PER_SEC,
+                    INGEST_BURST,
+                ) {
+                    tracing::debug!(%workspace_id, wait_ms = wait.as_millis() as u64, "ingest rate: reading this session more slowly");
+                    tokio::time::sleep(wait).await;
+                }
+                handle_evidence(
+                    &state,
+                    &workspace_id,
+                    &agent_id,
+                    *frame,
+                    text.as_str().to_owned(),
+                    wire_bytes,
+                )
+                .await
             }
             Ok(AgentFrame::Heartbeat { spooled, .. }) => {
                 tracing::debug!(%agent_id, spooled, "heartbeat");
-                if let Err(e) = state
-                    .store
-                    .agent_seen(&workspace_id, &agent_id, &agent_version)
-                    .await
-                {
-                    tracing::warn!(error = %format!("{e:#}"), "recording heartbeat");
+                // The database learns the agent is alive once a minute, not once a heartbeat.
+                if seen_written.elapsed() >= SEEN_WRITE_EVERY {
+                    seen_written = std::time::Instant::now();
+                    if let Err(e) = state
+                        .store
+                        .agent_seen(&workspace_id, &agent_id, &agent_version)
+                        .await
+                    {
+                        tracing::warn!(error = %format!("{e:#}"), "recording heartbeat");
+                    }
                 }
                 None
             }
@@ -238,16 +283,70 @@ fn validate(frame: &EvidenceFrame) -> Result<(), String> {
     Ok(())
 }
 
+/// What the CPU-heavy part of ingest makes of a frame: the frame as stored (re-redacted), its
+/// text, its JSON, how many values were masked here, and the diagnosis.
+struct Checked {
+    frame: EvidenceFrame,
+    text: String,
+    value: serde_json::Value,
+    masked: usize,
+    diagnosis: diagnose::Diagnosis,
+}
+
+/// Re-redaction and diagnosis of one frame: pure CPU work, run on the blocking pool so the async
+/// workers keep serving everyone else.
+fn check(
+    frame: EvidenceFrame,
+    raw: String,
+    redactor: &convops_shared::redact::Redactor,
+) -> Result<Checked, ServerFrame> {
+    let seq = frame.seq;
+    // `raw` is this frame's text, already decoded once: parse it rather than clone and re-encode.
+    let mut value: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+    if let Some((path, len)) = convops_shared::protocol::overlong_string(&value, MAX_STRING_BYTES) {
+        return Err(ServerFrame::Error {
+            code: ErrorCode::InvalidEvidence,
+            message: format!("the string at {path} is {len} bytes; at most {MAX_STRING_BYTES}"),
+            seq: Some(seq),
+        });
+    }
+    // Defence in depth: re-redact what the agent sent before storing or sending any of it.
+    let masked = redactor.redact_json(&mut value);
+    let (frame, text) = if masked == 0 {
+        (frame, raw)
+    } else {
+        match serde_json::from_value::<AgentFrame>(value.clone()) {
+            Ok(AgentFrame::Evidence(f)) => (*f, value.to_string()),
+            _ => {
+                return Err(ServerFrame::Error {
+                    code: ErrorCode::Internal,
+                    message: "re-redaction failed".into(),
+                    seq: None,
+                })
+            }
+        }
+    };
+    let mut diagnosis = diagnose::diagnose(&frame);
+    diagnosis.masked_by_control_plane = masked;
+    Ok(Checked {
+        frame,
+        text,
+        value,
+        masked,
+        diagnosis,
+    })
+}
+
 async fn handle_evidence(
     state: &AppState,
     workspace_id: &str,
     agent_id: &str,
-    frame: &EvidenceFrame,
-    raw: &str,
+    frame: EvidenceFrame,
+    raw: String,
     wire_bytes: usize,
 ) -> Option<ServerFrame> {
     let seq = frame.seq;
-    if let Err(why) = validate(frame) {
+    if let Err(why) = validate(&frame) {
         return Some(ServerFrame::Error {
             code: ErrorCode::InvalidEvidence,
             message: why,
@@ -255,36 +354,58 @@ async fn handle_evidence(
         });
     }
     debug_assert!(raw.len() <= MAX_FRAME_BYTES);
-    // Defence in depth: re-redact what the agent sent before storing or sending any of it.
     let redactor = state.redactor(workspace_id);
-    // `raw` is this frame's text, already decoded once: parse it rather than clone and re-encode.
-    let mut value: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
-    let masked = redactor.redact_json(&mut value);
-    let checked: EvidenceFrame;
-    let (frame, stored_text) = if masked == 0 {
-        (frame, raw.to_owned())
-    } else {
-        tracing::warn!(%workspace_id, %agent_id, seq, masked, "control plane masked values the agent had not redacted");
-        checked = match serde_json::from_value::<AgentFrame>(value.clone()) {
-            Ok(AgentFrame::Evidence(f)) => *f,
-            _ => {
-                return Some(ServerFrame::Error {
-                    code: ErrorCode::Internal,
-                    message: "re-redaction failed".into(),
-                    seq: None,
-                })
-            }
-        };
-        (&checked, value.to_string())
+    // At most a few frames of one workspace on the blocking pool at once: a workspace sending
+    // many heavy frames waits for its own slots, not everyone's.
+    let slots = state.cpu_slots(workspace_id, CPU_SLOTS_PER_WORKSPACE);
+    let Ok(_slot) = slots.acquire_owned().await else {
+        return Some(ServerFrame::error(ErrorCode::Internal, "shutting down"));
     };
-    let mut diagnosis = diagnose::diagnose(frame);
-    diagnosis.masked_by_control_plane = masked;
+    let r = redactor.clone();
+    let checked = match tokio::task::spawn_blocking(move || check(frame, raw, &r)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(refusal)) => return Some(refusal),
+        Err(e) => {
+            tracing::error!(%workspace_id, %agent_id, seq, error = %e, "checking a frame failed");
+            return Some(ServerFrame::Error {
+                code: ErrorCode::Internal,
+                message: "internal error".into(),
+                seq: None,
+            });
+        }
+    };
+    drop(_slot);
+    let Checked {
+        frame,
+        text: stored_text,
+        value,
+        masked,
+        mut diagnosis,
+    } = checked;
+    if masked > 0 {
+        tracing::warn!(%workspace_id, %agent_id, seq, masked, "control plane masked values the agent had not redacted");
+    }
+    let frame = &frame;
     if let Some(llm) = &state.llm {
-        // The model sees only redacted data; still, nothing it writes leaves unchecked.
-        crate::llm::enrich(llm, &mut diagnosis, &value, |t| {
-            redactor.redact(t).into_owned()
-        })
-        .await;
+        match state.limiter.take_for(
+            crate::limits::Budget::Llm,
+            workspace_id,
+            LLM_CALLS_PER_HOUR / 3600.0,
+            LLM_CALLS_PER_HOUR,
+        ) {
+            // The model sees only redacted data; still, nothing it writes leaves unchecked.
+            Ok(()) => {
+                crate::llm::enrich(llm, &mut diagnosis, &value, |t| {
+                    redactor.redact(t).into_owned()
+                })
+                .await
+            }
+            Err(_) => {
+                diagnosis.write_up_skipped = Some(format!(
+                    "this workspace's LLM budget ({LLM_CALLS_PER_HOUR:.0} write-ups an hour) is spent"
+                ));
+            }
+        }
     }
     let dedupe_key = match &frame.trigger {
         Trigger::Alarm => format!("alarm:{}:{}", frame.alarm.name, frame.alarm.transitioned_at),

@@ -77,6 +77,7 @@ pub async fn run(
         agents: agents::Registry::default(),
         limiter: limits::RateLimiter::new(settings.limits.clone()),
         sessions: Arc::new(limits::Sessions::default()),
+        cpu: Default::default(),
         http: http_client.clone(),
         llm: match &settings.llm {
             Some(s) => Some(Arc::new(

@@ -181,8 +181,26 @@ impl Connections {
     }
 }
 
+/// Evidence frames per second one workspace's sessions are read at, sustained, and the burst
+/// above it: past it a session is read more slowly (the agent keeps the rest in its spool), so
+/// one workspace's flood neither loses data nor slows the others.
+pub const INGEST_PER_SEC: f64 = 2.0;
+pub const INGEST_BURST: f64 = 60.0;
+/// LLM write-ups per workspace per hour; past it the deterministic text stands alone.
+pub const LLM_CALLS_PER_HOUR: f64 = 60.0;
+
+/// Budgets kept per workspace rather than per client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Budget {
+    /// Evidence frames read.
+    Ingest,
+    /// LLM write-ups.
+    Llm,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Scope {
+    Budget(Budget),
     Address,
     AuthAddress,
     Credential,
@@ -254,9 +272,29 @@ impl RateLimiter {
         }
     }
 
+    /// Takes one unit of workspace `workspace_id`'s `budget` (refilled at `rate` a second, up
+    /// to `burst`); `Err(wait)` when it is spent.
+    pub fn take_for(
+        &self,
+        budget: Budget,
+        workspace_id: &str,
+        rate: f64,
+        burst: f64,
+    ) -> Result<(), Duration> {
+        self.take(
+            Scope::Budget(budget),
+            workspace_id.as_bytes(),
+            rate,
+            burst,
+            Instant::now(),
+        )
+    }
+
     fn rate_of(&self, scope: Scope) -> (f64, f64) {
         let l = &self.limits;
         match scope {
+            Scope::Budget(Budget::Ingest) => (INGEST_PER_SEC, INGEST_BURST),
+            Scope::Budget(Budget::Llm) => (LLM_CALLS_PER_HOUR / 3600.0, LLM_CALLS_PER_HOUR),
             Scope::Address => (l.requests_per_sec, l.burst),
             Scope::AuthAddress => (l.auth_requests_per_sec, l.auth_burst),
             Scope::Credential => (l.per_credential_per_sec, l.per_credential_burst),
@@ -489,6 +527,31 @@ mod tests {
         assert!(r
             .check("/api/v1/incidents", ip, Some("Bearer other"))
             .is_ok());
+    }
+
+    #[test]
+    fn workspace_budgets_are_separate_and_refill() {
+        let r = RateLimiter::new(Limits::default());
+        for _ in 0..3 {
+            assert!(r.take_for(Budget::Llm, "ws-a", 1.0, 3.0).is_ok());
+        }
+        let wait = r
+            .take_for(Budget::Llm, "ws-a", 1.0, 3.0)
+            .expect_err("spent");
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            r.take_for(Budget::Llm, "ws-b", 1.0, 3.0).is_ok(),
+            "another workspace"
+        );
+        assert!(
+            r.take_for(Budget::Ingest, "ws-a", 1.0, 3.0).is_ok(),
+            "another budget"
+        );
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(
+            r.take_for(Budget::Llm, "ws-a", 1.0, 3.0).is_ok(),
+            "refilled"
+        );
     }
 
     #[test]

@@ -198,3 +198,71 @@ async fn evidence_the_agent_failed_to_redact_is_masked_before_storage_and_delive
         "the reader is told"
     );
 }
+
+#[tokio::test]
+async fn handshake_fields_and_strings_are_bounded_and_heartbeats_do_not_write_each_time() {
+    use convops_shared::protocol::{AgentFrame, MAX_STRING_BYTES, PROTOCOL_VERSION};
+    let s = server().await;
+    wait_up(&s).await;
+    // An agent_version too long to log, or with control characters: refused.
+    for version in [
+        "v".repeat(65),
+        "1.0\n2026-11-29 ERROR forged log line".to_owned(),
+    ] {
+        let mut ws = connect(&s, Some(&s.token)).await.expect("connect");
+        ws.send(Message::text(
+            AgentFrame::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                agent_id: "agt-long".into(),
+                agent_version: version,
+            }
+            .encode(),
+        ))
+        .await
+        .expect("send");
+        expect_error(&mut ws, ErrorCode::MalformedFrame).await;
+    }
+
+    // A frame within the size limit but with one pathological string: refused naming where,
+    // with its seq so the agent sets it aside; the session goes on.
+    let mut a = session(&s, "agt-strings").await;
+    let mut v: serde_json::Value = serde_json::from_str(&evidence(1)).expect("json");
+    v["alarm"]["state_reason"] = "x".repeat(MAX_STRING_BYTES + 1).into();
+    a.send(Message::text(v.to_string())).await.expect("send");
+    match recv(&mut a).await {
+        Some(ServerFrame::Error {
+            code: ErrorCode::InvalidEvidence,
+            message,
+            seq: Some(1),
+        }) => assert!(message.contains(".alarm.state_reason"), "{message}"),
+        other => panic!("expected InvalidEvidence for seq 1, got {other:?}"),
+    }
+    a.send(Message::text(evidence(2))).await.expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 2 }));
+
+    // Heartbeats: the hello recorded the agent; ten heartbeats in a row write nothing more.
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        s._dir.path().join("data/convops.db").display()
+    ))
+    .await
+    .expect("pool");
+    let seen = || async {
+        sqlx::query_scalar::<_, i64>("SELECT last_seen FROM agents WHERE agent_id = 'agt-strings'")
+            .fetch_one(&pool)
+            .await
+            .expect("agent row")
+    };
+    let first = seen().await;
+    for _ in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        a.send(Message::text(
+            AgentFrame::Heartbeat { at: 0, spooled: 0 }.encode(),
+        ))
+        .await
+        .expect("heartbeat");
+    }
+    a.send(Message::text(evidence(3))).await.expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 3 }));
+    assert_eq!(seen().await, first, "a heartbeat wrote to the database");
+}

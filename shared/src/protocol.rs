@@ -27,6 +27,43 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// [`ErrorCode::FrameTooLarge`]; the agent's evidence budget keeps it far below this.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 
+/// Longest string value a frame may carry, in bytes (the agent cuts log lines, examples and
+/// parameters far below this): a frame of one pathological megabyte string is refused at the
+/// boundary instead of being redacted, templated and diagnosed.
+pub const MAX_STRING_BYTES: usize = 64 * 1024;
+
+/// Longest `agent_version` in a hello frame.
+pub const MAX_AGENT_VERSION_CHARS: usize = 64;
+
+/// The first string longer than `max` bytes in `value`, as `(JSON path, its length)`.
+pub fn overlong_string(value: &serde_json::Value, max: usize) -> Option<(String, usize)> {
+    fn walk(v: &serde_json::Value, max: usize, path: &mut String) -> Option<(String, usize)> {
+        match v {
+            serde_json::Value::String(s) if s.len() > max => Some((path.clone(), s.len())),
+            serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| {
+                let at = path.len();
+                path.push_str(&format!("[{i}]"));
+                let r = walk(x, max, path);
+                path.truncate(at);
+                r
+            }),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+                if k.len() > max {
+                    return Some((format!("{path} (a key)"), k.len()));
+                }
+                let at = path.len();
+                path.push('.');
+                path.push_str(k);
+                let r = walk(x, max, path);
+                path.truncate(at);
+                r
+            }),
+            _ => None,
+        }
+    }
+    walk(value, max, &mut String::new())
+}
+
 /// The path of the agent endpoint on the control plane.
 pub const AGENT_WS_PATH: &str = "/v1/agent/connect";
 
