@@ -281,6 +281,20 @@ fn secret_key_name() -> &'static Regex {
     })
 }
 
+/// Keys that hold the name of a name/value pair object, and those that hold its value.
+const PAIR_NAMES: &[&str] = &["name", "key", "parameterkey", "parametername", "variable"];
+const PAIR_VALUES: &[&str] = &["value", "parametervalue", "secretvalue"];
+
+/// The name of a name/value pair whose value is secret: the same names as in a pair written
+/// as text (`secret_env_name!`), whole.
+fn secret_pair_name() -> &'static Regex {
+    static RE: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(concat!(r"(?i)^", secret_env_name!(), r"$"))
+            .unwrap_or_else(|e| panic!("secret pair name pattern: {e}"))
+    })
+}
+
 /// A check on a candidate: the line and the value's byte range.
 type Check = fn(&str, usize, usize) -> bool;
 
@@ -701,6 +715,57 @@ fn kv_value(line: &str, p: usize) -> Option<(usize, usize)> {
     (run > 0).then_some((p, p + run + padding))
 }
 
+/// The secret values after a key at `p`: one value ([`kv_value`]), or, when the key holds a
+/// JSON array or object (`"password": ["a", "b"]`, `"apiKey": {"current": "x"}`), every string
+/// and number in it that is not an object key, up to the closing bracket (or 4 KiB, or the end
+/// of a line cut short).
+fn kv_values(line: &str, p: usize) -> Vec<(usize, usize)> {
+    let b = line.as_bytes();
+    if !matches!(b.get(p), Some(b'[' | b'{')) {
+        return kv_value(line, p).into_iter().collect();
+    }
+    let end = (p + 4096).min(b.len());
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut i = p;
+    while i < end {
+        match b[i] {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < b.len() && b[j] != b'"' {
+                    j += if b[j] == b'\\' { 2 } else { 1 };
+                }
+                let close = j.min(b.len());
+                let after = line[close.min(b.len())..].trim_start_matches(['"', ' ']);
+                if !after.starts_with(':') && close > start {
+                    out.push((start, close));
+                }
+                i = close + 1;
+                continue;
+            }
+            c if c.is_ascii_digit() => {
+                let start = i;
+                while i < end && (b[i].is_ascii_digit() || b[i] == b'.') {
+                    i += 1;
+                }
+                out.push((start, i));
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
 /// Values that are already masked, empty placeholders, or references, not secrets.
 fn not_masked(line: &str, start: usize, end: usize) -> bool {
     let t = line[start..end].trim();
@@ -1069,7 +1134,7 @@ impl Redactor {
             let candidates: Vec<(usize, usize)> = if rule.key_value {
                 rule.re
                     .find_iter(line)
-                    .filter_map(|m| kv_value(line, m.end()))
+                    .flat_map(|m| kv_values(line, m.end()))
                     .collect()
             } else if !rule.has_v {
                 rule.re
@@ -1139,9 +1204,19 @@ impl Redactor {
             serde_json::Value::Array(items) => items.iter_mut().map(|v| self.redact_json(v)).sum(),
             serde_json::Value::Object(map) => {
                 let mut changed = 0;
+                // A name/value pair object (`{"name": "DB_PASSWORD", "value": …}`: container
+                // environments, parameter and tag lists; `Key`/`ParameterKey` spellings too):
+                // the value is secret when the name is.
+                let secret_pair = map.iter().any(|(k, v)| {
+                    PAIR_NAMES.iter().any(|n| n.eq_ignore_ascii_case(k))
+                        && v.as_str()
+                            .is_some_and(|name| secret_pair_name().is_match(name))
+                });
                 let old = std::mem::take(map);
                 for (k, mut v) in old {
-                    changed += if secret_key_name().is_match(&k) {
+                    let pair_value =
+                        secret_pair && PAIR_VALUES.iter().any(|n| n.eq_ignore_ascii_case(&k));
+                    changed += if pair_value || secret_key_name().is_match(&k) {
                         self.mask_all(&mut v)
                     } else {
                         self.redact_json(&mut v)
