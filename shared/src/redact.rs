@@ -333,6 +333,13 @@ fn built_in_rules() -> Vec<(&'static str, &'static str, Option<Check>, Gate)> {
             Some(pem_line),
             Gate::Line(|l| l.len() >= 64),
         ),
+        // Its last line: shorter, padded with `=`, an event of its own.
+        (
+            "private_key",
+            r"^\s*(?P<v>[A-Za-z0-9+/]{16,63}={1,2})\s*$",
+            Some(pem_line),
+            Gate::Line(|l| l.len() >= 17 && l.len() <= 80 && l.trim_end().ends_with('=')),
+        ),
         (
             "jwt",
             r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{8,}",

@@ -156,12 +156,15 @@ fn pem_bodies_logged_line_by_line() {
             "3Tz2mr7SZiAMfQyuvBjM9Oi8DfmAhr9eA/lVWtB0Mz0Qw8NxZq1Wd3Ep5Gs7Ht9J",
         ),
         ("-----BEGIN OPENSSH PRIVATE KEY-----", "-----BEGIN OPENSSH PRIVATE KEY-----"),
+        ("Kq8Zp3VnR5tW7yB9dF1hJ3lN5pR7tV9xZ2cE4gI6kM8oQ0s==", "Kq8Zp3VnR5tW7yB9dF1hJ3lN5pR7tV9xZ2cE4gI6kM8oQ0s=="),
     ]);
     assert_unchanged(&[
         // A SHA-256 digest and a git SHA are not key material.
         "image digest sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         "commit 3e00f3b21ea4ff07fe1e33fbc729109a6cb24f35 merged",
         "-----BEGIN CERTIFICATE-----",
+        "status=ok",
+        "checksum dGVzdA==",
     ]);
 }
 
