@@ -1043,6 +1043,16 @@ pub static SIGNATURES: &[Signature] = &[
         "https://github.com/torvalds/linux/blob/master/kernel/watchdog.c",
         "[ 2345.678901] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [java:1234]",
     ),
+    // The kernel's leap-second insertion: on kernels before the 2012 hrtimer fix, futex and
+    // timer users (JVMs, MySQL) spun at 100% CPU from that second on, and restarting the process
+    // did not help (commit 6b43ae8a619d, "ntp: Fix leap-second hrtimer livelock").
+    cause(
+        "linux.leap_second_inserted",
+        Family::CpuStarved,
+        r"Clock: inserting leap second",
+        "https://github.com/torvalds/linux/commit/6b43ae8a619d17c4935c3320d2ef9e92bdeed05d",
+        "Jun 30 23:59:59 app-1 kernel: Clock: inserting leap second 23:59:60 UTC",
+    ),
     cause(
         "linux.rcu_stall",
         Family::CpuStarved,

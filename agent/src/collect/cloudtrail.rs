@@ -80,17 +80,26 @@ pub async fn changes(
                         .map(str::to_owned)
                 })
                 .unwrap_or_else(|| "unknown".into());
+            let mut resources: Vec<String> = e
+                .resources()
+                .iter()
+                .filter_map(|r| r.resource_name().map(str::to_owned))
+                .collect();
+            // What the write created or changed, named in its response (a CodeDeploy
+            // `deploymentId`, a Lambda `version`, a new `taskDefinitionArn`): the identifier an
+            // engineer looks up next.
+            for id in response_ids(detail.get("responseElements")) {
+                if !resources.contains(&id) {
+                    resources.push(id);
+                }
+            }
             out.push(ChangeEvidence {
                 id: next_id(),
                 at: e.event_time().and_then(|t| t.to_millis().ok()).unwrap_or(0),
                 event_source: e.event_source().unwrap_or_default().to_owned(),
                 event_name: e.event_name().unwrap_or_default().to_owned(),
                 actor,
-                resources: e
-                    .resources()
-                    .iter()
-                    .filter_map(|r| r.resource_name().map(str::to_owned))
-                    .collect(),
+                resources,
                 parameters: params,
             });
         }
@@ -101,4 +110,62 @@ pub async fn changes(
     }
     out.sort_by_key(|c| std::cmp::Reverse(c.at));
     Ok((out, truncated))
+}
+
+/// Identifiers in a CloudTrail event's `responseElements`: string values whose key ends in
+/// `Id`, `Arn`, `Version` or `Revision` (at the top or one object down), at most four, each
+/// at most 200 characters.
+fn response_ids(response: Option<&serde_json::Value>) -> Vec<String> {
+    const SUFFIXES: &[&str] = &["Id", "Arn", "Version", "Revision"];
+    let mut out = Vec::new();
+    let visit = |map: &serde_json::Map<String, serde_json::Value>, out: &mut Vec<String>| {
+        for (k, v) in map {
+            if let Some(s) = v.as_str() {
+                if SUFFIXES
+                    .iter()
+                    .any(|x| k.ends_with(x) || k == &x.to_ascii_lowercase())
+                    && !s.is_empty()
+                    && s.len() <= 200
+                    && !out.iter().any(|o| o == s)
+                    && out.len() < 4
+                {
+                    out.push(s.to_owned());
+                }
+            }
+        }
+    };
+    if let Some(serde_json::Value::Object(top)) = response {
+        visit(top, &mut out);
+        for v in top.values() {
+            if let serde_json::Value::Object(inner) = v {
+                visit(inner, &mut out);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod response_tests {
+    #[test]
+    fn identifiers_in_the_response_are_kept() {
+        let r = serde_json::json!({
+            "deploymentId": "d-7XK2M9Q1A",
+            "taskDefinition": {"taskDefinitionArn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/api:42", "status": "ACTIVE"},
+            "version": "17",
+            "message": "not an id",
+        });
+        let ids = super::response_ids(Some(&r));
+        assert!(ids.contains(&"d-7XK2M9Q1A".to_owned()), "{ids:?}");
+        assert!(
+            ids.iter().any(|i| i.ends_with("task-definition/api:42")),
+            "{ids:?}"
+        );
+        assert!(ids.contains(&"17".to_owned()), "{ids:?}");
+        assert!(
+            !ids.iter().any(|i| i == "not an id" || i == "ACTIVE"),
+            "{ids:?}"
+        );
+        assert!(super::response_ids(None).is_empty());
+    }
 }

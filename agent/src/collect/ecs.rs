@@ -77,10 +77,15 @@ pub async fn cluster_services(
                 };
                 services.insert(service.to_owned());
                 if t.last_status() == Some("STOPPED") || t.desired_status() == Some("STOPPED") {
-                    let reason = t
+                    let mut reason = t
                         .stopped_reason()
                         .unwrap_or("stopped (no reason given)")
                         .to_owned();
+                    // Where the task ran decides what can replace it (a Spot interruption on
+                    // `FARGATE_SPOT` is not replaced while Spot has no capacity).
+                    if let Some(cp) = t.capacity_provider_name().filter(|c| !c.is_empty()) {
+                        reason.push_str(&format!(" (capacity provider {cp})"));
+                    }
                     let td = t
                         .task_definition_arn()
                         .map(family_revision)
