@@ -53,6 +53,23 @@ pub struct Uplink {
     pub replies: tokio::sync::Mutex<mpsc::Receiver<AgentFrame>>,
 }
 
+/// The wait before the first reconnect.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// A session that lasted this long was healthy: the next reconnect starts from
+/// [`FIRST_BACKOFF`] again instead of the doubled wait of earlier failures.
+const HEALTHY_SESSION: Duration = Duration::from_secs(60);
+
+/// The wait before reconnecting after a session that lasted `lasted`, when the running backoff
+/// is `backoff`: the first wait again after a healthy session, else the running backoff (which
+/// doubles after each wait, capped at [`MAX_BACKOFF`]).
+fn wait_before_reconnect(backoff: Duration, lasted: Duration) -> Duration {
+    if lasted >= HEALTHY_SESSION {
+        FIRST_BACKOFF
+    } else {
+        backoff
+    }
+}
+
 enum SessionEnd {
     Cancelled,
     Disconnected(anyhow::Error),
@@ -61,12 +78,14 @@ enum SessionEnd {
 
 impl Uplink {
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff = FIRST_BACKOFF;
         loop {
+            let started = tokio::time::Instant::now();
             let end = tokio::select! {
                 _ = cancel.cancelled() => SessionEnd::Cancelled,
                 end = self.session() => end,
             };
+            backoff = wait_before_reconnect(backoff, started.elapsed());
             let delay = match end {
                 SessionEnd::Cancelled => return Ok(()),
                 SessionEnd::Disconnected(e) => {
@@ -208,7 +227,10 @@ impl Uplink {
                             in_flight = in_flight.saturating_sub(1);
                             tracing::debug!(seq, "evidence acknowledged");
                         }
-                        Ok(ServerFrame::Error { code: ErrorCode::InvalidEvidence | ErrorCode::FrameTooLarge, message, seq: Some(seq) }) => {
+                        // A frame the control plane cannot take, however often it is sent (too large,
+                        // invalid, or not decodable by that build): set aside with the reason, so
+                        // the frames behind it go on.
+                        Ok(ServerFrame::Error { code: ErrorCode::InvalidEvidence | ErrorCode::FrameTooLarge | ErrorCode::MalformedFrame, message, seq: Some(seq) }) => {
                             tracing::error!(seq, %message, "control plane rejected evidence; kept in the spool's dead tree");
                             self.spool.bury(seq, &message).await?;
                             in_flight = in_flight.saturating_sub(1);
@@ -239,4 +261,30 @@ fn redacted_url(url: &url::Url) -> String {
         url.host_str().unwrap_or_default(),
         url.port().map(|p| format!(":{p}")).unwrap_or_default()
     ) + url.path()
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+
+    /// After a few drops the wait grows to the cap; one healthy session later it starts small
+    /// again (it used to stay at about 30 s for the life of the process).
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets_after_a_healthy_session() {
+        let short = Duration::from_secs(1);
+        let mut backoff = FIRST_BACKOFF;
+        let mut waits = Vec::new();
+        for _ in 0..10 {
+            backoff = wait_before_reconnect(backoff, short);
+            waits.push(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+        assert_eq!(waits[0], FIRST_BACKOFF);
+        assert_eq!(waits[1], FIRST_BACKOFF * 2);
+        assert_eq!(*waits.last().expect("waits"), MAX_BACKOFF);
+        assert_eq!(
+            wait_before_reconnect(backoff, HEALTHY_SESSION),
+            FIRST_BACKOFF
+        );
+    }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use convops_shared::protocol::{
-    AgentFrame, DecodeError, ErrorCode, EvidenceFrame, ServerFrame, Trigger,
-    MAX_AGENT_VERSION_CHARS, MAX_FRAME_BYTES, MAX_STRING_BYTES, PROTOCOL_VERSION,
+    AgentFrame, ErrorCode, EvidenceFrame, ServerFrame, Trigger, MAX_AGENT_VERSION_CHARS,
+    MAX_FRAME_BYTES, MAX_STRING_BYTES, PROTOCOL_VERSION,
 };
 
 use crate::deliver::{
@@ -231,9 +231,11 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
             )),
             Err(e) => {
                 tracing::warn!(%workspace_id, %agent_id, error = %e, "bad frame from agent");
-                let seq = matches!(e, DecodeError::TooLarge { .. })
-                    .then(|| seq_of(&text))
-                    .flatten();
+                // Whatever is wrong with it (too large, a field this build does not know from
+                // a newer agent, a `null` where a number goes), a frame that names its `seq` is
+                // answered with it, so the agent sets it aside instead of resending it forever
+                // and holding up the frames behind it.
+                let seq = seq_of(&text);
                 Some(ServerFrame::Error {
                     code: e.code(),
                     message: e.to_string(),

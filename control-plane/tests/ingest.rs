@@ -94,6 +94,34 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
         Some(5)
     );
 
+    // A frame this build cannot decode but that names its seq (an unknown field from a newer
+    // agent, a null metric point) is answered with that seq, so it does not hold up the queue.
+    let mut newer: serde_json::Value = serde_json::from_str(&evidence(7)).expect("json");
+    newer["field_from_a_newer_agent"] = true.into();
+    a.send(Message::text(newer.to_string()))
+        .await
+        .expect("send");
+    assert_eq!(
+        expect_error(&mut a, ErrorCode::MalformedFrame).await,
+        Some(7)
+    );
+    let mut nulls: serde_json::Value = serde_json::from_str(&evidence(8)).expect("json");
+    if let Some(item) = nulls["items"]
+        .as_array_mut()
+        .and_then(|items| items.iter_mut().find(|i| i.get("points").is_some()))
+    {
+        item["points"] = serde_json::json!([[1, null]]);
+    } else {
+        nulls["alarm"]["transitioned_at"] = serde_json::Value::Null;
+    }
+    a.send(Message::text(nulls.to_string()))
+        .await
+        .expect("send");
+    assert_eq!(
+        expect_error(&mut a, ErrorCode::MalformedFrame).await,
+        Some(8)
+    );
+
     // The same session still works, and stores exactly once.
     a.send(Message::text(evidence(1))).await.expect("send");
     assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 1 }));
