@@ -728,12 +728,19 @@ fn kv_value(line: &str, p: usize) -> Option<(usize, usize)> {
 /// of a line cut short).
 fn kv_values(line: &str, p: usize) -> Vec<(usize, usize)> {
     let b = line.as_bytes();
-    if !matches!(b.get(p), Some(b'[' | b'{')) {
+    // A mask already there (`key=[password_or_secret:1a2b]`) is not an array.
+    let is_mask = b.get(p) == Some(&b'[')
+        && line[p..]
+            .find(']')
+            .is_some_and(|e| is_mask_text(&line[p..=p + e]));
+    if !matches!(b.get(p), Some(b'[' | b'{')) || is_mask {
         return kv_value(line, p).into_iter().collect();
     }
     let end = (p + 4096).min(b.len());
     let mut out = Vec::new();
+    let mut numbers = Vec::new();
     let mut depth = 0usize;
+    let mut closed = false;
     let mut i = p;
     while i < end {
         match b[i] {
@@ -741,6 +748,7 @@ fn kv_values(line: &str, p: usize) -> Vec<(usize, usize)> {
             b']' | b'}' => {
                 depth -= 1;
                 if depth == 0 {
+                    closed = true;
                     break;
                 }
             }
@@ -763,14 +771,39 @@ fn kv_values(line: &str, p: usize) -> Vec<(usize, usize)> {
                 while i < end && (b[i].is_ascii_digit() || b[i] == b'.') {
                     i += 1;
                 }
-                out.push((start, i));
+                numbers.push((start, i));
                 continue;
             }
             _ => {}
         }
         i += 1;
     }
+    if !closed && i < b.len() {
+        // Brackets that do not close within the bound are prose, not a JSON value: one value.
+        return kv_value(line, p).into_iter().collect();
+    }
+    // Numbers only inside a structure that closes: a value cut off at the end of the line may
+    // be JSON cut short (its strings are masked) or prose (whose numbers are not secrets).
+    if closed {
+        out.extend(numbers);
+        out.sort_unstable();
+    }
     out
+}
+
+/// `[kind:1a2b]`: a pseudonym this redactor writes.
+fn is_mask_text(s: &str) -> bool {
+    let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
+        return false;
+    };
+    inner.split_once(':').is_some_and(|(kind, tag)| {
+        !kind.is_empty()
+            && kind
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+            && tag.len() == 4
+            && tag.bytes().all(|c| c.is_ascii_hexdigit())
+    })
 }
 
 /// Values that are already masked, empty placeholders, or references, not secrets.
