@@ -733,10 +733,20 @@ fn kv_values(line: &str, p: usize) -> Vec<(usize, usize)> {
         && line[p..]
             .find(']')
             .is_some_and(|e| is_mask_text(&line[p..=p + e]));
-    if !matches!(b.get(p), Some(b'[' | b'{')) || is_mask {
+    // JSON starts with a value or a key after the bracket; `[password_or_secret:…` (a mask cut
+    // short) or `[see docs]` is prose, one value.
+    let bracket = matches!(b.get(p), Some(b'[' | b'{'));
+    // (After an ASCII bracket, `p + 1` is a character boundary.)
+    let json_like = bracket
+        && line[p + 1..].trim_start().starts_with(|c: char| {
+            matches!(c, '"' | '{' | '[' | ']' | '}' | '-') || c.is_ascii_digit()
+        });
+    if !json_like || is_mask {
         return kv_value(line, p).into_iter().collect();
     }
-    let end = (p + 4096).min(b.len());
+    // Within the line: a value never runs on into the next one.
+    let line_end = line[p..].find('\n').map_or(b.len(), |n| p + n);
+    let end = (p + 4096).min(line_end);
     let mut out = Vec::new();
     let mut numbers = Vec::new();
     let mut depth = 0usize;
@@ -778,7 +788,7 @@ fn kv_values(line: &str, p: usize) -> Vec<(usize, usize)> {
         }
         i += 1;
     }
-    if !closed && i < b.len() {
+    if !closed && i < line_end {
         // Brackets that do not close within the bound are prose, not a JSON value: one value.
         return kv_value(line, p).into_iter().collect();
     }
@@ -815,7 +825,7 @@ fn not_masked(line: &str, start: usize, end: usize) -> bool {
     let lower = t.to_ascii_lowercase();
     let placeholder = t
         .chars()
-        .all(|c| matches!(c, '*' | 'x' | 'X' | '#' | '•' | '.'))
+        .all(|c| matches!(c, '*' | 'x' | 'X' | '#' | '•' | '.' | '…'))
         || (t.starts_with('<') && t.ends_with('>'))
         || (t.starts_with('[') && t.ends_with(']'))
         || t.starts_with("${")

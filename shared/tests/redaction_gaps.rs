@@ -331,10 +331,13 @@ fn a_redacted_line_redacts_to_itself() {
         r#"2026/11/29 11:20:01 [error] 1123#1123: *7977 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.0.4.17, server: api.example, request: "POST /v1/items?api_key=k3yS3cr3tV4lue HTTP/1.1", upstream: "uwsgi://unix:/run/uwsgi/ingest.sock""#,
         r#"{"password": ["a-Secret-1", "b-Secret-2"], "count": 3, "at": "2026-11-29"}"#,
         r#"token=[unbalanced "quoted" 2026 text and more 1234"#,
+        // A mask cut short by an excerpt, then more quoted text on the next lines.
+        "request: \"POST /v1/items?api_key=[password_or_secret:…\" in group (first 2026-11-29)\n• what fails: 54× \"*** HARAKIRI ON WORKER 3 ***\" in 2026",
     ] {
         let once = r.redact(line).into_owned();
         let twice = r.redact(&once).into_owned();
         assert_eq!(once, twice, "not idempotent on {line}");
         assert!(once.contains("2026"), "dates are not secrets: {once}");
+        assert!(!line.contains("HARAKIRI") || once.contains("HARAKIRI"), "{once}");
     }
 }

@@ -331,6 +331,37 @@ pub fn excerpt(line: &str, span: Option<(usize, usize)>, radius: usize) -> Strin
     while !line.is_char_boundary(end) {
         end += 1;
     }
+    // Never half a redaction mask (`[password_or_secret:…`): the reader could not tell it was
+    // one, and the redactor re-checking the message would not either. Cut outside it.
+    if let Some(open) = line[..end].rfind('[') {
+        if line[open..]
+            .find(']')
+            .is_some_and(|close| open + close >= end)
+            && line[open + 1..end]
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b':')
+        {
+            end = if open > start {
+                open
+            } else {
+                (open + line[open..].find(']').unwrap_or(0) + 1).min(line.len())
+            };
+        }
+    }
+    if let Some(close) = line[start..].find(']') {
+        let inside = &line[start..start + close];
+        if start > 0
+            && line[..start].rfind('[').is_some_and(|o| {
+                line[o + 1..start + close]
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b':')
+            })
+            && !inside.contains('[')
+        {
+            start = start + close + 1;
+            end = end.max(start);
+        }
+    }
     let mut out = String::new();
     if start > 0 {
         out.push('…');
@@ -951,6 +982,22 @@ mod tests {
             ),
             ["php-fpm.internal"]
         );
+    }
+
+    #[test]
+    fn excerpts_never_cut_a_mask_in_half() {
+        let line = "request: POST /v1/items?api_key=[password_or_secret:63bc] HTTP/1.1 upstream: x";
+        let at = line.find("api_key").expect("key");
+        for radius in 0..40 {
+            let e = excerpt(line, Some((at, at + 7)), radius);
+            let opens = e.matches("[password_or_secret").count();
+            let whole = e.matches("[password_or_secret:63bc]").count();
+            assert_eq!(opens, whole, "radius {radius}: {e}");
+            assert!(
+                !e.contains("or_secret:63bc]") || whole == 1,
+                "radius {radius}: {e}"
+            );
+        }
     }
 
     #[test]
