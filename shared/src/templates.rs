@@ -292,6 +292,9 @@ impl HeaderModel {
         let mut longer = vec![0usize; max];
         // Per closing kind, lines whose first field of that kind is at `i` (with a message after).
         let mut first_closer: HashMap<FieldKind, Vec<usize>> = HashMap::default();
+        // Lines that start with a field only a header has (a time, a number, a level, a
+        // bracketed group, a month, an id).
+        let mut header_first = 0usize;
         let mut n = 0usize;
         for line in lines {
             if line.trim().is_empty() {
@@ -299,6 +302,19 @@ impl HeaderModel {
             }
             n += 1;
             let fs = fields(line, max + 1);
+            if fs.first().and_then(|f| f.kind(line)).is_some_and(|k| {
+                matches!(
+                    k,
+                    FieldKind::Time
+                        | FieldKind::Number
+                        | FieldKind::Level
+                        | FieldKind::Bracketed
+                        | FieldKind::Month
+                        | FieldKind::Id
+                )
+            }) {
+                header_first += 1;
+            }
             let mut closers_seen: Vec<FieldKind> = Vec::new();
             for (i, f) in fs.iter().take(max).enumerate() {
                 let kind = f.kind(line);
@@ -330,10 +346,13 @@ impl HeaderModel {
         // (`app.exe *64 -`) or an optional field (`prog[1] (subsystem):`) moves it, and the
         // fixed-position count above misses it. The message then starts after the first such
         // field at or after that position.
+        // Only behind a field that opens a header, and not at the very first field: a log whose
+        // messages mostly start with `*** …` or `NAME: …` has no header to close.
         let shifted = first_closer
             .iter()
+            .filter(|_| header_first >= needed)
             .filter_map(|(&k, at)| {
-                (0..max)
+                (1..max)
                     .rev()
                     .find(|&i| {
                         n > 0 && at[i..(i + SHIFT + 1).min(max)].iter().sum::<usize>() >= needed
@@ -1446,6 +1465,25 @@ mod tests {
                 h.message(line)
             );
         }
+        // A log whose messages mostly start with `*** …` or `NAME: ---` has no header to close:
+        // the words stay in the message.
+        let uwsgi = [
+            "*** HARAKIRI ON WORKER 3 (pid: 31203, try: 1) ***",
+            "HARAKIRI: --- uWSGI worker 3 (pid: 31203) WAS managing request /v1/items ---",
+            "*** uWSGI Python tracebacker output ***",
+            "DAMN ! worker 3 (pid: 31203) died, killed by signal 9 :( trying respawn ...",
+        ];
+        let h = header_of(&uwsgi);
+        assert!(
+            h.message(uwsgi[1]).starts_with("HARAKIRI:"),
+            "{:?}",
+            h.message(uwsgi[1])
+        );
+        assert!(
+            h.message(uwsgi[0]).contains("HARAKIRI ON"),
+            "{:?}",
+            h.message(uwsgi[0])
+        );
         // The Lambda runtime's tab-separated level, RFC 3339 time and request id.
         let lambda = [
             "[ERROR]\t2026-11-29T10:00:00.123Z\t8f5c2a10-1b2c-4d5e-9f00-123456789abc\tTask timed out",
