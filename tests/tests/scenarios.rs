@@ -159,7 +159,7 @@ async fn the_project_corpus_is_diagnosed_right_without_leaking() -> anyhow::Resu
     // Top-1 at the 95%; must-cite as a ratchet at what the engine reaches today (the
     // misses are strings only a line outside the error and growth templates carries).
     assert!(
-        s.top1_accuracy >= 0.95 && s.must_cite_rate >= 0.9,
+        s.top1_accuracy >= 0.95 && s.must_cite_rate >= 0.93,
         "top-1 {:.1}%, must-cite {:.1}%; wrong or incomplete:\n{}",
         100.0 * s.top1_accuracy,
         100.0 * s.must_cite_rate,
