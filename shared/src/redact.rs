@@ -149,6 +149,9 @@ struct Prefilter {
     needles: aho_corasick::AhoCorasick,
     /// Per needle: the rules it opens, its own and those of every needle that is a prefix of it.
     opens: Vec<Vec<usize>>,
+    /// The rules whose gate is not a literal (shape, line check, always): the only ones looked at
+    /// one by one for every line, however many literal-gated rules the table has.
+    other: Vec<usize>,
 }
 
 impl Prefilter {
@@ -172,7 +175,14 @@ impl Prefilter {
                 rules
             })
             .collect();
+        let other = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !matches!(r.gate, Gate::Needles(_)))
+            .map(|(i, _)| i)
+            .collect();
         Prefilter {
+            other,
             needles: aho_corasick::AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(aho_corasick::MatchKind::LeftmostLongest)
@@ -182,9 +192,9 @@ impl Prefilter {
         }
     }
 
-    /// Which of `rules` may match `line`.
-    fn open(&self, rules: &[Rule], line: &str) -> Vec<bool> {
-        let mut open = vec![false; rules.len()];
+    /// The indices of the `rules` that may match `line`, in rule order.
+    fn open(&self, rules: &[Rule], line: &str) -> Vec<usize> {
+        let mut open: Vec<usize> = Vec::new();
         // Every start position is searched (the next search starts one past the last match's
         // start), so overlapping needles are all seen; a shorter needle at the same start is a
         // prefix of the one found and is opened with it.
@@ -194,20 +204,23 @@ impl Prefilter {
             let Some(m) = self.needles.find(input) else {
                 break;
             };
-            for &r in &self.opens[m.pattern().as_usize()] {
-                open[r] = true;
-            }
+            open.extend_from_slice(&self.opens[m.pattern().as_usize()]);
             pos = m.start() + 1;
         }
         let mut shape = None;
-        for (i, r) in rules.iter().enumerate() {
-            match r.gate {
-                Gate::Shape(f) => open[i] = f(shape.get_or_insert_with(|| Shape::of(line))),
-                Gate::Line(f) => open[i] = f(line),
-                Gate::Always => open[i] = true,
-                Gate::Needles(_) => {}
+        for &i in &self.other {
+            let is_open = match rules[i].gate {
+                Gate::Shape(f) => f(shape.get_or_insert_with(|| Shape::of(line))),
+                Gate::Line(f) => f(line),
+                Gate::Always => true,
+                Gate::Needles(_) => false,
+            };
+            if is_open {
+                open.push(i);
             }
         }
+        open.sort_unstable();
+        open.dedup();
         open
     }
 }
@@ -1173,7 +1186,7 @@ impl Redactor {
     /// candidates overlap, the earlier (more specific) rule wins.
     pub fn find(&self, line: &str) -> Vec<(usize, usize, &'static str)> {
         let open = self.prefilter.open(&self.rules, line);
-        if !open.contains(&true) {
+        if open.is_empty() {
             return Vec::new();
         }
         // Masks already in the line, in order and disjoint: a binary search finds the one that
@@ -1194,13 +1207,7 @@ impl Redactor {
             taken.range(..e).next_back().is_some_and(|(_, &b)| b > s)
         };
         let mut accepted: Vec<(usize, usize, &'static str)> = Vec::new();
-        for rule in self
-            .rules
-            .iter()
-            .zip(&open)
-            .filter(|(_, o)| **o)
-            .map(|(r, _)| r)
-        {
+        for rule in open.iter().map(|&i| &self.rules[i]) {
             let candidates: Vec<(usize, usize)> = if rule.key_value {
                 rule.re
                     .find_iter(line)
