@@ -84,15 +84,37 @@ async fn setup() -> (Server, Store, String) {
         .link_slack_team(&s.workspace_id, "T0ACME", "test")
         .await
         .expect("link");
+    let incident_id = open_incident(
+        &store,
+        &s.workspace_id,
+        1,
+        "orders-5xx",
+        "orders-5xx: 5xx after a deploy",
+        "a deploy of orders",
+    )
+    .await;
+    (s, store, incident_id)
+}
+
+/// Opens an incident for alarm `alarm` from the evidence frame `seq`, whose diagnosis leads with
+/// `cause`; its id.
+async fn open_incident(
+    store: &Store,
+    workspace_id: &str,
+    seq: u64,
+    alarm: &str,
+    title: &str,
+    cause: &str,
+) -> String {
     let stored = store
         .store_evidence(
-            received(&s.workspace_id, 1),
+            received(workspace_id, seq),
             |_| NewIncident {
-                dedupe_key: "alarm:orders-5xx:1".into(),
-                alarm_name: "orders-5xx".into(),
-                transitioned_at: 1,
-                title: "orders-5xx: 5xx after a deploy".into(),
-                diagnosis: serde_json::json!({"hypotheses": [{"title": "a deploy of orders", "confidence": 0.9}]}),
+                dedupe_key: format!("alarm:{alarm}:{seq}"),
+                alarm_name: alarm.into(),
+                transitioned_at: seq as i64,
+                title: title.into(),
+                diagnosis: serde_json::json!({"hypotheses": [{"title": cause, "confidence": 0.9}]}),
                 resources: Vec::new(),
             },
             |_, _, _| String::new(),
@@ -102,7 +124,7 @@ async fn setup() -> (Server, Store, String) {
     let Stored::New { incident_id, .. } = stored else {
         panic!("incident not opened");
     };
-    (s, store, incident_id)
+    incident_id
 }
 
 #[tokio::test]
@@ -347,24 +369,15 @@ async fn the_acknowledge_button_acts_once_and_answers_at_the_response_url() {
 #[tokio::test]
 async fn replies_escape_what_came_from_evidence_or_the_user() {
     let (s, store, _) = setup().await;
-    let stored = store
-        .store_evidence(
-            received(&s.workspace_id, 2),
-            |_| NewIncident {
-                dedupe_key: "alarm:evil:2".into(),
-                alarm_name: "evil".into(),
-                transitioned_at: 2,
-                title: "<!channel> `x` <https://evil.example|click here>".into(),
-                diagnosis: serde_json::json!({"hypotheses": [{"title": "<@U0BOSS> approve <!here>", "confidence": 0.5}]}),
-                resources: Vec::new(),
-            },
-            |_, _, _| String::new(),
-        )
-        .await
-        .expect("incident");
-    let Stored::New { incident_id, .. } = stored else {
-        panic!("incident not opened");
-    };
+    let incident_id = open_incident(
+        &store,
+        &s.workspace_id,
+        2,
+        "evil",
+        "<!channel> `x` <https://evil.example|click here>",
+        "<@U0BOSS> approve <!here>",
+    )
+    .await;
     let slack = Slack::new(&s);
     let show = format!("show {incident_id}");
     for (i, cmd) in [
