@@ -298,7 +298,7 @@ async fn agent_connect(
         .workspace_for_agent_token(token)
         .await?
         .ok_or(AppError::Unauthorized)?;
-    let Some(permit) = state.sessions.admit(token) else {
+    let Some(permit) = state.sessions.admit(crate::limits::token_key(token)) else {
         return Ok(crate::limits::too_many(Duration::from_secs(30)));
     };
     let max = convops_shared::protocol::MAX_FRAME_BYTES * 2;

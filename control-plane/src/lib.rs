@@ -76,7 +76,7 @@ pub async fn run(
         whatsapp: settings.whatsapp.clone(),
         agents: agents::Registry::default(),
         limiter: limits::RateLimiter::new(settings.limits.clone()),
-        sessions: Arc::new(limits::Sessions::default()),
+        sessions: limits::sessions(),
         cpu: Default::default(),
         http: http_client.clone(),
         llm: match &settings.llm {

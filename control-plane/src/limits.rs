@@ -80,105 +80,83 @@ impl Default for Limits {
 /// Concurrent agent sessions per agent token.
 pub const SESSIONS_PER_TOKEN: usize = 8;
 
-/// Open agent sessions per agent token (by a digest of the token).
-#[derive(Debug, Default)]
-pub struct Sessions {
-    open: Mutex<HashMap<[u8; 16], usize>>,
-}
+/// The address a request came from (set per connection by the server).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
 
-/// One open session; dropping it frees its place.
+/// Places held at once, in all and per key (a client address, an agent token's digest); a
+/// [`Permit`] holds one until it is dropped.
 #[derive(Debug)]
-pub struct SessionPermit {
-    of: Arc<Sessions>,
-    key: [u8; 16],
+pub struct Places<K: std::hash::Hash + Eq + Copy> {
+    max: usize,
+    max_per_key: usize,
+    open: Mutex<(usize, HashMap<K, usize>)>,
 }
 
-impl Drop for SessionPermit {
+/// One place taken; dropping it frees the place.
+#[derive(Debug)]
+pub struct Permit<K: std::hash::Hash + Eq + Copy> {
+    of: Arc<Places<K>>,
+    key: K,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Drop for Permit<K> {
     fn drop(&mut self) {
         let mut open = self.of.open.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = open.get_mut(&self.key) {
+        open.0 = open.0.saturating_sub(1);
+        if let Some(n) = open.1.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                open.remove(&self.key);
+                open.1.remove(&self.key);
             }
         }
     }
 }
 
-impl Sessions {
-    /// A place for another session with `token`, or `None` when it has [`SESSIONS_PER_TOKEN`].
-    pub fn admit(self: &Arc<Self>, token: &str) -> Option<SessionPermit> {
-        let digest = sha2::Sha256::digest(token.as_bytes());
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&digest[..16]);
+impl<K: std::hash::Hash + Eq + Copy> Places<K> {
+    pub fn new(max: usize, max_per_key: usize) -> Arc<Self> {
+        Arc::new(Places {
+            max,
+            max_per_key,
+            open: Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    /// A place for `key`, or `None` when all places, or that key's, are taken.
+    pub fn admit(self: &Arc<Self>, key: K) -> Option<Permit<K>> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let n = open.entry(key).or_insert(0);
-        if *n >= SESSIONS_PER_TOKEN {
+        let held = open.1.get(&key).copied().unwrap_or(0);
+        if open.0 >= self.max || held >= self.max_per_key {
             return None;
         }
-        *n += 1;
-        Some(SessionPermit {
+        open.0 += 1;
+        *open.1.entry(key).or_insert(0) += 1;
+        Some(Permit {
             of: self.clone(),
             key,
         })
     }
 }
 
-/// The address a request came from (set per connection by the server).
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+/// Open connections, in all and per client address.
+pub type Connections = Places<IpAddr>;
+/// One open connection.
+pub type ConnectionPermit = Permit<IpAddr>;
 
-/// Open connections, in all and per address.
-#[derive(Debug)]
-pub struct Connections {
-    max: usize,
-    max_per_ip: usize,
-    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+/// Open agent sessions per agent token, keyed by a digest of the token.
+pub type Sessions = Places<[u8; 16]>;
+
+/// The key of agent token `token` in [`Sessions`].
+pub fn token_key(token: &str) -> [u8; 16] {
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
 }
 
-/// One open connection; dropping it frees its place.
-#[derive(Debug)]
-pub struct ConnectionPermit {
-    of: Arc<Connections>,
-    ip: IpAddr,
-}
-
-impl Drop for ConnectionPermit {
-    fn drop(&mut self) {
-        let mut open = self.of.open.lock().unwrap_or_else(|e| e.into_inner());
-        open.0 = open.0.saturating_sub(1);
-        if let Some(n) = open.1.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                open.1.remove(&self.ip);
-            }
-        }
-    }
-}
-
-impl Connections {
-    pub fn new(max: usize, max_per_ip: usize) -> Arc<Self> {
-        Arc::new(Connections {
-            max,
-            max_per_ip,
-            open: Mutex::new((0, HashMap::new())),
-        })
-    }
-
-    /// A place for a connection from `ip`, or `None` when the server or that address is full.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionPermit> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let from_ip = open.1.get(&ip).copied().unwrap_or(0);
-        if open.0 >= self.max || from_ip >= self.max_per_ip {
-            return None;
-        }
-        open.0 += 1;
-        *open.1.entry(ip).or_insert(0) += 1;
-        Some(ConnectionPermit {
-            of: self.clone(),
-            ip,
-        })
-    }
+/// Agent sessions: at most [`SESSIONS_PER_TOKEN`] per token.
+pub fn sessions() -> Arc<Sessions> {
+    Places::new(usize::MAX, SESSIONS_PER_TOKEN)
 }
 
 /// Evidence frames per second one workspace's sessions are read at, sustained, and the burst

@@ -745,7 +745,7 @@ fn kv_values(line: &str, p: usize) -> Vec<(usize, usize)> {
     let is_mask = b.get(p) == Some(&b'[')
         && line[p..]
             .find(']')
-            .is_some_and(|e| is_mask_text(&line[p..=p + e]));
+            .is_some_and(|e| is_mask(&line[p..=p + e]));
     // JSON starts with a value or a key after the bracket; `[password_or_secret:…` (a mask cut
     // short) or `[see docs]` is prose, one value.
     let bracket = matches!(b.get(p), Some(b'[' | b'{'));
@@ -814,8 +814,8 @@ fn kv_values(line: &str, p: usize) -> Vec<(usize, usize)> {
     out
 }
 
-/// `[kind:1a2b]`: a pseudonym this redactor writes.
-fn is_mask_text(s: &str) -> bool {
+/// Whether `s` is exactly a pseudonym this redactor writes, `[kind:1a2b]`.
+pub fn is_mask(s: &str) -> bool {
     let Some(inner) = s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) else {
         return false;
     };
@@ -825,7 +825,9 @@ fn is_mask_text(s: &str) -> bool {
                 .bytes()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
             && tag.len() == 4
-            && tag.bytes().all(|c| c.is_ascii_hexdigit())
+            && tag
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
     })
 }
 

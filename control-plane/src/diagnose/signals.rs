@@ -333,34 +333,18 @@ pub fn excerpt(line: &str, span: Option<(usize, usize)>, radius: usize) -> Strin
     }
     // Never half a redaction mask (`[password_or_secret:…`): the reader could not tell it was
     // one, and the redactor re-checking the message would not either. Cut outside it.
-    if let Some(open) = line[..end].rfind('[') {
-        if line[open..]
-            .find(']')
-            .is_some_and(|close| open + close >= end)
-            && line[open + 1..end]
-                .bytes()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b':')
-        {
-            end = if open > start {
-                open
-            } else {
-                (open + line[open..].find(']').unwrap_or(0) + 1).min(line.len())
-            };
-        }
+    let mask_at = |i: usize| {
+        let open = line[..i].rfind('[')?;
+        let close = open + line[open..].find(']')?;
+        (close >= i && convops_shared::redact::is_mask(&line[open..=close]))
+            .then_some((open, close + 1))
+    };
+    if let Some((open, close)) = mask_at(end) {
+        end = if open > start { open } else { close };
     }
-    if let Some(close) = line[start..].find(']') {
-        let inside = &line[start..start + close];
-        if start > 0
-            && line[..start].rfind('[').is_some_and(|o| {
-                line[o + 1..start + close]
-                    .bytes()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b':')
-            })
-            && !inside.contains('[')
-        {
-            start = start + close + 1;
-            end = end.max(start);
-        }
+    if let Some((_, close)) = mask_at(start).filter(|&(open, _)| open < start) {
+        start = close;
+        end = end.max(start);
     }
     let mut out = String::new();
     if start > 0 {
