@@ -358,6 +358,12 @@ async fn gather_within_budget(
     let related = collect::metrics::Related {
         services: behind.iter().chain(&others).copied().collect(),
         resources,
+        indexes: collect::metrics::indexes_in_changes(change_items.iter().filter_map(
+            |i| match i {
+                EvidenceItem::Change(c) => Some(c),
+                _ => None,
+            },
+        )),
     };
     let related_queries = collect::metrics::related_queries(alarm, &related);
     // One numbering for the metrics of both stages.
@@ -446,7 +452,10 @@ async fn gather_within_budget(
                         for (t, c) in read.tables {
                             *mentioned.entry(t).or_default() += c;
                         }
-                        if read.evidence.lines_matched > 0 || !read.evidence.grew.is_empty() {
+                        if read.evidence.lines_matched > 0
+                            || !read.evidence.grew.is_empty()
+                            || !read.evidence.changes.is_empty()
+                        {
                             items.push(EvidenceItem::Logs(read.evidence));
                         }
                     }
@@ -767,6 +776,8 @@ mod tests {
                     }],
                     context: vec![],
                     grew: vec![],
+                    streams: vec![],
+                    changes: vec![],
                 }),
             ],
             sources: vec![],

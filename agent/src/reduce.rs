@@ -1,7 +1,7 @@
 //! Reduction at the edge: turn raw series into small, faithful summaries.
 
 use convops_shared::evidence::{EvidenceItem, MetricSummary};
-use convops_shared::stats;
+use convops_shared::{host_changes, stats};
 
 /// Points kept per series for charts.
 pub const MAX_POINTS: usize = 60;
@@ -52,6 +52,9 @@ pub fn window(s: &str, max: usize, focus: Option<usize>) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }
+    if let Some(w) = json_window(s, max, focus) {
+        return w;
+    }
     // The head of a line says what it is (time, level, logger, an event's type and resources):
     // when the focus lies beyond the first window, keep a head and then the focus.
     if let Some(f) = focus {
@@ -72,6 +75,200 @@ pub fn window(s: &str, max: usize, focus: Option<usize>) -> String {
         }
     }
     window_at(s, max, focus.unwrap_or(0))
+}
+
+/// A long line that carries a JSON object (an EventBridge event, a structured log line), cut to
+/// `max` characters by its fields rather than by position: a window of the text would keep the
+/// envelope (`version`, `id`, `account`, `time`, ARNs) and lose the fields that say what
+/// happened, which sit deep in `detail`. The fields kept are copied verbatim as `"key":value`
+/// pairs, in their order, with `…` where pairs were left out; first the pair around `focus`, then
+/// the fields of the event itself before those of the lists inside it (those whose key says what
+/// the event is, a type, name, status, reason, code or message, first at each depth), then
+/// identifiers and ARNs, then the envelope, until `max` is reached. `None` when the line holds no such object.
+fn json_window(s: &str, max: usize, focus: Option<usize>) -> Option<String> {
+    let open = s.find('{')?;
+    if !s.trim_end().ends_with('}') {
+        return None;
+    }
+    let pairs = scalar_pairs(s, open);
+    if pairs.len() < 2 {
+        return None;
+    }
+    // Keys of the EventBridge envelope that every event has and that say nothing of this one
+    // (https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html).
+    let rank = |p: &Pair| -> u8 {
+        let key = s[p.key.0..p.key.1].to_ascii_lowercase();
+        if focus.is_some_and(|f| f >= p.span.0 && f < p.span.1) {
+            0
+        } else if matches!(
+            key.as_str(),
+            "version" | "id" | "account" | "time" | "region" | "timestamp"
+        ) {
+            4
+        } else if [
+            "type", "name", "status", "reason", "code", "message", "msg", "error", "state",
+            "source", "level", "severity",
+        ]
+        .iter()
+        .any(|k| key.ends_with(k))
+        {
+            1
+        } else if key.ends_with("arn") || key.ends_with("id") {
+            3
+        } else {
+            2
+        }
+    };
+    let prefix = window_at(&s[..open], max / 4, 0);
+    let budget = max.saturating_sub(prefix.chars().count() + 4);
+    let mut order: Vec<usize> = (0..pairs.len()).collect();
+    // The fields that say what happened (ranks 1 and 2) shallowest first, so that the event's
+    // own fields come before those of the lists inside it; then identifiers; the envelope last.
+    order.sort_by_key(|&i| {
+        let r = rank(&pairs[i]);
+        let tier = match r {
+            0 => 0,
+            1 | 2 => 1,
+            3 => 2,
+            _ => 3,
+        };
+        (tier, pairs[i].depth, r, i)
+    });
+    let mut chosen = vec![false; pairs.len()];
+    let mut used = 0;
+    for i in order {
+        let len = s[pairs[i].span.0..pairs[i].span.1].chars().count() + 2;
+        if used + len <= budget {
+            used += len;
+            chosen[i] = true;
+        }
+    }
+    let mut out = prefix;
+    out.push('{');
+    let mut last: Option<usize> = None;
+    for (i, p) in pairs.iter().enumerate() {
+        if !chosen[i] {
+            continue;
+        }
+        // Pairs next to each other in the text are joined as they were; anything else between
+        // them (left-out pairs, an object or list opening or closing) is shown as `…`.
+        let between =
+            |from: usize| s[from..p.span.0].trim_matches(|c: char| c == ',' || c.is_whitespace());
+        match last {
+            None if !between(open + 1).is_empty() => out.push_str("…,"),
+            Some(l) if !between(pairs[l].span.1).is_empty() => out.push_str(",…,"),
+            Some(_) => out.push(','),
+            None => {}
+        }
+        out.push_str(&s[p.span.0..p.span.1]);
+        last = Some(i);
+    }
+    let tail = &s[pairs[last?].span.1..];
+    if !tail
+        .trim_matches(|c: char| c == ',' || c == '}' || c.is_whitespace())
+        .is_empty()
+    {
+        out.push_str(",…");
+    }
+    out.push('}');
+    Some(out)
+}
+
+/// A `"key":value` pair of a JSON text whose value is a string, number, `true`, `false` or
+/// `null`: byte spans of the whole pair and of the key's text.
+struct Pair {
+    span: (usize, usize),
+    key: (usize, usize),
+    /// Objects and arrays around the pair: the event's own fields are shallower than those of
+    /// the lists inside it (each container of a task, each attachment).
+    depth: u32,
+}
+
+/// The scalar pairs of the JSON text starting at `from`, at any depth, in order. A lenient
+/// scanner: it needs no valid document (the text may have been cut), only quoted strings with
+/// backslash escapes; it runs in one pass.
+fn scalar_pairs(s: &str, from: usize) -> Vec<Pair> {
+    let b = s.as_bytes();
+    // The end (exclusive) of the string literal opening at `i`.
+    let string_end = |mut i: usize| -> usize {
+        i += 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => return i + 1,
+                _ => i += 1,
+            }
+        }
+        b.len()
+    };
+    let skip_ws = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut out = Vec::new();
+    let mut i = from;
+    let mut depth: u32 = 0;
+    while i < b.len() {
+        if b[i] != b'"' {
+            match b[i] {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        let key_end = string_end(i);
+        let colon = skip_ws(key_end);
+        if colon >= b.len() || b[colon] != b':' {
+            i = key_end;
+            continue;
+        }
+        let v = skip_ws(colon + 1);
+        let end = match b.get(v) {
+            Some(b'"') => string_end(v),
+            Some(c) if c.is_ascii_digit() || matches!(c, b'-' | b't' | b'f' | b'n') => {
+                let mut e = v;
+                while e < b.len()
+                    && !matches!(b[e], b',' | b'}' | b']')
+                    && !b[e].is_ascii_whitespace()
+                {
+                    e += 1;
+                }
+                e
+            }
+            // A list of scalars (`"capacityProviderArns":["arn:…"]`) is kept whole; 0 for a list
+            // of objects or lists.
+            Some(b'[') => {
+                let mut e = v + 1;
+                loop {
+                    match b.get(e) {
+                        Some(b'"') => e = string_end(e),
+                        Some(b']') => break e + 1,
+                        Some(b'{' | b'[') | None => break 0,
+                        Some(_) => e += 1,
+                    }
+                }
+            }
+            // An object: its own pairs come next.
+            _ => 0,
+        };
+        if end == 0 {
+            i = v;
+            continue;
+        }
+        if end <= b.len() && s.is_char_boundary(end) {
+            out.push(Pair {
+                span: (i, end),
+                key: (i + 1, key_end.saturating_sub(1).max(i + 1)),
+                depth,
+            });
+        }
+        i = end;
+    }
+    out
 }
 
 /// `max` characters of `s` starting a quarter of them before byte offset `focus`.
@@ -136,6 +333,17 @@ pub fn cut_for_wire(item: &mut EvidenceItem) {
             for c in &mut l.context {
                 if c.chars().count() > MAX_EXAMPLE_CHARS {
                     *c = window(c, MAX_EXAMPLE_CHARS, None);
+                }
+            }
+            for t in &mut l.changes {
+                for e in &mut t.examples {
+                    if e.chars().count() > MAX_EXAMPLE_CHARS {
+                        let focus = host_changes::classify(e).map(|(_, (start, _))| start);
+                        *e = window(e, MAX_EXAMPLE_CHARS, focus);
+                    }
+                }
+                if t.template.chars().count() > MAX_EXAMPLE_CHARS {
+                    t.template = window(&t.template, MAX_EXAMPLE_CHARS, None);
                 }
             }
         }
@@ -279,6 +487,52 @@ mod tests {
         assert_eq!(window("short", 10, Some(3)), "short");
         let head = window(&"é".repeat(50), 10, None);
         assert_eq!(head, format!("{}…", "é".repeat(10)));
+    }
+
+    #[test]
+    fn long_json_events_keep_the_fields_that_say_what_happened() {
+        let arn = |kind: &str, name: &str| {
+            format!("arn:aws:ecs:eu-west-1:123456789012:{kind}/prod-cluster/{name}")
+        };
+        let containers: Vec<String> = (0..4)
+            .map(|i| {
+                format!(
+                    r#"{{"containerArn":"{}","lastStatus":"STOPPED","name":"sidecar-{i}","image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sidecar:{i}","runtimeId":"{}"}}"#,
+                    arn("container", &format!("c{i:031}")),
+                    "f".repeat(64)
+                )
+            })
+            .collect();
+        let line = format!(
+            r#"{{"version":"0","id":"0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0","detail-type":"ECS Task State Change","source":"aws.ecs","account":"123456789012","time":"2024-11-29T11:29:00Z","region":"eu-west-1","resources":["{task}"],"detail":{{"clusterArn":"{cluster}","taskArn":"{task}","group":"service:resizer","launchType":"FARGATE","capacityProviderName":"FARGATE_SPOT","containers":[{containers}],"lastStatus":"STOPPED","desiredStatus":"STOPPED","stopCode":"SpotInterruption","stoppedReason":"Your Spot Task was \"interrupted\".","taskDefinitionArn":"{td}"}}}}"#,
+            task = arn("task", &"a".repeat(32)),
+            cluster = arn("cluster", "x"),
+            td = "arn:aws:ecs:eu-west-1:123456789012:task-definition/resizer:7",
+            containers = containers.join(","),
+        );
+        assert!(line.chars().count() > 2 * MAX_EXAMPLE_CHARS);
+        let focus = line.find("SpotInterruption");
+        let w = window(&line, MAX_EXAMPLE_CHARS, focus);
+        assert!(w.chars().count() <= MAX_EXAMPLE_CHARS + 2, "{w}");
+        for kept in [
+            r#""detail-type":"ECS Task State Change""#,
+            r#""capacityProviderName":"FARGATE_SPOT""#,
+            r#""stopCode":"SpotInterruption""#,
+            r#""stoppedReason":"Your Spot Task was \"interrupted\".""#,
+            r#""group":"service:resizer""#,
+            r#""resources":["arn:aws:ecs:eu-west-1:123456789012:task/prod-cluster/"#,
+        ] {
+            assert!(w.contains(kept), "{kept} missing from {w}");
+        }
+        // The lists inside the event give way to its own fields.
+        assert!(!w.contains("sidecar-3"), "{w}");
+        assert!(w.contains('…'), "{w}");
+        // A line that is not a JSON object, or whose object was cut off, is windowed by position.
+        let cut = &line[..line.len() - 40];
+        assert!(!window(cut, MAX_EXAMPLE_CHARS, None).contains(",…,"));
+        let plain = format!("ERROR {} SpotInterruption", "y".repeat(600));
+        let w = window(&plain, MAX_EXAMPLE_CHARS, plain.find("Spot"));
+        assert!(w.ends_with("SpotInterruption"), "{w}");
     }
 
     #[test]

@@ -134,6 +134,8 @@ impl Bundle {
                 .collect(),
             context: vec![],
             grew: vec![],
+            streams: vec![],
+            changes: vec![],
         }));
         id
     }
@@ -772,4 +774,99 @@ fn evidence_of_nothing_at_all_is_unknown() {
     let d = b.diagnose();
     assert_eq!(top(&d), Category::Unknown);
     assert_eq!(d.hypotheses.len(), 1);
+}
+
+/// A host's own log says what changed on it (a job started, a configuration reloaded): the leading
+/// hypothesis quotes it, the host is named by the stream its lines came from, and a record on
+/// another host, or one written after the onset, is not cited.
+#[test]
+fn changes_recorded_on_the_failing_host_are_quoted_and_the_host_is_named_by_its_stream() {
+    let mut b = Bundle::alarm(
+        "CWAgent",
+        "mem_used_percent",
+        &[("InstanceId", "i-0aaa1111bbbb2222c")],
+        60.0,
+        98.0,
+        40,
+    );
+    // Two instances whose names share the group's path segment: the stream decides.
+    b.resource(
+        "ec2_instance",
+        "reports-app-1",
+        "running",
+        Some("i-0aaa1111bbbb2222c"),
+    );
+    b.resource(
+        "ec2_instance",
+        "reports-app-2",
+        "running",
+        Some("i-0ddd3333eeee4444f"),
+    );
+    // Both hosts' series moved, so that is no tie-break either.
+    b.metric(
+        "AWS/EC2",
+        "CPUUtilization",
+        &[("InstanceId", "i-0ddd3333eeee4444f")],
+        20.0,
+        60.0,
+        Some(30),
+    );
+    let messages = b.logs(
+        "/ec2/reports-app/messages",
+        &[(
+            // No host name in the line: only the stream says which host wrote it.
+            "kernel: Out of memory: Killed process 2841 (java) total-vm:7368044kB, anon-rss:5205768kB",
+            4,
+            10,
+        )],
+    );
+    let job = "reports-app-1 CROND[19020]: (exporter) CMD (/opt/exports/monthly.py --full)";
+    let later = r#"[901]:LOG:  parameter "work_mem" changed to "64MB""#;
+    let elsewhere = "reports-app-2 CROND[7001]: (root) CMD (/usr/local/bin/cleanup.sh)";
+    let record = |line: &str, min_before: i64| LogTemplate {
+        template: line.into(),
+        count: 1,
+        first_seen: at(min_before),
+        last_seen: at(min_before),
+        examples: vec![line.into()],
+    };
+    for item in &mut b.frame.items {
+        if let EvidenceItem::Logs(l) = item {
+            if l.id == messages {
+                l.streams = vec!["i-0aaa1111bbbb2222c".into()];
+                l.changes = vec![record(later, 5), record(job, 41)];
+            }
+        }
+    }
+    let other = b.logs("/ec2/reports-app-2/messages", &[]);
+    for item in &mut b.frame.items {
+        if let EvidenceItem::Logs(l) = item {
+            if l.id == other {
+                l.streams = vec!["i-0ddd3333eeee4444f".into()];
+                l.changes = vec![record(elsewhere, 30)];
+            }
+        }
+    }
+    let d = b.diagnose();
+    let t = text(&d);
+    assert_eq!(top(&d), Category::MemoryExhaustion, "{t}");
+    let lead = &d.hypotheses[0];
+    assert!(
+        lead.title.contains("reports-app-1 (i-0aaa1111bbbb2222c)"),
+        "{t}"
+    );
+    assert!(
+        lead.evidence.iter().any(|c| c.id == messages
+            && c.fact.contains("job started on the host")
+            && c.fact.contains("monthly.py")),
+        "{t}"
+    );
+    assert!(
+        !t.contains("work_mem"),
+        "a change after the onset is no cause: {t}"
+    );
+    assert!(
+        !t.contains("cleanup.sh"),
+        "another host's job is not this one's: {t}"
+    );
 }

@@ -219,6 +219,17 @@ pub struct LogEvidence {
     /// path, a tenant, a job), when no error line says it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grew: Vec<GrownTemplate>,
+    /// The streams the error lines and change records came from, most lines first (at most
+    /// three): by the
+    /// CloudWatch agent's default, a host's stream is named after its instance id, and an ECS
+    /// task's ends in the task id, so they say which host or task wrote the errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<String>,
+    /// Lines that record a change made on the host (a deployment's lifecycle events, a
+    /// configuration reload, a scheduled job started: `crate::host_changes`), as templates, the
+    /// latest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<LogTemplate>,
 }
 
 /// A template whose lines came much more often after a point than before it.

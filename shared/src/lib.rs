@@ -7,6 +7,8 @@
 //! - [`evidence`]: what an investigation produces (alarm, metric series and their summaries).
 //! - [`redact`]: masking of secrets and personal data with consistent pseudonyms;
 //!   [`vendor_tokens`] is its table of vendors' documented token formats.
+//! - [`signatures`]: failure signatures (error texts by family and role); [`host_changes`]: the
+//!   log lines that record a change made on a host (deployments, reloads, scheduled jobs).
 //! - [`stats`]: pure statistics used to summarise metric series (median, MAD, change point).
 //! - [`wire`]: the compressed encoding of evidence frames on the websocket.
 //! - [`secret`]: a string wrapper that never prints its value.
@@ -15,6 +17,7 @@
 pub mod catalogue;
 pub mod config_error;
 pub mod evidence;
+pub mod host_changes;
 pub mod names;
 pub mod protocol;
 pub mod redact;

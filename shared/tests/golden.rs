@@ -121,6 +121,8 @@ fn cases() -> Vec<(&'static str, String)> {
                     since: 1_767_224_040_000,
                     ratio: 6.4,
                 }],
+                streams: vec![],
+                changes: vec![],
             }),
             EvidenceItem::Resource(ResourceEvidence {
                 id: "r1".into(),

@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 
 use convops_shared::evidence::{LogEvidence, LogTemplate};
 use convops_shared::names::distinctive_tokens;
-use convops_shared::signatures;
 use convops_shared::templates::{ClusterId, Miner, HEADER_SAMPLE};
+use convops_shared::{host_changes, signatures};
 use regex::Regex;
 
 use crate::aws::{Action, CallError, Clients};
@@ -310,6 +310,8 @@ pub async fn group_errors(
                 templates: Vec::new(),
                 context: Vec::new(),
                 grew: Vec::new(),
+                streams: Vec::new(),
+                changes: Vec::new(),
             },
             truncated: false,
             tables,
@@ -317,6 +319,9 @@ pub async fn group_errors(
     }
     // The first error line: where it is, for the context around it.
     let mut first_error: Option<(i64, String)> = None;
+    // Error lines and change records per stream, and the change records themselves.
+    let mut streams: HashMap<String, u64> = HashMap::new();
+    let mut records: Vec<(i64, String)> = Vec::new();
     let mut prefixes = prefixes.into_iter();
     let mut prefix = prefixes.next().flatten();
     loop {
@@ -347,6 +352,18 @@ pub async fn group_errors(
                 *tables.entry(t.to_owned()).or_default() += 1;
             }
             let errorish = pattern.is_match(msg) || signatures::is_match(msg);
+            let record =
+                !errorish && records.len() < MAX_RECORD_LINES && host_changes::is_match(msg);
+            if errorish || record {
+                if let Some(stream) = e.log_stream_name() {
+                    if streams.len() < MAX_STREAMS_COUNTED || streams.contains_key(stream) {
+                        *streams.entry(stream.to_owned()).or_default() += 1;
+                    }
+                }
+            }
+            if record {
+                records.push((e.timestamp().unwrap_or(0), msg.to_owned()));
+            }
             all.push((
                 e.timestamp().unwrap_or(0),
                 msg.chars().take(MAX_GROWTH_LINE_CHARS).collect(),
@@ -386,6 +403,10 @@ pub async fn group_errors(
     }
     let grew = grown(sample.iter().map(String::as_str), &all);
     drop(all);
+    let changes = change_records(sample.iter().map(String::as_str), &records);
+    let mut streams: Vec<(String, u64)> = streams.into_iter().collect();
+    streams.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let streams: Vec<String> = streams.into_iter().take(3).map(|(s, _)| s).collect();
     let context = match &first_error {
         Some((ts, stream)) => context_before(clients, group, stream, *ts).await?,
         None => Vec::new(),
@@ -399,10 +420,45 @@ pub async fn group_errors(
             templates,
             context,
             grew,
+            streams,
+            changes,
         },
         truncated,
         tables,
     })
+}
+
+/// Change-record lines kept per group before mining (a bound on memory: a job that runs every
+/// minute writes one a minute).
+const MAX_RECORD_LINES: usize = 2_000;
+/// Change-record templates reported per group.
+const MAX_RECORDS: usize = 4;
+/// Distinct streams counted per group (a bound on memory for groups of many short streams).
+const MAX_STREAMS_COUNTED: usize = 256;
+
+/// The change records of a group as templates, the latest first, at most [`MAX_RECORDS`]: a
+/// deployment's lifecycle events, a configuration reload, a job that started. A template that
+/// recurs through the window (a job that runs every few minutes) is routine, not a change, and is
+/// left out: three lines or more spread over more than half an hour.
+pub fn change_records<'a>(
+    sample: impl IntoIterator<Item = &'a str>,
+    records: &[(i64, String)],
+) -> Vec<LogTemplate> {
+    const ROUTINE_SPREAD_MS: i64 = 30 * 60_000;
+    let mut templates: Vec<LogTemplate> = mine(sample, records)
+        .into_iter()
+        .filter(|t| t.count < 3 || t.last_seen - t.first_seen <= ROUTINE_SPREAD_MS)
+        .collect();
+    templates.sort_by(|a, b| {
+        b.last_seen
+            .cmp(&a.last_seen)
+            .then_with(|| a.template.cmp(&b.template))
+    });
+    templates.truncate(MAX_RECORDS);
+    for t in &mut templates {
+        t.examples.truncate(1);
+    }
+    templates
 }
 
 /// Lines longer than this are cut for the growth count (their template is in the first part).
@@ -437,8 +493,10 @@ pub fn grown<'a>(
     for l in lines {
         per_minute[usize::try_from((l.0 - t0) / MIN).unwrap_or(0)] += 1.0;
     }
+    // The last minute is cut short where the lines end: its few lines are no drop in rate.
+    per_minute.pop();
     let Some(split_bin) = convops_shared::stats::onset(&per_minute) else {
-        return Vec::new();
+        return new_templates(sample, lines, t0, t1);
     };
     let since = t0 + split_bin as i64 * MIN;
     let minutes_before = ((since - t0) as f64 / MIN as f64).max(1.0);
@@ -481,6 +539,60 @@ pub fn grown<'a>(
     out.truncate(MAX_GROWN);
     out
 }
+
+/// When a group's line rate did not change, what its lines say may still have: a kind of line
+/// that was not there before and now comes as often as the rest (a slow-request warning replacing
+/// the access lines it delays). These are the non-error templates whose first line came at least
+/// [`NEW_AFTER_MS`] into the window and that came [`MIN_GROWN_LINES`] times or more from then
+/// on, the most frequent first, each with its own start as `since`.
+fn new_templates<'a>(
+    sample: impl IntoIterator<Item = &'a str>,
+    lines: &[(i64, String, bool)],
+    t0: i64,
+    t1: i64,
+) -> Vec<convops_shared::evidence::GrownTemplate> {
+    const MIN: f64 = 60_000.0;
+    let mut miner = Miner::learning(sample);
+    let ids: Vec<ClusterId> = lines.iter().map(|l| miner.add(&l.1)).collect();
+    // Per template: lines, the earliest line (streams are read one after another, so lines are
+    // not in time order), whether any is error-like.
+    let mut counts: HashMap<ClusterId, (u64, usize, bool)> = HashMap::new();
+    for (i, (id, l)) in ids.into_iter().zip(lines).enumerate() {
+        let c = counts.entry(miner.resolve(id)).or_insert((0, i, false));
+        c.0 += 1;
+        if l.0 < lines[c.1].0 {
+            c.1 = i;
+        }
+        c.2 |= l.2;
+    }
+    let mut out: Vec<convops_shared::evidence::GrownTemplate> = counts
+        .into_iter()
+        .filter(|(_, (n, first, errorish))| {
+            !errorish && *n >= MIN_GROWN_LINES && lines[*first].0 >= t0 + NEW_AFTER_MS
+        })
+        .filter_map(|(id, (n, first, _))| {
+            let since = lines[first].0;
+            let minutes_before = ((since - t0) as f64 / MIN).max(1.0);
+            let minutes_after = ((t1 - since) as f64 / MIN).max(1.0);
+            let ratio = (n as f64 / minutes_after) * minutes_before;
+            (ratio >= GROWTH_RATIO).then(|| convops_shared::evidence::GrownTemplate {
+                template: miner.template(id).unwrap_or_default(),
+                example: lines[first].1.clone(),
+                before: 0,
+                after: n,
+                since,
+                ratio: (ratio * 10.0).round() / 10.0,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.after.cmp(&a.after).then(a.template.cmp(&b.template)));
+    out.truncate(MAX_GROWN);
+    out
+}
+
+/// How far into the window a template's first line must come for it to be new (earlier, the
+/// window's start may just have cut off its earlier lines).
+const NEW_AFTER_MS: i64 = 15 * 60_000;
 
 /// Templates in the order they are kept: those whose lines name a cause in the failure-signature
 /// table first, then symptoms the table knows, then the rest; by count within each. A rare line
@@ -737,6 +849,38 @@ mod tests {
     }
 
     #[test]
+    fn change_records_keep_one_off_changes_and_drop_routine_jobs() {
+        let mut records: Vec<(i64, String)> = Vec::new();
+        // A job every five minutes for two hours: routine.
+        for m in (0..120i64).step_by(5) {
+            records.push((
+                m * 60_000,
+                format!(
+                    "db-1 CROND[{}]: (root) CMD (/usr/local/bin/rotate.sh --keep 3)",
+                    4000 + m
+                ),
+            ));
+        }
+        // A monthly job once, and a reload once.
+        records.push((
+            80 * 60_000,
+            "db-1 CROND[19020]: (exporter) CMD (/opt/exports/monthly.py --full)".into(),
+        ));
+        records.push((
+            30 * 60_000,
+            r#"[901]:LOG:  parameter "work_mem" changed to "1GB""#.into(),
+        ));
+        records.sort_by_key(|r| r.0);
+        let sample: Vec<&str> = records.iter().map(|r| r.1.as_str()).collect();
+        let kept = change_records(sample, &records);
+        let examples: Vec<&str> = kept.iter().map(|t| t.examples[0].as_str()).collect();
+        assert_eq!(kept.len(), 2, "{examples:?}");
+        // The latest first.
+        assert!(examples[0].contains("monthly.py"), "{examples:?}");
+        assert!(examples[1].contains("work_mem"), "{examples:?}");
+    }
+
+    #[test]
     fn templates_that_grew_at_the_change_are_found() {
         let mut lines: Vec<(i64, String, bool)> = Vec::new();
         for m in 0..120i64 {
@@ -775,11 +919,31 @@ mod tests {
             "{}",
             g[0].since
         );
-        // A group whose rate did not change has nothing that grew.
+        // A group whose rate and lines did not change has nothing that grew.
         let flat: Vec<(i64, String, bool)> = (0..600)
             .map(|i| (i * 10_000, format!("GET /x/{i} 200"), false))
             .collect();
         assert!(grown(flat.iter().take(100).map(|l| l.1.as_str()), &flat).is_empty());
+        // At the same rate, a new kind of line that takes the place of the old ones is found,
+        // from its first line.
+        let shifted: Vec<(i64, String, bool)> = (0..600)
+            .map(|i| {
+                let line = if i < 400 {
+                    format!("GET /x/{i} 200")
+                } else {
+                    format!(
+                        "WARN slow render of / took {} ms (item {})",
+                        4000 + i,
+                        77 + i % 3
+                    )
+                };
+                (i * 10_000, line, false)
+            })
+            .collect();
+        let g = grown(shifted.iter().take(100).map(|l| l.1.as_str()), &shifted);
+        assert_eq!(g.len(), 1, "{g:?}");
+        assert!(g[0].example.contains("slow render"), "{g:?}");
+        assert_eq!((g[0].before, g[0].after, g[0].since), (0, 200, 4_000_000));
     }
 
     #[test]

@@ -228,9 +228,10 @@ pub fn owner_of_group(group: &str) -> String {
     }
 }
 
-/// What a log group belongs to, named as the reader knows it: the RDS or EC2 instance one of
-/// its path segments names (`/ec2/billing-pg/postgresql` → `billing-pg-01 (i-0c3e…)` when that
-/// is the only such instance), else [`owner_of_group`].
+/// What a log group belongs to, named as the reader knows it: the one EC2 instance whose id names
+/// the streams the group's error lines came from (the CloudWatch agent's default stream name),
+/// else the RDS or EC2 instance one of its path segments names (`/ec2/billing-pg/postgresql` →
+/// `billing-pg-01 (i-0c3e…)` when that is the only such instance), else [`owner_of_group`].
 fn owner(f: &Facts<'_>, group: &str) -> String {
     let segments: Vec<String> = group
         .split('/')
@@ -268,9 +269,19 @@ fn owner(f: &Facts<'_>, group: &str) -> String {
             .iter()
             .any(|s| s.moved && s.m.dimensions.values().any(|v| v == key))
     };
-    let chosen = match hits.as_slice() {
-        [r] => Some(*r),
-        many => {
+    // … and first the one that wrote the lines: the CloudWatch agent names a host's stream after
+    // its instance id by default.
+    let wrote = |r: &convops_shared::evidence::ResourceEvidence| {
+        r.resource_id.as_deref().is_some_and(|id| {
+            f.errors
+                .iter()
+                .any(|e| e.logs.group == group && e.logs.streams.iter().any(|s| s.contains(id)))
+        })
+    };
+    let writers: Vec<_> = f.resources.iter().filter(|r| wrote(r)).collect();
+    let chosen = match (writers.as_slice(), hits.as_slice()) {
+        ([r], _) | (_, [r]) => Some(*r),
+        (_, many) => {
             let named: Vec<_> = many.iter().filter(|r| named(r)).collect();
             let moved: Vec<_> = many.iter().filter(|r| moved(r)).collect();
             match (named.as_slice(), moved.as_slice()) {
@@ -1690,6 +1701,57 @@ pub fn add_effects(f: &Facts<'_>, h: &mut Hypothesis) {
                 fact: grown_fact(l, g),
             });
         }
+    }
+    add_host_changes(f, h);
+}
+
+/// Host changes cited per hypothesis at most.
+const MAX_HOST_CHANGES: usize = 2;
+
+/// The changes made on the hosts a hypothesis cites, before the onset, as their logs recorded
+/// them (CloudTrail sees none of these): the latest first. A record belongs to a cited host when it
+/// is in a cited log group or in a group that shares a stream with one (by the CloudWatch agent's
+/// default, a host's streams are named after its instance id in every group it ships).
+fn add_host_changes(f: &Facts<'_>, h: &mut Hypothesis) {
+    let cited: Vec<&convops_shared::evidence::LogEvidence> = f
+        .frame
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            convops_shared::evidence::EvidenceItem::Logs(l)
+                if h.evidence.iter().any(|c| c.id == l.id) =>
+            {
+                Some(l)
+            }
+            _ => None,
+        })
+        .collect();
+    let on_cited_host = |l: &convops_shared::evidence::LogEvidence| {
+        cited
+            .iter()
+            .any(|c| c.id == l.id || c.streams.iter().any(|s| l.streams.contains(s)))
+    };
+    let mut records: Vec<&super::signals::HostChange<'_>> = f
+        .host_changes
+        .iter()
+        .filter(|r| r.t.first_seen <= f.onset + 2 * 60_000 && on_cited_host(r.logs))
+        .collect();
+    records.sort_by_key(|r| std::cmp::Reverse(r.t.last_seen.min(f.onset)));
+    for r in records.into_iter().take(MAX_HOST_CHANGES) {
+        let at = if r.t.count == 1 {
+            when(f, r.t.first_seen)
+        } else {
+            format!("{}× from {}", r.t.count, when(f, r.t.first_seen))
+        };
+        h.evidence.push(Citation {
+            id: r.logs.id.clone(),
+            fact: format!(
+                "{} {at}: \"{}\" in {}",
+                r.kind.describe(),
+                r.excerpt,
+                r.logs.group
+            ),
+        });
     }
 }
 

@@ -731,6 +731,19 @@ pub struct Facts<'a> {
     /// Templates whose lines grew sharply when their group's traffic changed, the most grown
     /// first: what the extra load is.
     pub grown: Vec<(&'a LogEvidence, &'a convops_shared::evidence::GrownTemplate)>,
+    /// Changes made on hosts, as their logs recorded them (`convops_shared::host_changes`).
+    pub host_changes: Vec<HostChange<'a>>,
+}
+
+/// A change a host's log recorded: a deployment's lifecycle event, a configuration reload, a
+/// scheduled job.
+#[derive(Debug, Clone)]
+pub struct HostChange<'a> {
+    pub logs: &'a LogEvidence,
+    pub t: &'a LogTemplate,
+    pub kind: convops_shared::host_changes::ChangeKind,
+    /// The example line, cut around the words that identify the change.
+    pub excerpt: String,
 }
 
 impl<'a> Facts<'a> {
@@ -749,12 +762,23 @@ impl<'a> Facts<'a> {
         let mut services = Vec::new();
         let mut resources = Vec::new();
         let mut grown: Vec<(&LogEvidence, &convops_shared::evidence::GrownTemplate)> = Vec::new();
+        let mut host_changes = Vec::new();
         for item in &frame.items {
             match item {
                 EvidenceItem::Metric(m) => all_series.push(series(m)),
                 EvidenceItem::Logs(l) => {
                     errors.extend(l.templates.iter().map(|t| error_lines(l, t)));
                     grown.extend(l.grew.iter().map(|g| (l, g)));
+                    host_changes.extend(l.changes.iter().filter_map(|t| {
+                        let line = t.examples.first().unwrap_or(&t.template);
+                        let (row, span) = convops_shared::host_changes::classify(line)?;
+                        Some(HostChange {
+                            logs: l,
+                            t,
+                            kind: row.kind,
+                            excerpt: excerpt(line, Some(span), 150),
+                        })
+                    }));
                 }
                 EvidenceItem::Change(c) => changes.push((c, change_kind(c))),
                 EvidenceItem::EcsService(s) => services.push(s),
@@ -808,6 +832,7 @@ impl<'a> Facts<'a> {
             services,
             behind,
             resources,
+            host_changes,
         }
     }
 
