@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, ScanBy};
 use convops_shared::catalogue::{self, kind_by_id as kind, ResourceKind};
-use convops_shared::evidence::{AlarmInfo, EcsServiceEvidence, MetricEvidence, ResourceEvidence};
+use convops_shared::evidence::{
+    AlarmInfo, ChangeEvidence, EcsServiceEvidence, MetricEvidence, ResourceEvidence,
+};
 use convops_shared::stats;
 
 use crate::aws::{Action, CallError, Clients};
@@ -65,6 +67,66 @@ pub struct Related<'a> {
     pub services: Vec<&'a EcsServiceEvidence>,
     /// RDS and EC2 instances.
     pub resources: Vec<&'a ResourceEvidence>,
+    /// DynamoDB global secondary indexes as `(table, index)`, from the changes in the window
+    /// ([`indexes_in_changes`]): without `dynamodb:DescribeTable` or `cloudwatch:ListMetrics`,
+    /// the changes that create, resize or scale an index are where its name is found.
+    pub indexes: Vec<(String, String)>,
+}
+
+/// The DynamoDB global secondary indexes the changes name, as `(table, index)`, in order of first
+/// mention: `UpdateTable` / `CreateTable` requests (`tableName` with `indexName` under
+/// `globalSecondaryIndexUpdates` or `globalSecondaryIndexes`:
+/// https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html), and
+/// Application Auto Scaling targets and policies whose resource id is `table/T/index/I`
+/// (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html).
+pub fn indexes_in_changes<'a>(
+    changes: impl IntoIterator<Item = &'a ChangeEvidence>,
+) -> Vec<(String, String)> {
+    fn index_names(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("indexName", serde_json::Value::String(n)) => out.push(n.clone()),
+                        _ => index_names(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| index_names(v, out)),
+            _ => {}
+        }
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut push = |t: &str, i: &str| {
+        let pair = (t.to_owned(), i.to_owned());
+        if !t.is_empty() && !i.is_empty() && !out.contains(&pair) {
+            out.push(pair);
+        }
+    };
+    for c in changes {
+        let Some(params) = c
+            .parameters
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        else {
+            continue;
+        };
+        if let Some(rid) = params.get("resourceId").and_then(|v| v.as_str()) {
+            if let ["table", t, "index", i] = rid.split('/').collect::<Vec<_>>().as_slice() {
+                push(t, i);
+            }
+        }
+        if c.event_source == "dynamodb.amazonaws.com" {
+            if let Some(t) = params.get("tableName").and_then(|v| v.as_str()) {
+                let mut names = Vec::new();
+                index_names(&params, &mut names);
+                for i in names {
+                    push(t, &i);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `targetgroup/NAME/ID` from a target group ARN (or the input when it has no such part).
@@ -228,6 +290,16 @@ pub fn related_queries(alarm: &AlarmInfo, related: &Related<'_>) -> Vec<Query> {
     }
     if let Some(t) = d.get("TableName") {
         out.extend(table_catalogue(t));
+        // A table's writes are throttled when one of its indexes is: the index's own series say
+        // which (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations).
+        for (_, i) in related
+            .indexes
+            .iter()
+            .filter(|(table, _)| table == t)
+            .take(MAX_PER_KIND)
+        {
+            out.extend(kind_queries(kind("dynamodb_gsi"), &[t, i]));
+        }
     }
     if let Some(db) = d.get("DBInstanceIdentifier") {
         out.extend(kind_queries(kind("rds_instance"), &[db]));
@@ -450,6 +522,63 @@ pub async fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indexes_are_found_in_table_changes_and_scaling_targets() {
+        let change = |source: &str, params: &str| ChangeEvidence {
+            id: "c1".into(),
+            at: 0,
+            event_source: source.into(),
+            event_name: "UpdateTable".into(),
+            actor: "a".into(),
+            resources: vec![],
+            parameters: Some(params.into()),
+        };
+        let changes = [
+            change(
+                "dynamodb.amazonaws.com",
+                r#"{"tableName":"orders","globalSecondaryIndexUpdates":[{"update":{"indexName":"by-status","provisionedThroughput":{"writeCapacityUnits":50}}}]}"#,
+            ),
+            change(
+                "application-autoscaling.amazonaws.com",
+                r#"{"serviceNamespace":"dynamodb","resourceId":"table/orders/index/by-customer","scalableDimension":"dynamodb:index:WriteCapacityUnits"}"#,
+            ),
+            // The same index again, a table-level target, and a change of another service.
+            change(
+                "application-autoscaling.amazonaws.com",
+                r#"{"resourceId":"table/orders/index/by-status"}"#,
+            ),
+            change(
+                "application-autoscaling.amazonaws.com",
+                r#"{"resourceId":"table/orders"}"#,
+            ),
+            change("s3.amazonaws.com", r#"{"tableName":"x","indexName":"y"}"#),
+        ];
+        assert_eq!(
+            indexes_in_changes(&changes),
+            [
+                ("orders".to_owned(), "by-status".to_owned()),
+                ("orders".to_owned(), "by-customer".to_owned())
+            ]
+        );
+        // The table the alarm names gets its indexes' series.
+        let a = AlarmInfo {
+            namespace: "AWS/DynamoDB".into(),
+            ..alarm(&[("TableName", "orders")])
+        };
+        let qs = related_queries(
+            &a,
+            &Related {
+                indexes: indexes_in_changes(&changes),
+                ..Default::default()
+            },
+        );
+        assert!(qs.iter().any(|q| q.metric_name == "WriteThrottleEvents"
+            && q.dimensions
+                .get("GlobalSecondaryIndexName")
+                .map(String::as_str)
+                == Some("by-customer")));
+    }
 
     fn alarm(dims: &[(&str, &str)]) -> AlarmInfo {
         AlarmInfo {
