@@ -430,6 +430,7 @@ async fn gather_within_budget(
                         scope,
                         &limits.logs.error_pattern,
                         (window_start, started_at),
+                        alarm.transitioned_at,
                         format!("l{}", n + 1),
                     ))
                 })

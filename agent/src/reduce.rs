@@ -113,12 +113,19 @@ fn json_window(s: &str, max: usize, focus: Option<usize>) -> Option<String> {
         .any(|k| key.ends_with(k))
         {
             1
-        } else if key.ends_with("arn") || key.ends_with("id") {
+        } else if key.ends_with("arn") || key.ends_with("id") || key == "resources" {
             3
         } else {
             2
         }
     };
+    // The words the focus points at must survive: in the text before the object, only when that
+    // text is kept whole; in a pair, only when the pair fits (else a positional window, which
+    // keeps the head and the focus, does better).
+    let focus_pair = focus.map(|f| pairs.iter().position(|p| f >= p.span.0 && f < p.span.1));
+    if focus.is_some_and(|f| f < open && s[..open].chars().count() > max / 4) {
+        return None;
+    }
     let prefix = window_at(&s[..open], max / 4, 0);
     let budget = max.saturating_sub(prefix.chars().count() + 4);
     let mut order: Vec<usize> = (0..pairs.len()).collect();
@@ -137,11 +144,17 @@ fn json_window(s: &str, max: usize, focus: Option<usize>) -> Option<String> {
     let mut chosen = vec![false; pairs.len()];
     let mut used = 0;
     for i in order {
-        let len = s[pairs[i].span.0..pairs[i].span.1].chars().count() + 2;
+        // The pair and, at most, the `,…,` before it.
+        let len = s[pairs[i].span.0..pairs[i].span.1].chars().count() + 3;
         if used + len <= budget {
             used += len;
             chosen[i] = true;
         }
+    }
+    match focus_pair {
+        Some(Some(i)) if !chosen[i] => return None,
+        Some(None) if focus.is_some_and(|f| f >= open) => return None,
+        _ => {}
     }
     let mut out = prefix;
     out.push('{');
@@ -520,13 +533,59 @@ mod tests {
             r#""stopCode":"SpotInterruption""#,
             r#""stoppedReason":"Your Spot Task was \"interrupted\".""#,
             r#""group":"service:resizer""#,
-            r#""resources":["arn:aws:ecs:eu-west-1:123456789012:task/prod-cluster/"#,
         ] {
             assert!(w.contains(kept), "{kept} missing from {w}");
         }
         // The lists inside the event give way to its own fields.
         assert!(!w.contains("sidecar-3"), "{w}");
         assert!(w.contains('…'), "{w}");
+        // A list of plain values is one field, kept whole.
+        let listed = format!(
+            r#"{{"detail-type":"ECS Service Action","pad":"{}","detail":{{"eventName":"SERVICE_TASK_PLACEMENT_FAILURE","capacityProviderArns":["arn:aws:ecs:eu-west-1:123456789012:capacity-provider/FARGATE_SPOT"]}}}}"#,
+            "p".repeat(600)
+        );
+        let w = window(&listed, MAX_EXAMPLE_CHARS, None);
+        assert!(
+            w.contains(r#""capacityProviderArns":["arn:aws:ecs:eu-west-1:123456789012:capacity-provider/FARGATE_SPOT"]"#),
+            "{w}"
+        );
+        // A field too long to keep, or a focus in a long text before the object: the words the
+        // focus points at are kept by a positional window instead.
+        let long_message = format!(
+            r#"{{"level":"error","logger":"db","message":"{} connection refused by upstream","ts":"2024"}}"#,
+            "q".repeat(600)
+        );
+        let w = window(
+            &long_message,
+            MAX_EXAMPLE_CHARS,
+            long_message.find("connection refused"),
+        );
+        assert!(w.contains("connection refused"), "{w}");
+        let prefixed = format!(
+            "{} java.net.ConnectException: Connection refused context={{\"a\":\"{}\",\"b\":1}}",
+            "p".repeat(150),
+            "z".repeat(600)
+        );
+        let w = window(
+            &prefixed,
+            MAX_EXAMPLE_CHARS,
+            prefixed.find("ConnectException"),
+        );
+        assert!(w.contains("ConnectException"), "{w}");
+        // Many short pairs far apart: the `…` between them counts against the limit too.
+        let sparse = format!(
+            "{{{}}}",
+            (0..100)
+                .map(|i| format!(r#""a{i}":{{"type":"x"}}"#))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let w = window(&sparse, MAX_EXAMPLE_CHARS, None);
+        assert!(
+            w.chars().count() <= MAX_EXAMPLE_CHARS + 2,
+            "{}",
+            w.chars().count()
+        );
         // A line that is not a JSON object, or whose object was cut off, is windowed by position.
         let cut = &line[..line.len() - 40];
         assert!(!window(cut, MAX_EXAMPLE_CHARS, None).contains(",…,"));

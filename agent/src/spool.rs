@@ -250,11 +250,16 @@ impl Spool {
     /// blocking pool, one at a time: a writer waits for the flush in progress, then runs its own
     /// (which covers its writes; a flush of nothing new returns at once).
     async fn flush(&self) -> Result<(), SpoolError> {
-        let _one = self.flushing.lock().await;
+        // The guard moves into the blocking task: a caller that stops waiting (its future
+        // dropped) does not let a second flush start beside the one still running.
+        let one = self.flushing.clone().lock_owned().await;
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| SpoolError::Io(sled::Error::Io(std::io::Error::other(e))))??;
+        tokio::task::spawn_blocking(move || {
+            let _one = one;
+            db.flush()
+        })
+        .await
+        .map_err(|e| SpoolError::Io(sled::Error::Io(std::io::Error::other(e))))??;
         Ok(())
     }
 
@@ -502,7 +507,13 @@ mod crash_tests {
             }
             std::thread::sleep(std::time::Duration::from_micros(next() % 2_000));
             child.kill().expect("SIGKILL");
-            child.wait().expect("reap");
+            let status = child.wait().expect("reap");
+            // Killed, not failed on its own (which would make the round prove nothing).
+            assert_eq!(
+                std::os::unix::process::ExitStatusExt::signal(&status),
+                Some(9),
+                "round {round}: the writer ended by itself: {status}"
+            );
             // Lines already in the pipe were written after their push returned: they count.
             for l in out.lines() {
                 record(&l.expect("read"));

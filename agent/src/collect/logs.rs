@@ -278,6 +278,7 @@ pub async fn group_errors(
     scope: &Scope,
     pattern: &Regex,
     (start_ms, end_ms): (i64, i64),
+    before_ms: i64,
     id: String,
 ) -> Result<GroupRead, CallError> {
     let mut read = 0u64;
@@ -319,9 +320,10 @@ pub async fn group_errors(
     }
     // The first error line: where it is, for the context around it.
     let mut first_error: Option<(i64, String)> = None;
-    // Error lines and change records per stream, and the change records themselves.
+    // Error lines per stream; change records, with their streams.
     let mut streams: HashMap<String, u64> = HashMap::new();
-    let mut records: Vec<(i64, String)> = Vec::new();
+    let mut record_streams: HashMap<String, u64> = HashMap::new();
+    let mut records: Vec<(i64, String, String)> = Vec::new();
     let mut prefixes = prefixes.into_iter();
     let mut prefix = prefixes.next().flatten();
     loop {
@@ -352,17 +354,23 @@ pub async fn group_errors(
                 *tables.entry(t.to_owned()).or_default() += 1;
             }
             let errorish = pattern.is_match(msg) || signatures::is_match(msg);
-            let record =
-                !errorish && records.len() < MAX_RECORD_LINES && host_changes::is_match(msg);
-            if errorish || record {
+            // A change record may also look like an error (`parameter "statement_timeout"
+            // changed`, a deployment that failed): it is kept as both.
+            if records.len() < MAX_RECORD_LINES && host_changes::is_match(msg) {
+                let stream = e.log_stream_name().unwrap_or_default();
+                *record_streams.entry(stream.to_owned()).or_default() += 1;
+                records.push((
+                    e.timestamp().unwrap_or(0),
+                    msg.chars().take(crate::reduce::MAX_LINE_CHARS).collect(),
+                    stream.to_owned(),
+                ));
+            }
+            if errorish {
                 if let Some(stream) = e.log_stream_name() {
                     if streams.len() < MAX_STREAMS_COUNTED || streams.contains_key(stream) {
                         *streams.entry(stream.to_owned()).or_default() += 1;
                     }
                 }
-            }
-            if record {
-                records.push((e.timestamp().unwrap_or(0), msg.to_owned()));
             }
             all.push((
                 e.timestamp().unwrap_or(0),
@@ -403,7 +411,20 @@ pub async fn group_errors(
     }
     let grew = grown(sample.iter().map(String::as_str), &all);
     drop(all);
-    let changes = change_records(sample.iter().map(String::as_str), &records);
+    // In a group several hosts write, a change on a host whose lines show no error is not the
+    // failing host's: only the records of the streams that logged errors are kept (all of them
+    // when nothing did).
+    if !streams.is_empty() && streams.len() < MAX_STREAMS_COUNTED {
+        records.retain(|r| streams.contains_key(&r.2));
+    }
+    let records: Vec<(i64, String)> = records.into_iter().map(|(t, m, _)| (t, m)).collect();
+    let changes = change_records(sample.iter().map(String::as_str), &records, before_ms);
+    // The streams of the error lines; of the change records when there are none.
+    let streams = if streams.is_empty() {
+        record_streams
+    } else {
+        streams
+    };
     let mut streams: Vec<(String, u64)> = streams.into_iter().collect();
     streams.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let streams: Vec<String> = streams.into_iter().take(3).map(|(s, _)| s).collect();
@@ -436,22 +457,31 @@ const MAX_RECORDS: usize = 4;
 /// Distinct streams counted per group (a bound on memory for groups of many short streams).
 const MAX_STREAMS_COUNTED: usize = 256;
 
-/// The change records of a group as templates, the latest first, at most [`MAX_RECORDS`]: a
-/// deployment's lifecycle events, a configuration reload, a job that started. A template that
-/// recurs through the window (a job that runs every few minutes) is routine, not a change, and is
-/// left out: three lines or more spread over more than half an hour.
+/// The change records of a group as templates, at most [`MAX_RECORDS`]: a deployment's
+/// lifecycle events, a configuration reload, a job that started. Those first seen before
+/// `before_ms` (the alarm's transition) come first, the latest first, so that a rollback or a
+/// restart after the alarm does not push out the change that preceded it. A job that recurs
+/// through the window (one that runs every few minutes) is routine, not a change, and is left
+/// out: three lines or more spread over more than half an hour. Deployments and reloads are kept
+/// however often they came.
 pub fn change_records<'a>(
     sample: impl IntoIterator<Item = &'a str>,
     records: &[(i64, String)],
+    before_ms: i64,
 ) -> Vec<LogTemplate> {
     const ROUTINE_SPREAD_MS: i64 = 30 * 60_000;
+    let job = |t: &LogTemplate| {
+        let line = t.examples.first().unwrap_or(&t.template);
+        host_changes::classify(line).is_some_and(|(r, _)| r.kind == host_changes::ChangeKind::Job)
+    };
     let mut templates: Vec<LogTemplate> = mine(sample, records)
         .into_iter()
-        .filter(|t| t.count < 3 || t.last_seen - t.first_seen <= ROUTINE_SPREAD_MS)
+        .filter(|t| !job(t) || t.count < 3 || t.last_seen - t.first_seen <= ROUTINE_SPREAD_MS)
         .collect();
     templates.sort_by(|a, b| {
-        b.last_seen
-            .cmp(&a.last_seen)
+        (a.first_seen > before_ms)
+            .cmp(&(b.first_seen > before_ms))
+            .then(b.last_seen.cmp(&a.last_seen))
             .then_with(|| a.template.cmp(&b.template))
     });
     templates.truncate(MAX_RECORDS);
@@ -872,12 +902,29 @@ mod tests {
         ));
         records.sort_by_key(|r| r.0);
         let sample: Vec<&str> = records.iter().map(|r| r.1.as_str()).collect();
-        let kept = change_records(sample, &records);
+        let kept = change_records(sample, &records, 200 * 60_000);
         let examples: Vec<&str> = kept.iter().map(|t| t.examples[0].as_str()).collect();
         assert_eq!(kept.len(), 2, "{examples:?}");
         // The latest first.
         assert!(examples[0].contains("monthly.py"), "{examples:?}");
         assert!(examples[1].contains("work_mem"), "{examples:?}");
+        // Those before the alarm come before those after it, and a deployment is kept however
+        // often its lines came.
+        records.extend((0..6).map(|i| {
+            (
+                (40 + i * 10) * 60_000,
+                format!(
+                    "Lifecycle event ApplicationStart for deployment d-A1B2C3D4{i}: running x.sh"
+                ),
+            )
+        }));
+        records.sort_by_key(|r| r.0);
+        let sample: Vec<&str> = records.iter().map(|r| r.1.as_str()).collect();
+        let kept = change_records(sample, &records, 50 * 60_000);
+        let examples: Vec<&str> = kept.iter().map(|t| t.examples[0].as_str()).collect();
+        let at = |word: &str| examples.iter().position(|e| e.contains(word));
+        assert!(at("work_mem") < at("monthly.py"), "{examples:?}");
+        assert!(at("deployment d-").is_some(), "{examples:?}");
     }
 
     #[test]

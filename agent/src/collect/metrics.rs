@@ -88,6 +88,8 @@ pub fn indexes_in_changes<'a>(
                 for (k, v) in m {
                     match (k.as_str(), v) {
                         ("indexName", serde_json::Value::String(n)) => out.push(n.clone()),
+                        // Local indexes publish no series of their own; a deleted index none.
+                        ("localSecondaryIndexes" | "delete", _) => {}
                         _ => index_names(v, out),
                     }
                 }
@@ -117,7 +119,12 @@ pub fn indexes_in_changes<'a>(
             }
         }
         if c.event_source == "dynamodb.amazonaws.com" {
-            if let Some(t) = params.get("tableName").and_then(|v| v.as_str()) {
+            // The table by name or by ARN (`arn:aws:dynamodb:…:table/NAME`).
+            let table = params
+                .get("tableName")
+                .and_then(|v| v.as_str())
+                .map(|t| t.rsplit_once(":table/").map_or(t, |(_, name)| name));
+            if let Some(t) = table {
                 let mut names = Vec::new();
                 index_names(&params, &mut names);
                 for i in names {
@@ -553,12 +560,18 @@ mod tests {
                 r#"{"resourceId":"table/orders"}"#,
             ),
             change("s3.amazonaws.com", r#"{"tableName":"x","indexName":"y"}"#),
+            // By ARN; a deleted index and a local one have no series.
+            change(
+                "dynamodb.amazonaws.com",
+                r#"{"tableName":"arn:aws:dynamodb:eu-west-1:123456789012:table/orders","globalSecondaryIndexUpdates":[{"delete":{"indexName":"old"}},{"create":{"indexName":"by-day"}}],"localSecondaryIndexes":[{"indexName":"lsi"}]}"#,
+            ),
         ];
         assert_eq!(
             indexes_in_changes(&changes),
             [
                 ("orders".to_owned(), "by-status".to_owned()),
-                ("orders".to_owned(), "by-customer".to_owned())
+                ("orders".to_owned(), "by-customer".to_owned()),
+                ("orders".to_owned(), "by-day".to_owned())
             ]
         );
         // The table the alarm names gets its indexes' series.
