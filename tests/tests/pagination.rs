@@ -53,6 +53,7 @@ fn read_errors<'a>(
         &collect::logs::Scope::All,
         pattern,
         (start_ms - 1, now_ms()),
+        now_ms(),
         id.to_owned(),
     )
 }
