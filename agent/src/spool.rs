@@ -19,8 +19,13 @@
 //!   `dead` tree with the reason, so the stream is not blocked and nothing is silently lost.
 //! - **Secrets.** Only redacted evidence and alarm memos are written here; credentials never are
 //!   (they live in the SDK's memory only).
-//! - **Corruption.** sled checksums its log; an unreadable spool fails [`Spool::open`] with an
-//!   error naming the directory, and the agent exits instead of discarding it.
+//! - **Corruption.** sled checksums its log, and on a damaged log it keeps what precedes the
+//!   damage and silently drops the rest. A store sled reports corrupt, or one that comes back
+//!   without the identity every store is created with, is moved aside (`DIR.corrupt-<ms>`, kept
+//!   for inspection, never deleted) and a fresh one started, with an error logged naming both:
+//!   the agent keeps working rather than crash-looping. The frames the old store held are not
+//!   sent, and the new store has a new agent id. (Damage that leaves the identity readable but
+//!   drops later frames is not detected: nothing outside sled records how far the log reached.)
 
 use std::path::Path;
 
@@ -70,6 +75,8 @@ pub struct Spool {
     notify: std::sync::Arc<tokio::sync::Notify>,
     /// One flush at a time (see [`Spool::flush`]).
     flushing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Where a corrupt spool was moved when this one replaced it.
+    recovered_from: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Spool {
@@ -81,7 +88,53 @@ impl std::fmt::Debug for Spool {
 }
 
 impl Spool {
+    /// Open the spool in `dir`, creating it when there is none. A store that sled reports as
+    /// corrupt, or that reads back without the identity every store is created with (sled
+    /// recovers a damaged log by dropping what follows the damage, which can be everything), is
+    /// moved aside to `DIR.corrupt-<epoch ms>` and a fresh one is started, so the agent keeps
+    /// working instead of crash-looping; [`Spool::recovered_from`] then names the copy.
     pub fn open(dir: &Path) -> Result<Self, SpoolError> {
+        let existed = dir.join("conf").exists() || dir.join("db").exists();
+        let lost = match Self::open_store(dir) {
+            Ok(spool) if !existed || spool.meta.get(AGENT_ID)?.is_some() => {
+                return spool.with_identity();
+            }
+            Ok(spool) => {
+                drop(spool);
+                "its identity is missing".to_owned()
+            }
+            Err(SpoolError::Open {
+                source: e @ sled::Error::Corruption { .. },
+                ..
+            }) => e.to_string(),
+            Err(e) => return Err(e),
+        };
+        let aside = dir.with_file_name(format!(
+            "{}.corrupt-{}",
+            dir.file_name().and_then(|n| n.to_str()).unwrap_or("spool"),
+            crate::investigate::now_ms()
+        ));
+        std::fs::rename(dir, &aside).map_err(|e| SpoolError::Open {
+            dir: dir.display().to_string(),
+            source: sled::Error::Io(e),
+        })?;
+        tracing::error!(
+            spool = %dir.display(),
+            moved_to = %aside.display(),
+            reason = %lost,
+            "the spool was unreadable: it was moved aside and a new one started; evidence it held was not sent"
+        );
+        let mut spool = Self::open_store(dir)?.with_identity()?;
+        spool.recovered_from = Some(aside);
+        Ok(spool)
+    }
+
+    /// Where a corrupt spool was moved when this one was started in its place.
+    pub fn recovered_from(&self) -> Option<&Path> {
+        self.recovered_from.as_deref()
+    }
+
+    fn open_store(dir: &Path) -> Result<Self, SpoolError> {
         let open_err = |source| SpoolError::Open {
             dir: dir.display().to_string(),
             source,
@@ -118,7 +171,14 @@ impl Spool {
             db,
             notify: Default::default(),
             flushing: Default::default(),
+            recovered_from: None,
         };
+        Ok(spool)
+    }
+
+    /// The store with its identity (agent id, pseudonym key), created when missing.
+    fn with_identity(self) -> Result<Self, SpoolError> {
+        let spool = self;
         if spool.meta.get(PSEUDONYM_KEY)?.is_none() {
             let key: [u8; 32] = rand::random();
             spool
@@ -562,5 +622,62 @@ mod crash_tests {
             highest > 100,
             "the writer got through only {highest} frames"
         );
+    }
+}
+
+#[cfg(test)]
+mod corruption_tests {
+    use super::*;
+
+    /// sled reads a damaged log as far as the damage and drops the rest; here, everything. The
+    /// spool notices, keeps the damaged copy and starts afresh instead of carrying on as if it
+    /// were new, or failing every start.
+    #[tokio::test]
+    async fn a_damaged_store_is_moved_aside_and_a_fresh_one_started() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let dir = parent.path().join("spool");
+        let id = {
+            let spool = Spool::open(&dir).expect("open");
+            for _ in 0..50 {
+                spool
+                    .push(None, |s| vec![s as u8; 300])
+                    .await
+                    .expect("push");
+            }
+            assert!(spool.recovered_from().is_none());
+            spool.agent_id().expect("id")
+        };
+        let db = dir.join("db");
+        let mut bytes = std::fs::read(&db).expect("read db");
+        for b in bytes.iter_mut().skip(100).step_by(7) {
+            *b ^= 0x5a;
+        }
+        std::fs::write(&db, bytes).expect("damage db");
+        let spool = Spool::open(&dir).expect("a damaged spool does not stop the agent");
+        let aside = spool
+            .recovered_from()
+            .expect("the damage was noticed")
+            .to_owned();
+        assert!(
+            aside.join("db").exists(),
+            "the damaged copy is kept: {}",
+            aside.display()
+        );
+        assert!(aside
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("spool.corrupt-")));
+        assert_ne!(
+            spool.agent_id().expect("id"),
+            id,
+            "a new store, a new identity"
+        );
+        assert_eq!(spool.pending_count(), 0);
+        assert_eq!(spool.push(None, |_| b"x".to_vec()).await.expect("push"), 1);
+        drop(spool);
+        // Reopened, it is the new store, not damaged again.
+        let spool = Spool::open(&dir).expect("reopen");
+        assert!(spool.recovered_from().is_none());
+        assert_eq!(spool.pending_count(), 1);
     }
 }
