@@ -84,16 +84,20 @@ pub async fn run(mut settings: Settings, cancel: CancellationToken) -> anyhow::R
     let mut uplink_task = tokio::spawn(uplink.run(cancel.clone()));
     let mut watch_task = tokio::spawn(watcher.run(cmd_rx, cancel.clone()));
     // A critical task that ends ends the agent (and the other task with it).
-    let result = tokio::select! {
-        r = &mut uplink_task => r.context("uplink task panicked")?.context("uplink"),
-        r = &mut watch_task => r.context("alarm watcher panicked")?.context("alarm watcher"),
+    // The task that ended has been awaited; only the other is waited for (a finished
+    // `JoinHandle` polled again panics, which made every SIGTERM exit with a panic).
+    let (result, other) = tokio::select! {
+        r = &mut uplink_task => (
+            r.context("uplink task panicked").and_then(|r| r.context("uplink")),
+            watch_task,
+        ),
+        r = &mut watch_task => (
+            r.context("alarm watcher panicked").and_then(|r| r.context("alarm watcher")),
+            uplink_task,
+        ),
     };
     cancel.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        let _ = uplink_task.await;
-        let _ = watch_task.await;
-    })
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), other).await;
     result
 }
 

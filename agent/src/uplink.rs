@@ -24,7 +24,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::Connector;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +36,9 @@ use crate::spool::Spool;
 /// Unacknowledged frames allowed in flight.
 pub const WINDOW: usize = 32;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a stopping agent waits for its session to close: ECS sends SIGKILL 30 s after
+/// SIGTERM by default (`stopTimeout`), and the session only has a close frame to send.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A command from the control plane, handed to the investigator.
@@ -81,9 +85,15 @@ impl Uplink {
         let mut backoff = FIRST_BACKOFF;
         loop {
             let started = tokio::time::Instant::now();
+            let session = self.session(&cancel);
+            tokio::pin!(session);
             let end = tokio::select! {
-                _ = cancel.cancelled() => SessionEnd::Cancelled,
-                end = self.session() => end,
+                end = &mut session => end,
+                // A streaming session says goodbye on its own (a close frame) and ends; one
+                // still connecting gets a moment, then is dropped.
+                _ = cancel.cancelled() => tokio::time::timeout(CLOSE_GRACE, &mut session)
+                    .await
+                    .unwrap_or(SessionEnd::Cancelled),
             };
             backoff = wait_before_reconnect(backoff, started.elapsed());
             let delay = match end {
@@ -107,14 +117,14 @@ impl Uplink {
         }
     }
 
-    async fn session(&self) -> SessionEnd {
-        match self.session_inner().await {
+    async fn session(&self, cancel: &CancellationToken) -> SessionEnd {
+        match self.session_inner(cancel).await {
             Ok(end) => end,
             Err(e) => SessionEnd::Disconnected(e),
         }
     }
 
-    async fn session_inner(&self) -> anyhow::Result<SessionEnd> {
+    async fn session_inner(&self, cancel: &CancellationToken) -> anyhow::Result<SessionEnd> {
         let mut request = self
             .settings
             .url
@@ -205,6 +215,20 @@ impl Uplink {
                 }
             }
             tokio::select! {
+                // Stopping (SIGTERM): what is spooled stays spooled (every push is flushed before
+                // it returns) and is sent by the next run; the control plane is told the session
+                // ends on purpose.
+                _ = cancel.cancelled() => {
+                    let bye = Message::Close(Some(CloseFrame {
+                        code: CloseCode::Normal,
+                        reason: "agent stopping".into(),
+                    }));
+                    if let Err(e) = tx.send(bye).await {
+                        tracing::debug!(error = %e, "close frame not sent");
+                    }
+                    tracing::info!(pending = self.spool.pending_count(), in_flight, "uplink closed: agent stopping");
+                    return Ok(SessionEnd::Cancelled);
+                }
                 _ = notified, if in_flight < WINDOW => {}
                 Some(frame) = replies.recv() => {
                     tx.send(Message::text(frame.encode())).await.context("sending a command's failure")?;

@@ -177,7 +177,14 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                     continue;
                 }
             },
-            Ok(Message::Close(_)) => break,
+            Ok(Message::Close(frame)) => {
+                let reason = frame
+                    .as_ref()
+                    .map(|f| f.reason.to_string())
+                    .unwrap_or_default();
+                tracing::info!(%workspace_id, %agent_id, %reason, "agent closed the connection");
+                break;
+            }
             Ok(_) => continue,
             Err(e) => {
                 tracing::info!(%workspace_id, %agent_id, error = %e, "agent connection error");

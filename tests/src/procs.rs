@@ -80,6 +80,26 @@ impl Proc {
         }
     }
 
+    /// SIGTERM, as ECS stops a task, and the exit status if the process ended within `timeout`
+    /// (else it is killed and `None` returned).
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let sent = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + timeout;
+        while sent && Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child
             .as_mut()

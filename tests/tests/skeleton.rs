@@ -296,3 +296,34 @@ async fn control_plane_restart_loses_nothing_and_delivers_nothing_twice() -> any
     assert!(agent.is_running());
     Ok(())
 }
+
+/// SIGTERM, as ECS stops a task: the agent tells the control plane it is going (a close frame)
+/// and exits 0 well inside ECS's 30-second stop timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_the_session_and_exits_cleanly() -> anyhow::Result<()> {
+    let w = world().await?;
+    let mut cp = w.cp.start().await?;
+    let spool = w.dir.path().join("spool");
+    let mut agent = procs::start_agent(&w.cp, &w.aws, &spool, w.dir.path().join("agent.log"))?;
+    agent
+        .wait_log("connected to control plane", 1, WAIT)
+        .await?;
+    let status = agent.terminate(Duration::from_secs(10));
+    let log = agent.log_text();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit {status:?} after SIGTERM; log:\n{}",
+        procs::tail(&log)
+    );
+    assert!(
+        log.contains("uplink closed: agent stopping"),
+        "{}",
+        procs::tail(&log)
+    );
+    cp.wait_log("agent closed the connection", 1, WAIT).await?;
+    assert!(
+        cp.log_text().contains("agent stopping"),
+        "the reason is heard"
+    );
+    Ok(())
+}
