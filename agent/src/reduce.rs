@@ -96,9 +96,16 @@ fn json_window(s: &str, max: usize, focus: Option<usize>) -> Option<String> {
     }
     // Keys of the EventBridge envelope that every event has and that say nothing of this one
     // (https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html).
-    let rank = |p: &Pair| -> u8 {
-        let key = s[p.key.0..p.key.1].to_ascii_lowercase();
-        if focus.is_some_and(|f| f >= p.span.0 && f < p.span.1) {
+    // The words the focus points at must survive: in the text before the object, only when that
+    // text is kept whole; in a pair, only when the pair fits (else a positional window, which
+    // keeps the head and the focus, does better).
+    let focus_pair = focus.map(|f| pairs.iter().position(|p| f >= p.span.0 && f < p.span.1));
+    if focus.is_some_and(|f| f < open && s[..open].chars().count() > max / 4) {
+        return None;
+    }
+    let rank = |i: usize| -> u8 {
+        let key = s[pairs[i].key.0..pairs[i].key.1].to_ascii_lowercase();
+        if focus_pair == Some(Some(i)) {
             0
         } else if matches!(
             key.as_str(),
@@ -119,20 +126,14 @@ fn json_window(s: &str, max: usize, focus: Option<usize>) -> Option<String> {
             2
         }
     };
-    // The words the focus points at must survive: in the text before the object, only when that
-    // text is kept whole; in a pair, only when the pair fits (else a positional window, which
-    // keeps the head and the focus, does better).
-    let focus_pair = focus.map(|f| pairs.iter().position(|p| f >= p.span.0 && f < p.span.1));
-    if focus.is_some_and(|f| f < open && s[..open].chars().count() > max / 4) {
-        return None;
-    }
     let prefix = window_at(&s[..open], max / 4, 0);
     let budget = max.saturating_sub(prefix.chars().count() + 4);
     let mut order: Vec<usize> = (0..pairs.len()).collect();
     // The fields that say what happened (ranks 1 and 2) shallowest first, so that the event's
     // own fields come before those of the lists inside it; then identifiers; the envelope last.
-    order.sort_by_key(|&i| {
-        let r = rank(&pairs[i]);
+    // Each pair ranked once (the rank lower-cases its key), not once per comparison.
+    order.sort_by_cached_key(|&i| {
+        let r = rank(i);
         let tier = match r {
             0 => 0,
             1 | 2 => 1,

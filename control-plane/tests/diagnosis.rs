@@ -140,6 +140,28 @@ impl Bundle {
         id
     }
 
+    /// The streams of log group `id` and the change records it holds: (line, minutes before
+    /// the alarm), each seen once.
+    fn host(&mut self, id: &str, streams: &[&str], records: &[(&str, i64)]) {
+        for item in &mut self.frame.items {
+            if let EvidenceItem::Logs(l) = item {
+                if l.id == id {
+                    l.streams = streams.iter().map(|s| (*s).to_owned()).collect();
+                    l.changes = records
+                        .iter()
+                        .map(|(line, min_before)| LogTemplate {
+                            template: (*line).into(),
+                            count: 1,
+                            first_seen: at(*min_before),
+                            last_seen: at(*min_before),
+                            examples: vec![(*line).into()],
+                        })
+                        .collect();
+                }
+            }
+        }
+    }
+
     fn change(
         &mut self,
         event: &str,
@@ -823,30 +845,13 @@ fn changes_recorded_on_the_failing_host_are_quoted_and_the_host_is_named_by_its_
     let job = "reports-app-1 CROND[19020]: (exporter) CMD (/opt/exports/monthly.py --full)";
     let later = r#"[901]:LOG:  parameter "work_mem" changed to "64MB""#;
     let elsewhere = "reports-app-2 CROND[7001]: (root) CMD (/usr/local/bin/cleanup.sh)";
-    let record = |line: &str, min_before: i64| LogTemplate {
-        template: line.into(),
-        count: 1,
-        first_seen: at(min_before),
-        last_seen: at(min_before),
-        examples: vec![line.into()],
-    };
-    for item in &mut b.frame.items {
-        if let EvidenceItem::Logs(l) = item {
-            if l.id == messages {
-                l.streams = vec!["i-0aaa1111bbbb2222c".into()];
-                l.changes = vec![record(later, 5), record(job, 41)];
-            }
-        }
-    }
+    b.host(
+        &messages,
+        &["i-0aaa1111bbbb2222c"],
+        &[(later, 5), (job, 41)],
+    );
     let other = b.logs("/ec2/reports-app-2/messages", &[]);
-    for item in &mut b.frame.items {
-        if let EvidenceItem::Logs(l) = item {
-            if l.id == other {
-                l.streams = vec!["i-0ddd3333eeee4444f".into()];
-                l.changes = vec![record(elsewhere, 30)];
-            }
-        }
-    }
+    b.host(&other, &["i-0ddd3333eeee4444f"], &[(elsewhere, 30)]);
     let d = b.diagnose();
     let t = text(&d);
     assert_eq!(top(&d), Category::MemoryExhaustion, "{t}");
