@@ -68,9 +68,11 @@ pub async fn run(mut settings: Settings, cancel: CancellationToken) -> anyhow::R
     );
 
     let uplink = uplink::Uplink {
-        settings: settings.control_plane.clone(),
+        connector: uplink::Websocket {
+            settings: settings.control_plane.clone(),
+            tls,
+        },
         spool: spool.clone(),
-        tls,
         commands: cmd_tx,
         replies: tokio::sync::Mutex::new(reply_rx),
     };

@@ -272,6 +272,20 @@ impl Spool {
         Ok(())
     }
 
+    /// The control plane stored every frame in `seqs`: forget them in one batch and one flush.
+    pub async fn ack_many(&self, seqs: &[u64]) -> Result<(), SpoolError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for seq in seqs {
+            batch.remove(&seq.to_be_bytes());
+        }
+        self.outbox.apply_batch(batch)?;
+        self.flush().await?;
+        Ok(())
+    }
+
     /// The control plane refused `seq` as invalid: keep it aside with the reason.
     pub async fn bury(&self, seq: u64, reason: &str) -> Result<(), SpoolError> {
         if let Some(frame) = self.outbox.get(seq.to_be_bytes())? {

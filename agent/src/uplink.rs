@@ -4,14 +4,26 @@
 //! # Guarantees
 //!
 //! - Frames are sent in sequence order; up to [`WINDOW`] may be unacknowledged at once.
-//! - A frame is deleted from the spool only when its `Ack` arrives (see [`crate::spool`]).
+//! - A frame is deleted from the spool only when its `Ack` arrives (see [`crate::spool`]); acks
+//!   that arrive together are deleted in one batch and one flush.
 //! - On any disconnect the uplink reconnects with capped exponential backoff and jitter, and
-//!   re-sends every unacknowledged frame from the oldest.
-//! - A frame the control plane rejects as `invalid_evidence` is moved to the spool's dead tree.
+//!   re-sends every unacknowledged frame from the oldest. A session that lasted
+//!   [`HEALTHY_SESSION`] resets the backoff.
+//! - Dead peers are found on both sides: the agent sends a heartbeat frame and a websocket ping
+//!   every `heartbeat_secs` (from the welcome) and ends a session in which nothing at all (not
+//!   even the pong RFC 6455 §5.5.2 obliges a peer to send) arrived for three heartbeats; the
+//!   control plane ends one in which no frame arrived for as long. A send that cannot complete in
+//!   that time ends the session too.
+//! - A frame the control plane rejects (`invalid_evidence`, `frame_too_large`, `malformed_frame`
+//!   naming its `seq`) is moved to the spool's dead tree, so the frames behind it go on.
 //! - `unsupported_protocol_version` is logged as an error with the server's message and retried
 //!   slowly (an operator must upgrade one side); the spool keeps everything meanwhile.
 //! - The token is sent only in the handshake header and never logged.
+//!
+//! The session is generic over the connection ([`Connect`]): production uses [`Websocket`], the
+//! tests a pair of channels driven under `tokio::time::pause()`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,8 +32,9 @@ use convops_shared::protocol::{
     AgentFrame, Command, ErrorCode, ServerFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 use convops_shared::wire;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -39,7 +52,15 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stopping agent waits for its session to close: ECS sends SIGKILL 30 s after
 /// SIGTERM by default (`stopTimeout`), and the session only has a close frame to send.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait between reconnects.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The wait before the first reconnect.
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// A session that lasted this long was healthy: the next reconnect starts from
+/// [`FIRST_BACKOFF`] again instead of the doubled wait of earlier failures.
+pub const HEALTHY_SESSION: Duration = Duration::from_secs(60);
+/// Heartbeats missed before the peer is taken for dead.
+const MISSED_HEARTBEATS: u32 = 3;
 
 /// A command from the control plane, handed to the investigator.
 #[derive(Debug, Clone)]
@@ -48,20 +69,59 @@ pub struct Incoming {
     pub command: Command,
 }
 
-pub struct Uplink {
+/// Opens one connection to the control plane: the sending and the receiving half of a websocket.
+pub trait Connect: Send + Sync {
+    type Tx: Sink<Message, Error = Self::Error> + Unpin + Send;
+    type Rx: Stream<Item = Result<Message, Self::Error>> + Unpin + Send;
+    type Error: std::error::Error + Send + Sync + 'static;
+    fn connect(&self) -> impl Future<Output = anyhow::Result<(Self::Tx, Self::Rx)>> + Send;
+}
+
+/// The production connection: a websocket over TLS 1.3 with the agent token in the handshake.
+pub struct Websocket {
     pub settings: ControlPlaneSettings,
-    pub spool: Spool,
     pub tls: Arc<rustls::ClientConfig>,
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Connect for Websocket {
+    type Tx = futures_util::stream::SplitSink<WsStream, Message>;
+    type Rx = futures_util::stream::SplitStream<WsStream>;
+    type Error = tokio_tungstenite::tungstenite::Error;
+
+    async fn connect(&self) -> anyhow::Result<(Self::Tx, Self::Rx)> {
+        let mut request = self
+            .settings
+            .url
+            .as_str()
+            .into_client_request()
+            .context("building the websocket request")?;
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", self.settings.token.expose()))
+            .context("the agent token holds characters not allowed in an HTTP header")?;
+        request.headers_mut().insert("authorization", bearer);
+        let mut ws_config = WebSocketConfig::default();
+        ws_config.max_message_size = Some(MAX_FRAME_BYTES * 2);
+        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(ws_config),
+            true,
+            Some(Connector::Rustls(self.tls.clone())),
+        )
+        .await
+        .with_context(|| format!("connecting to {}", redacted_url(&self.settings.url)))?;
+        Ok(ws.split())
+    }
+}
+
+pub struct Uplink<C> {
+    pub connector: C,
+    pub spool: Spool,
     pub commands: mpsc::Sender<Incoming>,
     /// Frames from the investigator to send as they come (held by one session at a time).
     pub replies: tokio::sync::Mutex<mpsc::Receiver<AgentFrame>>,
 }
-
-/// The wait before the first reconnect.
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-/// A session that lasted this long was healthy: the next reconnect starts from
-/// [`FIRST_BACKOFF`] again instead of the doubled wait of earlier failures.
-const HEALTHY_SESSION: Duration = Duration::from_secs(60);
 
 /// The wait before reconnecting after a session that lasted `lasted`, when the running backoff
 /// is `backoff`: the first wait again after a healthy session, else the running backoff (which
@@ -80,11 +140,24 @@ enum SessionEnd {
     VersionRefused(String),
 }
 
-impl Uplink {
+/// Send one message, or fail once `limit` passes (a peer that stopped reading fills the TCP
+/// window and would otherwise hold the session forever).
+async fn send<T>(tx: &mut T, message: Message, limit: Duration, what: &str) -> anyhow::Result<()>
+where
+    T: Sink<Message> + Unpin,
+    T::Error: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(limit, tx.send(message)).await {
+        Ok(r) => r.with_context(|| format!("sending {what}")),
+        Err(_) => anyhow::bail!("sending {what}: no progress in {} s", limit.as_secs()),
+    }
+}
+
+impl<C: Connect> Uplink<C> {
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let started = tokio::time::Instant::now();
+            let started = Instant::now();
             let session = self.session(&cancel);
             tokio::pin!(session);
             let end = tokio::select! {
@@ -125,26 +198,7 @@ impl Uplink {
     }
 
     async fn session_inner(&self, cancel: &CancellationToken) -> anyhow::Result<SessionEnd> {
-        let mut request = self
-            .settings
-            .url
-            .as_str()
-            .into_client_request()
-            .context("building the websocket request")?;
-        let bearer = HeaderValue::from_str(&format!("Bearer {}", self.settings.token.expose()))
-            .context("the agent token holds characters not allowed in an HTTP header")?;
-        request.headers_mut().insert("authorization", bearer);
-        let mut ws_config = WebSocketConfig::default();
-        ws_config.max_message_size = Some(convops_shared::protocol::MAX_FRAME_BYTES * 2);
-        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
-            request,
-            Some(ws_config),
-            true,
-            Some(Connector::Rustls(self.tls.clone())),
-        )
-        .await
-        .with_context(|| format!("connecting to {}", redacted_url(&self.settings.url)))?;
-        let (mut tx, mut rx) = ws.split();
+        let (mut tx, mut rx) = self.connector.connect().await?;
 
         let agent_id = self.spool.agent_id()?;
         let hello = AgentFrame::Hello {
@@ -152,9 +206,13 @@ impl Uplink {
             agent_id: agent_id.clone(),
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         };
-        tx.send(Message::text(hello.encode()))
-            .await
-            .context("sending hello")?;
+        send(
+            &mut tx,
+            Message::text(hello.encode()),
+            HELLO_TIMEOUT,
+            "hello",
+        )
+        .await?;
         let welcome = tokio::time::timeout(HELLO_TIMEOUT, rx.next())
             .await
             .context("no welcome from the control plane")?;
@@ -186,7 +244,10 @@ impl Uplink {
         };
 
         let mut replies = self.replies.lock().await;
-        let mut heartbeat = tokio::time::interval(Duration::from_secs(u64::from(heartbeat_secs)));
+        let beat = Duration::from_secs(u64::from(heartbeat_secs));
+        let dead_after = beat * MISSED_HEARTBEATS;
+        let mut heartbeat = tokio::time::interval(beat);
+        let mut last_heard = Instant::now();
         let mut last_sent: u64 = 0;
         let mut in_flight: usize = 0;
         loop {
@@ -208,13 +269,13 @@ impl Uplink {
                         )
                     };
                     let wire_bytes = message.len();
-                    tx.send(message).await.context("sending evidence")?;
+                    send(&mut tx, message, dead_after, "evidence").await?;
                     tracing::debug!(seq, wire_bytes, "evidence sent");
                     last_sent = seq;
                     in_flight += 1;
                 }
             }
-            tokio::select! {
+            let first = tokio::select! {
                 // Stopping (SIGTERM): what is spooled stays spooled (every push is flushed before
                 // it returns) and is sent by the next run; the control plane is told the session
                 // ends on purpose.
@@ -223,58 +284,124 @@ impl Uplink {
                         code: CloseCode::Normal,
                         reason: "agent stopping".into(),
                     }));
-                    if let Err(e) = tx.send(bye).await {
-                        tracing::debug!(error = %e, "close frame not sent");
+                    if let Err(e) = send(&mut tx, bye, CLOSE_GRACE, "close frame").await {
+                        tracing::debug!(error = %format!("{e:#}"), "close frame not sent");
                     }
                     tracing::info!(pending = self.spool.pending_count(), in_flight, "uplink closed: agent stopping");
                     return Ok(SessionEnd::Cancelled);
                 }
-                _ = notified, if in_flight < WINDOW => {}
+                _ = notified, if in_flight < WINDOW => continue,
                 Some(frame) = replies.recv() => {
-                    tx.send(Message::text(frame.encode())).await.context("sending a command's failure")?;
+                    send(&mut tx, Message::text(frame.encode()), dead_after, "a command's failure").await?;
+                    continue;
                 }
                 _ = heartbeat.tick() => {
+                    if last_heard.elapsed() >= dead_after {
+                        anyhow::bail!("nothing from the control plane in {} s; taking it for dead", last_heard.elapsed().as_secs());
+                    }
                     let hb = AgentFrame::Heartbeat { at: crate::investigate::now_ms(), spooled: self.spool.pending_count() as u64 };
-                    tx.send(Message::text(hb.encode())).await.context("sending heartbeat")?;
+                    send(&mut tx, Message::text(hb.encode()), dead_after, "heartbeat").await?;
+                    send(&mut tx, Message::Ping(Default::default()), dead_after, "ping").await?;
+                    continue;
                 }
-                msg = rx.next() => {
-                    let text = match msg {
-                        Some(Ok(Message::Text(t))) => t,
-                        Some(Ok(Message::Close(frame))) => anyhow::bail!("control plane closed the connection: {frame:?}"),
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => return Err(e).context("reading from control plane"),
-                        None => anyhow::bail!("connection closed"),
-                    };
-                    match ServerFrame::decode(&text) {
-                        Ok(ServerFrame::Ack { seq }) => {
-                            self.spool.ack(seq).await?;
-                            in_flight = in_flight.saturating_sub(1);
-                            tracing::debug!(seq, "evidence acknowledged");
-                        }
-                        // A frame the control plane cannot take, however often it is sent (too large,
-                        // invalid, or not decodable by that build): set aside with the reason, so
-                        // the frames behind it go on.
-                        Ok(ServerFrame::Error { code: ErrorCode::InvalidEvidence | ErrorCode::FrameTooLarge | ErrorCode::MalformedFrame, message, seq: Some(seq) }) => {
-                            tracing::error!(seq, %message, "control plane rejected evidence; kept in the spool's dead tree");
-                            self.spool.bury(seq, &message).await?;
-                            in_flight = in_flight.saturating_sub(1);
-                        }
-                        Ok(ServerFrame::Error { code, message, .. }) => {
-                            anyhow::bail!("control plane error {code:?}: {message}");
-                        }
-                        Ok(ServerFrame::Command { id, command }) => {
-                            tracing::info!(command_id = %id, ?command, "command received");
-                            if self.commands.try_send(Incoming { id: id.clone(), command }).is_err() {
-                                tracing::warn!(command_id = %id, "investigation queue full; command dropped");
-                            }
-                        }
-                        Ok(ServerFrame::Welcome { .. }) => tracing::warn!("unexpected second welcome"),
-                        Err(e) => tracing::warn!(error = %e, "undecodable frame from control plane ignored"),
+                msg = rx.next() => msg,
+            };
+            // Everything that has already arrived is read now, so the acks among it are deleted
+            // in one batch.
+            let mut acked = Vec::new();
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                last_heard = Instant::now();
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => Some(t),
+                    Some(Ok(Message::Close(frame))) => {
+                        self.spool.ack_many(&acked).await?;
+                        anyhow::bail!("control plane closed the connection: {frame:?}")
+                    }
+                    Some(Ok(_)) => None,
+                    Some(Err(e)) => {
+                        self.spool.ack_many(&acked).await?;
+                        return Err(e).context("reading from control plane");
+                    }
+                    None => {
+                        self.spool.ack_many(&acked).await?;
+                        anyhow::bail!("connection closed")
+                    }
+                };
+                if let Some(text) = text {
+                    match self.handle(&text, &mut acked).await? {
+                        Handled::Done => in_flight = in_flight.saturating_sub(1),
+                        Handled::Other => {}
                     }
                 }
+                if acked.len() < WINDOW {
+                    next = rx.next().now_or_never();
+                }
+            }
+            self.spool.ack_many(&acked).await?;
+            if !acked.is_empty() {
+                tracing::debug!(
+                    count = acked.len(),
+                    last = acked.last().copied(),
+                    "evidence acknowledged"
+                );
             }
         }
     }
+
+    /// Act on one frame from the control plane; an `Ack`'s `seq` joins `acked`.
+    async fn handle(&self, text: &str, acked: &mut Vec<u64>) -> anyhow::Result<Handled> {
+        match ServerFrame::decode(text) {
+            Ok(ServerFrame::Ack { seq }) => {
+                acked.push(seq);
+                Ok(Handled::Done)
+            }
+            // A frame the control plane cannot take, however often it is sent (too large,
+            // invalid, or not decodable by that build): set aside with the reason, so the frames
+            // behind it go on.
+            Ok(ServerFrame::Error {
+                code:
+                    ErrorCode::InvalidEvidence | ErrorCode::FrameTooLarge | ErrorCode::MalformedFrame,
+                message,
+                seq: Some(seq),
+            }) => {
+                tracing::error!(seq, %message, "control plane rejected evidence; kept in the spool's dead tree");
+                self.spool.bury(seq, &message).await?;
+                Ok(Handled::Done)
+            }
+            Ok(ServerFrame::Error { code, message, .. }) => {
+                anyhow::bail!("control plane error {code:?}: {message}");
+            }
+            Ok(ServerFrame::Command { id, command }) => {
+                tracing::info!(command_id = %id, ?command, "command received");
+                if self
+                    .commands
+                    .try_send(Incoming {
+                        id: id.clone(),
+                        command,
+                    })
+                    .is_err()
+                {
+                    tracing::warn!(command_id = %id, "investigation queue full; command dropped");
+                }
+                Ok(Handled::Other)
+            }
+            Ok(ServerFrame::Welcome { .. }) => {
+                tracing::warn!("unexpected second welcome");
+                Ok(Handled::Other)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "undecodable frame from control plane ignored");
+                Ok(Handled::Other)
+            }
+        }
+    }
+}
+
+/// Whether a frame from the control plane settled one in flight.
+enum Handled {
+    Done,
+    Other,
 }
 
 /// The URL without user info or query (which could carry credentials), for logs.
@@ -287,28 +414,353 @@ fn redacted_url(url: &url::Url) -> String {
     ) + url.path()
 }
 
+/// The session driven over channels, the test playing the control plane, with the clock paused:
+/// tokio advances it whenever every task waits, so minutes of backoff and heartbeats take no
+/// real time and the timings asserted are exact.
 #[cfg(test)]
-mod backoff_tests {
+mod session_tests {
     use super::*;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio_util::sync::{PollSendError, PollSender};
 
-    /// After a few drops the wait grows to the cap; one healthy session later it starts small
-    /// again (it used to stay at about 30 s for the life of the process).
-    #[test]
-    fn backoff_doubles_to_the_cap_and_resets_after_a_healthy_session() {
-        let short = Duration::from_secs(1);
-        let mut backoff = FIRST_BACKOFF;
-        let mut waits = Vec::new();
-        for _ in 0..10 {
-            backoff = wait_before_reconnect(backoff, short);
-            waits.push(backoff);
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+    type Error = PollSendError<Message>;
+
+    /// One connection as the control plane sees it.
+    struct Peer {
+        from_agent: mpsc::Receiver<Message>,
+        to_agent: mpsc::UnboundedSender<Result<Message, Error>>,
+    }
+
+    #[derive(Clone)]
+    struct Pipe {
+        peers: mpsc::UnboundedSender<Peer>,
+        /// Connects still to be refused.
+        refuse: Arc<AtomicUsize>,
+        attempts: Arc<std::sync::Mutex<Vec<Instant>>>,
+    }
+
+    impl Connect for Pipe {
+        type Tx = PollSender<Message>;
+        type Rx = Pin<Box<dyn Stream<Item = Result<Message, Error>> + Send>>;
+        type Error = Error;
+
+        async fn connect(&self) -> anyhow::Result<(Self::Tx, Self::Rx)> {
+            self.attempts.lock().expect("attempts").push(Instant::now());
+            if self
+                .refuse
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                anyhow::bail!("connection refused");
+            }
+            let (atx, arx) = mpsc::channel(1024);
+            let (stx, mut srx) = mpsc::unbounded_channel();
+            self.peers
+                .send(Peer {
+                    from_agent: arx,
+                    to_agent: stx,
+                })
+                .ok();
+            let rx = futures_util::stream::poll_fn(move |cx| srx.poll_recv(cx));
+            Ok((PollSender::new(atx), Box::pin(rx)))
         }
-        assert_eq!(waits[0], FIRST_BACKOFF);
-        assert_eq!(waits[1], FIRST_BACKOFF * 2);
-        assert_eq!(*waits.last().expect("waits"), MAX_BACKOFF);
-        assert_eq!(
-            wait_before_reconnect(backoff, HEALTHY_SESSION),
-            FIRST_BACKOFF
+    }
+
+    struct Harness {
+        spool: Spool,
+        peers: mpsc::UnboundedReceiver<Peer>,
+        refuse: Arc<AtomicUsize>,
+        attempts: Arc<std::sync::Mutex<Vec<Instant>>>,
+        cancel: CancellationToken,
+        task: tokio::task::JoinHandle<anyhow::Result<()>>,
+        _dir: tempfile::TempDir,
+    }
+
+    /// An uplink over [`Pipe`] on a fresh spool holding `frames` frames.
+    async fn harness(frames: u64, refuse: usize) -> Harness {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(&dir.path().join("spool")).expect("spool");
+        for _ in 0..frames {
+            spool
+                .push(None, |seq| format!(r#"{{"seq":{seq}}}"#).into_bytes())
+                .await
+                .expect("push");
+        }
+        let (peers_tx, peers) = mpsc::unbounded_channel();
+        let refuse = Arc::new(AtomicUsize::new(refuse));
+        let attempts = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (commands, _) = mpsc::channel(1);
+        let (_, replies) = mpsc::channel(1);
+        let uplink = Uplink {
+            connector: Pipe {
+                peers: peers_tx,
+                refuse: refuse.clone(),
+                attempts: attempts.clone(),
+            },
+            spool: spool.clone(),
+            commands,
+            replies: tokio::sync::Mutex::new(replies),
+        };
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(uplink.run(cancel.clone()));
+        Harness {
+            spool,
+            peers,
+            refuse,
+            attempts,
+            cancel,
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// What the agent sent, as the test reads it.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Evidence(u64),
+        Heartbeat,
+        Ping,
+        Closed,
+        Other(String),
+    }
+
+    impl Peer {
+        async fn next(&mut self) -> Seen {
+            match self.from_agent.recv().await {
+                None => Seen::Closed,
+                Some(Message::Ping(_)) => Seen::Ping,
+                Some(Message::Text(t)) => {
+                    let v: serde_json::Value = serde_json::from_str(&t).expect("json");
+                    match (v.get("type").and_then(|t| t.as_str()), v.get("seq")) {
+                        (Some("heartbeat"), _) => Seen::Heartbeat,
+                        (None, Some(seq)) => Seen::Evidence(seq.as_u64().expect("seq")),
+                        _ => Seen::Other(t.to_string()),
+                    }
+                }
+                Some(other) => Seen::Other(format!("{other:?}")),
+            }
+        }
+
+        /// Read the hello and answer with a welcome.
+        async fn welcome(&mut self, heartbeat_secs: u32) {
+            match self.next().await {
+                Seen::Other(t) if t.contains("\"hello\"") => {}
+                other => panic!("expected hello, got {other:?}"),
+            }
+            self.say(ServerFrame::Welcome {
+                protocol_version: PROTOCOL_VERSION,
+                workspace_id: "ws".into(),
+                heartbeat_secs,
+                encodings: Vec::new(),
+            });
+        }
+
+        fn say(&self, frame: ServerFrame) {
+            self.to_agent
+                .send(Ok(Message::text(frame.encode())))
+                .expect("agent listening");
+        }
+
+        /// The next evidence frame's seq, answering pings meanwhile.
+        async fn evidence(&mut self) -> u64 {
+            loop {
+                match self.next().await {
+                    Seen::Evidence(seq) => return seq,
+                    Seen::Ping => self.pong(),
+                    Seen::Heartbeat => {}
+                    other => panic!("expected evidence, got {other:?}"),
+                }
+            }
+        }
+
+        fn pong(&self) {
+            self.to_agent
+                .send(Ok(Message::Pong(Default::default())))
+                .ok();
+        }
+
+        /// Everything the agent sends for `span`, answering pings when `alive`.
+        async fn watch(&mut self, span: Duration, alive: bool) -> Vec<(Duration, Seen)> {
+            let start = Instant::now();
+            let mut seen = Vec::new();
+            while let Ok(s) = tokio::time::timeout_at(start + span, self.next()).await {
+                if alive && s == Seen::Ping {
+                    self.pong();
+                }
+                let closed = s == Seen::Closed;
+                seen.push((start.elapsed(), s));
+                if closed {
+                    break;
+                }
+            }
+            seen
+        }
+    }
+
+    impl Harness {
+        async fn peer(&mut self) -> Peer {
+            self.peers.recv().await.expect("a connection")
+        }
+
+        async fn stop(self) {
+            self.cancel.cancel();
+            self.task.await.expect("uplink task").expect("uplink");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_window_bounds_what_is_in_flight_and_each_ack_opens_one_slot() {
+        let mut h = harness(40, 0).await;
+        let mut peer = h.peer().await;
+        peer.welcome(5).await;
+        for want in 1..=WINDOW as u64 {
+            assert_eq!(peer.evidence().await, want);
+        }
+        // A full window: however long the control plane takes, nothing more is sent.
+        let seen = peer.watch(Duration::from_secs(12), true).await;
+        assert!(
+            seen.iter()
+                .all(|(_, s)| matches!(s, Seen::Heartbeat | Seen::Ping)),
+            "{seen:?}"
         );
+        peer.say(ServerFrame::Ack { seq: 1 });
+        assert_eq!(peer.evidence().await, WINDOW as u64 + 1);
+        let seen = peer.watch(Duration::from_secs(6), true).await;
+        assert!(
+            !seen.iter().any(|(_, s)| matches!(s, Seen::Evidence(_))),
+            "one ack, one frame: {seen:?}"
+        );
+        h.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_drop_the_agent_resends_from_the_oldest_unacknowledged() {
+        let mut h = harness(5, 0).await;
+        let mut peer = h.peer().await;
+        peer.welcome(5).await;
+        for want in 1..=5 {
+            assert_eq!(peer.evidence().await, want);
+        }
+        // Two acks arrive together: deleted in one batch.
+        peer.say(ServerFrame::Ack { seq: 1 });
+        peer.say(ServerFrame::Ack { seq: 2 });
+        while h.spool.pending_count() > 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(peer);
+        let mut peer = h.peer().await;
+        peer.welcome(5).await;
+        for want in 3..=5 {
+            assert_eq!(peer.evidence().await, want, "resumed in order");
+        }
+        peer.say(ServerFrame::Ack { seq: 3 });
+        peer.say(ServerFrame::Ack { seq: 4 });
+        peer.say(ServerFrame::Ack { seq: 5 });
+        // A frame pushed now goes out on the open session at once.
+        h.spool
+            .push(None, |seq| format!(r#"{{"seq":{seq}}}"#).into_bytes())
+            .await
+            .expect("push");
+        assert_eq!(peer.evidence().await, 6);
+        h.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_go_out_on_time_and_a_silent_peer_is_dropped_after_three() {
+        let mut h = harness(0, 0).await;
+        let mut peer = h.peer().await;
+        peer.welcome(5).await;
+        let welcomed = Instant::now();
+        // The control plane never answers, not even a pong.
+        let seen = peer.watch(Duration::from_secs(60), false).await;
+        let beats: Vec<Duration> = seen
+            .iter()
+            .filter(|(_, s)| *s == Seen::Heartbeat)
+            .map(|(t, _)| *t)
+            .collect();
+        assert_eq!(
+            beats,
+            [0, 5, 10].map(Duration::from_secs),
+            "a heartbeat every 5 s: {seen:?}"
+        );
+        assert_eq!(
+            seen.iter().filter(|(_, s)| *s == Seen::Ping).count(),
+            3,
+            "{seen:?}"
+        );
+        let (closed_at, last) = seen.last().expect("something seen");
+        assert_eq!(*last, Seen::Closed, "{seen:?}");
+        assert_eq!(
+            *closed_at,
+            Duration::from_secs(15),
+            "three heartbeats of silence"
+        );
+        // And it reconnects.
+        let mut peer = h.peer().await;
+        assert!(welcomed.elapsed() < Duration::from_secs(16));
+        peer.welcome(5).await;
+        h.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_doubles_with_jitter_to_the_cap_and_a_healthy_session_resets_it() {
+        let refused = 9;
+        let mut h = harness(0, refused).await;
+        let mut peer = h.peer().await;
+        let attempts = h.attempts.lock().expect("attempts").clone();
+        assert_eq!(attempts.len(), refused + 1);
+        let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
+        let mut base = FIRST_BACKOFF;
+        for gap in &gaps {
+            // The wait is the backoff plus up to half of it again as jitter.
+            assert!(
+                *gap >= base && *gap <= base + base / 2 + Duration::from_millis(1),
+                "gap {gap:?} for a backoff of {base:?}: {gaps:?}"
+            );
+            base = (base * 2).min(MAX_BACKOFF);
+        }
+        assert_eq!(base, MAX_BACKOFF, "the cap is reached: {gaps:?}");
+
+        // A healthy session (the peer answers pings) is kept as long as it lasts ...
+        peer.welcome(5).await;
+        let seen = peer
+            .watch(HEALTHY_SESSION + Duration::from_secs(5), true)
+            .await;
+        assert!(!seen.iter().any(|(_, s)| *s == Seen::Closed), "{seen:?}");
+        // ... and when it drops, the next connect comes after the first backoff, not the cap.
+        h.refuse.store(0, Ordering::SeqCst);
+        let dropped = Instant::now();
+        drop(peer);
+        let mut peer = h.peer().await;
+        let waited = dropped.elapsed();
+        assert!(
+            waited <= FIRST_BACKOFF + FIRST_BACKOFF / 2 + Duration::from_millis(1),
+            "waited {waited:?} after a healthy session"
+        );
+        peer.welcome(5).await;
+        h.stop().await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rejected_frame_is_set_aside_and_the_rest_go_on() {
+        let mut h = harness(3, 0).await;
+        let mut peer = h.peer().await;
+        peer.welcome(5).await;
+        for want in 1..=3 {
+            assert_eq!(peer.evidence().await, want);
+        }
+        peer.say(ServerFrame::Error {
+            code: ErrorCode::MalformedFrame,
+            message: "unknown field `novel`".into(),
+            seq: Some(2),
+        });
+        peer.say(ServerFrame::Ack { seq: 1 });
+        peer.say(ServerFrame::Ack { seq: 3 });
+        while h.spool.pending_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(h.spool.dead_count(), 1);
+        h.stop().await;
     }
 }
