@@ -108,6 +108,7 @@ struct RawInvestigation {
 #[serde(deny_unknown_fields)]
 struct RawSpool {
     dir: Option<PathBuf>,
+    max_kib: Option<u64>,
 }
 
 /// Validated agent settings.
@@ -131,6 +132,8 @@ pub struct Settings {
     /// Bytes one evidence frame may take (`investigation.evidence_budget_kib`).
     pub evidence_budget: usize,
     pub spool_dir: PathBuf,
+    /// Bound of the spool's outbox in bytes (`spool.max_kib`); see `spool`'s "Size bound".
+    pub spool_max_bytes: u64,
     /// User-defined redaction rules `(name, regex)`, applied before the built-in ones.
     pub redaction_rules: Vec<(String, String)>,
     /// ECS clusters whose services are investigated (names or ARNs).
@@ -327,7 +330,17 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             "must be at least 1",
         ));
     }
-    let RawSpool { dir } = spool;
+    let RawSpool { dir, max_kib } = spool;
+    let spool_max_bytes = match max_kib {
+        None => crate::spool::DEFAULT_MAX_BYTES,
+        Some(kib @ 64..=1_073_741_824) => kib * 1024,
+        Some(kib) => {
+            return Err(ConfigError::key(
+                "spool.max_kib",
+                format!("{kib} is out of range (64 to 1073741824)"),
+            ))
+        }
+    };
     let redaction_rules = validate_rules(redaction)?;
     let RawEcs { clusters } = ecs;
     let ecs_clusters: Vec<String> = clusters
@@ -381,6 +394,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         raw_byte_budget: budget_mib * 1024 * 1024,
         evidence_budget: evidence_kib as usize * 1024,
         spool_dir: dir.unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL_DIR)),
+        spool_max_bytes,
         redaction_rules,
         ecs_clusters,
         logs: LogSettings {
@@ -489,6 +503,7 @@ mod tests {
         );
         let s = load_from(Some(&p), env_none()).expect("valid");
         assert_eq!(s.poll_interval, Duration::from_secs(5));
+        assert_eq!(s.spool_max_bytes, crate::spool::DEFAULT_MAX_BYTES);
         assert_eq!(s.control_plane.token.expose(), "cvo_agt_secret");
         assert!(
             !format!("{s:?}").contains("cvo_agt_secret"),
@@ -514,6 +529,21 @@ mod tests {
             e.contains("control_plane.ca_file") && e.contains("/nonexistent/ca.pem"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_spool_bound_is_in_range() {
+        let base = "[control_plane]\nurl = \"wss://x/\"\ntoken = \"t\"\n";
+        let e = err(&format!("{base}[spool]\nmax_kib = 10\n"));
+        assert!(
+            e.contains("spool.max_kib") && e.contains("10 is out of range"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("agent.toml");
+        std::fs::write(&p, format!("{base}[spool]\nmax_kib = 2048\n")).expect("write");
+        let s = load_from(Some(&p), env_none()).expect("valid");
+        assert_eq!(s.spool_max_bytes, 2 * 1024 * 1024);
     }
 
     #[test]

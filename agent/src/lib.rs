@@ -39,7 +39,7 @@ use crate::spool::{AlarmMemo, Spool};
 
 /// Run the agent until `cancel` fires or a critical task fails.
 pub async fn run(mut settings: Settings, cancel: CancellationToken) -> anyhow::Result<()> {
-    let spool = Spool::open(&settings.spool_dir)?;
+    let spool = Spool::open_with(&settings.spool_dir, settings.spool_max_bytes)?;
     // Without configured clusters, an agent running on ECS watches its own.
     if settings.ecs_clusters.is_empty() {
         if let Ok(uri) = std::env::var(ecs_metadata::METADATA_ENV) {
@@ -183,14 +183,22 @@ impl Watcher {
                         state: alarm.state.clone(),
                         handled_transition: Some(alarm.transitioned_at),
                     };
-                    let seq = self
+                    // A push that fails (the volume filled in spite of the spool's free-space
+                    // floor) is logged and the watcher carries on: a crash would only restart
+                    // into a spool sled cannot open on a full disk.
+                    match self
                         .spool
                         .push(
                             Some((&alarm.name, &memo)),
                             investigate::encoder(frame, &self.redactor),
                         )
-                        .await?;
-                    tracing::info!(alarm = %alarm.name, seq, "evidence spooled");
+                        .await
+                    {
+                        Ok(seq) => tracing::info!(alarm = %alarm.name, seq, "evidence spooled"),
+                        Err(e) => {
+                            tracing::error!(alarm = %alarm.name, error = %e, "could not spool the evidence")
+                        }
+                    }
                 }
                 Decision::Skip => alarms::track(&self.spool, &alarm, memo.as_ref(), true).await?,
                 Decision::Track => alarms::track(&self.spool, &alarm, memo.as_ref(), false).await?,

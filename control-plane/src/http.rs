@@ -187,6 +187,7 @@ pub fn app(state: Arc<AppState>) -> Router {
                 )),
         )
         .route("/api/v1/audit", get(audit_log))
+        .route("/api/v1/data-loss", get(list_data_loss))
         .layer(axum::middleware::from_fn_with_state(
             state.limiter.clone(),
             crate::limits::guard,
@@ -264,9 +265,62 @@ async fn get_incident(
         .ok_or(AppError::NotFound("incident"))?;
     let deliveries = state.store.deliveries(&ws, &id).await?;
     let alarms = state.store.incident_alarms(&ws, &id).await?;
-    Ok(Json(
-        json!({ "incident": incident, "alarms": alarms, "deliveries": deliveries }),
-    ))
+    let data_loss = state.store.incident_losses(&ws, &id).await?;
+    let timeline = timeline(&incident, &alarms, &deliveries, &data_loss);
+    Ok(Json(json!({
+        "incident": incident,
+        "alarms": alarms,
+        "deliveries": deliveries,
+        "data_loss": data_loss,
+        "timeline": timeline,
+    })))
+}
+
+/// An incident's events in time order: its alarms' transitions, its opening, each delivery, and
+/// each loss of evidence that concerns it (see [`crate::store::Store::incident_losses`]).
+fn timeline(
+    incident: &crate::store::Incident,
+    alarms: &[serde_json::Value],
+    deliveries: &[serde_json::Value],
+    losses: &[crate::store::DataLoss],
+) -> Vec<serde_json::Value> {
+    let mut events: Vec<(i64, serde_json::Value)> = Vec::new();
+    for a in alarms {
+        let at = a["transitioned_at"].as_i64().unwrap_or_default();
+        events.push((
+            at,
+            json!({ "at": at, "kind": "alarm", "text": format!("{} entered ALARM", a["alarm_name"].as_str().unwrap_or_default()) }),
+        ));
+    }
+    events.push((
+        incident.opened_at,
+        json!({ "at": incident.opened_at, "kind": "opened", "text": incident.title }),
+    ));
+    for d in deliveries {
+        if let Some(at) = d["delivered_at"].as_i64() {
+            events.push((
+                at,
+                json!({ "at": at, "kind": "delivered", "text": format!("{} sent to {}", d["kind"].as_str().unwrap_or_default(), d["route"].as_str().unwrap_or_default()) }),
+            ));
+        }
+    }
+    for l in losses {
+        events.push((
+            l.received_at,
+            json!({ "at": l.received_at, "kind": "evidence_lost", "text": format!("evidence lost ({}): {}", l.reason, l.detail) }),
+        ));
+    }
+    events.sort_by_key(|(at, _)| *at);
+    events.into_iter().map(|(_, e)| e).collect()
+}
+
+async fn list_data_loss(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let ws = api_workspace(&state, &headers).await?;
+    let data_loss = state.store.losses(&ws, 200).await?;
+    Ok(Json(json!({ "data_loss": data_loss })))
 }
 
 async fn get_evidence(

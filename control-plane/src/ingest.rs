@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use convops_shared::protocol::{
-    AgentFrame, ErrorCode, EvidenceFrame, ServerFrame, Trigger, MAX_AGENT_VERSION_CHARS,
+    AgentFrame, ErrorCode, EvidenceFrame, LossFrame, ServerFrame, Trigger, MAX_AGENT_VERSION_CHARS,
     MAX_FRAME_BYTES, MAX_STRING_BYTES, PROTOCOL_VERSION,
 };
 
@@ -29,6 +29,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const SEEN_WRITE_EVERY: Duration = Duration::from_secs(60);
 /// Frames of one workspace redacted and diagnosed at once (on the blocking pool).
 const CPU_SLOTS_PER_WORKSPACE: usize = 2;
+/// Alarms a merged loss record may name (the agent names at most 20).
+const MAX_LOSS_ALARMS: usize = 100;
 /// Close code for a policy violation (RFC 6455 §7.4.1).
 const CLOSE_POLICY: u16 = 1008;
 
@@ -228,6 +230,7 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                 }
                 None
             }
+            Ok(AgentFrame::Loss(loss)) => handle_loss(&state, &workspace_id, &agent_id, loss).await,
             Ok(AgentFrame::CommandFailed { command_id, reason }) => {
                 command_failed(&state, &workspace_id, &agent_id, &command_id, &reason).await;
                 None
@@ -257,6 +260,68 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         }
     }
     tracing::info!(%workspace_id, %agent_id, "agent disconnected");
+}
+
+/// Store a loss the agent reported (re-redacted like evidence) and acknowledge it.
+async fn handle_loss(
+    state: &AppState,
+    workspace_id: &str,
+    agent_id: &str,
+    mut loss: LossFrame,
+) -> Option<ServerFrame> {
+    let seq = loss.seq;
+    let invalid = |message: String| {
+        Some(ServerFrame::Error {
+            code: ErrorCode::InvalidEvidence,
+            message,
+            seq: Some(seq),
+        })
+    };
+    if seq == 0 {
+        return invalid("seq must be at least 1".into());
+    }
+    if loss.alarms.len() > MAX_LOSS_ALARMS {
+        return invalid(format!(
+            "alarms names {} alarms; at most {MAX_LOSS_ALARMS}",
+            loss.alarms.len()
+        ));
+    }
+    for (field, value) in [
+        ("detail", Some(&loss.detail)),
+        ("alarm_name", loss.alarm_name.as_ref()),
+        ("investigation_id", loss.investigation_id.as_ref()),
+    ]
+    .into_iter()
+    .chain(loss.alarms.iter().map(|a| ("alarms[]", Some(a))))
+    {
+        if let Some(len) = value.map(String::len).filter(|l| *l > MAX_STRING_BYTES) {
+            return invalid(format!(
+                "{field} is {len} bytes; at most {MAX_STRING_BYTES}"
+            ));
+        }
+    }
+    let redactor = state.redactor(workspace_id);
+    for text in [Some(&mut loss.detail), loss.alarm_name.as_mut()]
+        .into_iter()
+        .flatten()
+        .chain(loss.alarms.iter_mut())
+    {
+        if let std::borrow::Cow::Owned(masked) = redactor.redact(text) {
+            *text = masked;
+        }
+    }
+    match state.store.record_loss(workspace_id, agent_id, &loss).await {
+        Ok(recorded) => {
+            if recorded {
+                tracing::warn!(%workspace_id, %agent_id, seq, reason = loss.reason.as_str(), alarm = loss.alarm_name.as_deref().unwrap_or("-"), "agent reports evidence lost");
+            }
+            Some(ServerFrame::Ack { seq })
+        }
+        Err(e) => {
+            tracing::error!(%workspace_id, %agent_id, seq, error = %format!("{e:#}"), "recording a loss");
+            Some(ServerFrame::error(ErrorCode::Internal, "internal error"))
+        }
+    }
 }
 
 /// The text of a binary frame, or the error frame that refuses it.

@@ -13,6 +13,8 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use convops_shared::protocol::LossFrame;
+
 use crate::auth;
 
 pub fn now_ms() -> i64 {
@@ -1126,6 +1128,147 @@ impl Store {
                 })
             })
             .collect())
+    }
+}
+
+/// Evidence an agent reported lost ([`LossFrame`]), as stored.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DataLoss {
+    pub agent_id: String,
+    pub seq: i64,
+    /// `spool_full` or `spool_corrupt`.
+    pub reason: String,
+    /// When the agent noticed (agent clock).
+    pub lost_at: i64,
+    pub received_at: i64,
+    pub frames: Option<i64>,
+    pub bytes: Option<i64>,
+    pub investigation_id: Option<String>,
+    pub alarm_name: Option<String>,
+    pub alarm_at: Option<i64>,
+    /// A merged record's alarms.
+    pub alarms: Vec<String>,
+    pub detail: String,
+}
+
+/// How far back a loss about an alarm is shown on an incident of that alarm (an earlier
+/// transition's evidence that never arrived), and how far back a loss that names no alarm (a
+/// corrupt spool: any alarm) is shown on an incident opened after it was reported.
+const LOSS_LOOKBACK_MS: i64 = 24 * 3_600_000;
+/// A loss that names no alarm is also shown on incidents opened up to this long after it.
+const LOSS_LOOKAHEAD_MS: i64 = 3_600_000;
+
+const DATA_LOSS_COLUMNS: &str = "l.agent_id, l.seq, l.reason, l.lost_at, l.received_at, l.frames, \
+     l.bytes, l.investigation_id, l.alarm_name, l.alarm_at, l.detail, l.alarms";
+
+fn data_loss_row(r: &sqlx::sqlite::SqliteRow) -> DataLoss {
+    DataLoss {
+        agent_id: r.get(0),
+        seq: r.get(1),
+        reason: r.get(2),
+        lost_at: r.get(3),
+        received_at: r.get(4),
+        frames: r.get(5),
+        bytes: r.get(6),
+        investigation_id: r.get(7),
+        alarm_name: r.get(8),
+        alarm_at: r.get(9),
+        detail: r.get(10),
+        alarms: serde_json::from_str(&r.get::<String, _>(11)).unwrap_or_default(),
+    }
+}
+
+impl Store {
+    /// Record a loss an agent reported. `false` when it is a duplicate, or when the evidence of
+    /// that `seq` was stored (sent before the agent replaced it: nothing was lost).
+    pub async fn record_loss(
+        &self,
+        workspace_id: &str,
+        agent_id: &str,
+        loss: &LossFrame,
+    ) -> anyhow::Result<bool> {
+        let seq = i64::try_from(loss.seq)
+            .map_err(|_| anyhow::anyhow!("sequence number {} out of range", loss.seq))?;
+        let as_i64 = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+        let mut tx = self.write_tx().await?;
+        let arrived = sqlx::query(
+            "SELECT 1 FROM evidence WHERE workspace_id = ? AND agent_id = ? AND seq = ?",
+        )
+        .bind(workspace_id)
+        .bind(agent_id)
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if arrived.is_some() {
+            return Ok(false);
+        }
+        let inserted = sqlx::query(
+            "INSERT OR IGNORE INTO data_loss (workspace_id, agent_id, seq, reason, lost_at, received_at, \
+             frames, bytes, investigation_id, alarm_name, alarm_at, detail, alarms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(workspace_id)
+        .bind(agent_id)
+        .bind(seq)
+        .bind(loss.reason.as_str())
+        .bind(loss.at)
+        .bind(now_ms())
+        .bind(as_i64(loss.frames))
+        .bind(as_i64(loss.bytes))
+        .bind(&loss.investigation_id)
+        .bind(&loss.alarm_name)
+        .bind(loss.alarm_at)
+        .bind(&loss.detail)
+        .bind(serde_json::to_string(&loss.alarms)?)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// The losses that concern an incident: those about one of its alarms (or a merged record
+    /// naming it) whose transition came up to a day before that alarm's, and those that name no
+    /// alarm, reported from a day before the incident opened to an hour after.
+    pub async fn incident_losses(
+        &self,
+        workspace_id: &str,
+        incident_id: &str,
+    ) -> anyhow::Result<Vec<DataLoss>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DATA_LOSS_COLUMNS} FROM data_loss l JOIN incidents i \
+             ON i.workspace_id = l.workspace_id AND i.id = ?2 \
+             WHERE l.workspace_id = ?1 AND ( \
+               EXISTS (SELECT 1 FROM incident_alarms a \
+                  WHERE a.workspace_id = ?1 AND a.incident_id = ?2 \
+                  AND (a.alarm_name = l.alarm_name \
+                       OR EXISTS (SELECT 1 FROM json_each(l.alarms) j WHERE j.value = a.alarm_name)) \
+                  AND l.alarm_at BETWEEN a.transitioned_at - ?3 AND a.transitioned_at) \
+               OR (l.alarm_name IS NULL AND l.alarms = '[]' \
+                   AND l.received_at BETWEEN i.opened_at - ?3 AND i.opened_at + ?4)) \
+             ORDER BY l.received_at, l.agent_id, l.seq"
+        ))
+        .bind(workspace_id)
+        .bind(incident_id)
+        .bind(LOSS_LOOKBACK_MS)
+        .bind(LOSS_LOOKAHEAD_MS)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(data_loss_row).collect())
+    }
+
+    /// Every loss of a workspace, newest first.
+    pub async fn losses(&self, workspace_id: &str, limit: i64) -> anyhow::Result<Vec<DataLoss>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DATA_LOSS_COLUMNS} FROM data_loss l WHERE l.workspace_id = ? \
+             ORDER BY l.received_at DESC, l.agent_id, l.seq DESC LIMIT ?"
+        ))
+        .bind(workspace_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(data_loss_row).collect())
     }
 }
 

@@ -4,12 +4,14 @@
 //! serving other agents.
 
 use convops_control_plane::store::Store;
-use convops_shared::protocol::{ErrorCode, ServerFrame, MAX_FRAME_BYTES};
+use convops_shared::protocol::{
+    AgentFrame, ErrorCode, LossFrame, LossReason, ServerFrame, MAX_FRAME_BYTES,
+};
 use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
 
 mod common;
-use common::{connect, evidence, expect_error, hello, recv, server, session, wait_up};
+use common::{api_get, connect, evidence, expect_error, hello, recv, server, session, wait_up};
 
 #[tokio::test]
 async fn handshake_refuses_missing_and_wrong_tokens() {
@@ -293,4 +295,107 @@ async fn handshake_fields_and_strings_are_bounded_and_heartbeats_do_not_write_ea
     a.send(Message::text(evidence(3))).await.expect("send");
     assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 3 }));
     assert_eq!(seen().await, first, "a heartbeat wrote to the database");
+}
+
+fn loss(seq: u64, alarm: Option<(&str, i64)>, detail: &str) -> Message {
+    Message::text(
+        AgentFrame::Loss(LossFrame {
+            seq,
+            reason: if alarm.is_some() {
+                LossReason::SpoolFull
+            } else {
+                LossReason::SpoolCorrupt
+            },
+            at: 1_767_225_700_000,
+            frames: alarm.map(|_| 1),
+            bytes: alarm.map(|_| 51_200),
+            investigation_id: alarm.map(|_| format!("inv-{seq}")),
+            alarm_name: alarm.map(|(name, _)| name.to_owned()),
+            alarm_at: alarm.map(|(_, at)| at),
+            alarms: Vec::new(),
+            detail: detail.into(),
+        })
+        .encode(),
+    )
+}
+
+/// A loss the agent reports is acknowledged, stored once (a redelivery is a duplicate, a loss
+/// for a seq whose evidence arrived is no loss), re-redacted, and shown on the incident it
+/// concerns: in `data_loss` and on the timeline.
+#[tokio::test]
+async fn losses_are_stored_once_redacted_and_shown_on_the_incident() {
+    let s = server().await;
+    wait_up(&s).await;
+    let mut a = session(&s, "agt-lossy").await;
+    a.send(Message::text(evidence(1))).await.expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 1 }));
+    // An earlier transition of the same alarm whose evidence the spool dropped.
+    let earlier = 1_767_225_600_000 - 600_000;
+    let dropped = loss(
+        2,
+        Some(("orders-api-5xx", earlier)),
+        "dropped to make room; db password=hunter22secret",
+    );
+    for _ in 0..2 {
+        a.send(dropped.clone()).await.expect("send");
+        assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 2 }));
+    }
+    // Seq 1's evidence is stored: a loss record for it (sent before the ack was seen) is moot.
+    a.send(loss(1, Some(("orders-api-5xx", 1_767_225_600_000)), "x"))
+        .await
+        .expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 1 }));
+    a.send(loss(3, None, "the spool could not be read"))
+        .await
+        .expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 3 }));
+    // Another alarm's loss concerns another incident.
+    a.send(loss(4, Some(("other-alarm", earlier)), "other"))
+        .await
+        .expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 4 }));
+    // A loss with a seq of 0 is refused with its seq, like evidence.
+    a.send(loss(0, None, "zero")).await.expect("send");
+    assert_eq!(
+        expect_error(&mut a, ErrorCode::InvalidEvidence).await,
+        Some(0)
+    );
+
+    let all = api_get(&s, "/api/v1/data-loss").await;
+    let seqs: Vec<i64> = all["data_loss"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|l| l["seq"].as_i64().expect("seq"))
+        .collect();
+    assert_eq!(seqs.len(), 3, "seqs 2, 3 and 4 once each: {all}");
+    assert!(!all.to_string().contains("hunter22secret"), "{all}");
+
+    let incidents = api_get(&s, "/api/v1/incidents").await;
+    let id = incidents["incidents"][0]["id"]
+        .as_str()
+        .expect("an incident")
+        .to_owned();
+    let detail = api_get(&s, &format!("/api/v1/incidents/{id}")).await;
+    let on_incident: Vec<i64> = detail["data_loss"]
+        .as_array()
+        .expect("data_loss")
+        .iter()
+        .map(|l| l["seq"].as_i64().expect("seq"))
+        .collect();
+    assert_eq!(on_incident, [2, 3], "{detail}");
+    let kinds: Vec<&str> = detail["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds[0], "alarm", "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "evidence_lost").count(),
+        2,
+        "{kinds:?}"
+    );
+    let text = detail["timeline"].to_string();
+    assert!(text.contains("[password_or_secret:"), "masked: {text}");
 }

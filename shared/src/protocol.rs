@@ -84,6 +84,9 @@ pub enum AgentFrame {
         /// Frames waiting in the agent's spool.
         spooled: u64,
     },
+    /// Evidence the agent lost, sent in the place (the `seq`) of what it replaces, so the
+    /// control plane can say what is missing instead of missing it silently.
+    Loss(LossFrame),
     /// A [`ServerFrame::Command`] that could not be carried out (no alarm matches the target,
     /// alarms could not be listed), so whoever asked hears back. Sent once, on the session the
     /// command came in on; `reason` is redacted.
@@ -91,6 +94,62 @@ pub enum AgentFrame {
         command_id: String,
         reason: String,
     },
+}
+
+/// Why the agent lost evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossReason {
+    /// The spool reached its size bound and dropped a frame to make room (its drop policy is in
+    /// the agent's `spool` module).
+    SpoolFull,
+    /// The spool's volume was nearly full: the frame was not written, to keep the disk from
+    /// filling (sled can neither write nor reopen on a full disk).
+    DiskFull,
+    /// The spool could not be read at start; it was moved aside and a new one started, so what
+    /// it held was not sent.
+    SpoolCorrupt,
+}
+
+impl LossReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossReason::SpoolFull => "spool_full",
+            LossReason::DiskFull => "disk_full",
+            LossReason::SpoolCorrupt => "spool_corrupt",
+        }
+    }
+}
+
+/// A data-loss event: what the agent could not send and why. Carries the `seq` of the frame it
+/// stands for, and is acknowledged and deduplicated like evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossFrame {
+    pub seq: u64,
+    pub reason: LossReason,
+    /// When the agent noticed the loss (epoch ms, agent clock).
+    pub at: i64,
+    /// Evidence frames lost, when known (a corrupt store cannot be counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<u64>,
+    /// Bytes of evidence lost, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// The investigation whose evidence was lost, when one frame was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub investigation_id: Option<String>,
+    /// The alarm that investigation was about (already redacted, as it was in the frame).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_name: Option<String>,
+    /// That alarm's transition into `ALARM` (epoch ms); for a merged record, the earliest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm_at: Option<i64>,
+    /// A merged record (many frames): the alarms their investigations were about, first few.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alarms: Vec<String>,
+    /// One sentence for people: what was lost and what the agent did.
+    pub detail: String,
 }
 
 /// Why an investigation ran.

@@ -172,6 +172,22 @@ fn cases() -> Vec<(&'static str, String)> {
             .encode(),
         ),
         (
+            "loss",
+            AgentFrame::Loss(LossFrame {
+                seq: 12,
+                reason: LossReason::SpoolFull,
+                at: 1_767_225_660_000,
+                frames: Some(1),
+                bytes: Some(48_213),
+                investigation_id: Some("inv-5d2e".into()),
+                alarm_name: Some("orders-api-5xx".into()),
+                alarm_at: Some(1_767_225_600_000),
+                alarms: Vec::new(),
+                detail: "the spool reached its bound of 268435456 bytes; this investigation's evidence was dropped to make room".into(),
+            })
+            .encode(),
+        ),
+        (
             "welcome",
             ServerFrame::Welcome {
                 protocol_version: 1,

@@ -21,6 +21,8 @@ pub struct Server {
     pub port: u16,
     pub ca: std::path::PathBuf,
     pub token: String,
+    /// The workspace's REST API key.
+    pub api_key: String,
     pub workspace_id: String,
     pub data_dir: std::path::PathBuf,
     pub cancel: CancellationToken,
@@ -76,7 +78,7 @@ pub async fn server_with(configure: impl FnOnce(&mut Settings)) -> Server {
     let (store, _) = convops_control_plane::open_data_dir(&settings)
         .await
         .expect("data dir");
-    let (ws, _) = store.create_workspace("acme", "test").await.expect("ws");
+    let (ws, api_key) = store.create_workspace("acme", "test").await.expect("ws");
     let token = store
         .create_agent_token(&ws.id, "a", "test")
         .await
@@ -92,6 +94,7 @@ pub async fn server_with(configure: impl FnOnce(&mut Settings)) -> Server {
         port,
         ca: dir.path().join("tls/ca.pem"),
         token,
+        api_key,
         workspace_id: ws.id,
         data_dir: dir.path().join("data"),
         cancel,
@@ -215,4 +218,21 @@ pub fn received(workspace_id: &str, seq: u64) -> convops_control_plane::store::R
         wire_bytes: 2,
         command_id: None,
     }
+}
+
+/// `GET` an API path with the workspace's key; the JSON body.
+pub async fn api_get(s: &Server, path: &str) -> serde_json::Value {
+    let ca = std::fs::read(&s.ca).expect("ca");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("pem"))
+        .build()
+        .expect("client");
+    let resp = client
+        .get(format!("https://127.0.0.1:{}{path}", s.port))
+        .bearer_auth(&s.api_key)
+        .send()
+        .await
+        .expect("request");
+    assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+    resp.json().await.expect("json")
 }
