@@ -333,11 +333,11 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let RawSpool { dir, max_kib } = spool;
     let spool_max_bytes = match max_kib {
         None => crate::spool::DEFAULT_MAX_BYTES,
-        Some(kib @ 64..=1_073_741_824) => kib * 1024,
+        Some(kib @ 16..=1_073_741_824) => kib * 1024,
         Some(kib) => {
             return Err(ConfigError::key(
                 "spool.max_kib",
-                format!("{kib} is out of range (64 to 1073741824)"),
+                format!("{kib} is out of range (16 to 1073741824)"),
             ))
         }
     };

@@ -114,6 +114,13 @@ impl SlackReceiver {
         }
     }
 
+    /// Forget the canned failures not yet used.
+    pub fn clear_failures(&self) {
+        if let Ok(mut i) = self.shared.0.lock() {
+            i.failures.clear();
+        }
+    }
+
     pub fn messages(&self) -> Vec<Received> {
         self.shared
             .0

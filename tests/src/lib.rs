@@ -11,6 +11,8 @@
 //! - [`seed`]: seeding the emulator from a scenario.
 //! - [`tap`]: records what the agent sends over its TLS websocket, for the leak check.
 //! - [`runner`]: replaying a scenario through the product and scoring the result.
+//! - [`world`]: moto, Slack and a control plane set up, and alarms fired, for end-to-end tests.
+//! - [`proxy`]: a loopback TCP proxy that can sever a connection in the middle of a frame.
 
 pub mod cbor;
 pub mod chat;
@@ -18,10 +20,12 @@ pub mod cloudtrail;
 pub mod failing;
 pub mod moto;
 pub mod procs;
+pub mod proxy;
 pub mod runner;
 pub mod scenario;
 pub mod seed;
 pub mod tap;
+pub mod world;
 
 /// A free TCP port on 127.0.0.1 (bound and released; callers retry on the rare collision).
 pub fn free_port() -> std::io::Result<u16> {

@@ -439,6 +439,24 @@ pub fn start_agent_through(
     Proc::spawn(cmd, log)
 }
 
+/// Start an agent connecting to `url`, with further settings in the environment
+/// (`CONVOPS_AGENT__…` variables).
+pub fn start_agent_with(
+    cp: &ControlPlaneSetup,
+    aws: &AwsEndpoints,
+    spool_dir: &Path,
+    log: PathBuf,
+    url: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Proc> {
+    let mut cmd = agent_command(cp, aws, spool_dir)?;
+    cmd.env("CONVOPS_AGENT__CONTROL_PLANE__URL", url);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Proc::spawn(cmd, log)
+}
+
 fn agent_command(
     cp: &ControlPlaneSetup,
     aws: &AwsEndpoints,
