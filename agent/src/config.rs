@@ -333,7 +333,13 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
     let RawSpool { dir, max_kib } = spool;
     let spool_max_bytes = match max_kib {
         None => crate::spool::DEFAULT_MAX_BYTES,
-        Some(kib @ 16..=1_073_741_824) => kib * 1024,
+        Some(kib @ 16..=1_073_741_824) if kib >= evidence_kib => kib * 1024,
+        Some(kib @ 16..=1_073_741_824) => {
+            return Err(ConfigError::key(
+                "spool.max_kib",
+                format!("{kib} is below investigation.evidence_budget_kib ({evidence_kib}): the spool could not hold one frame"),
+            ))
+        }
         Some(kib) => {
             return Err(ConfigError::key(
                 "spool.max_kib",
@@ -537,6 +543,11 @@ mod tests {
         let e = err(&format!("{base}[spool]\nmax_kib = 10\n"));
         assert!(
             e.contains("spool.max_kib") && e.contains("10 is out of range"),
+            "{e}"
+        );
+        let e = err(&format!("{base}[spool]\nmax_kib = 32\n"));
+        assert!(
+            e.contains("spool.max_kib") && e.contains("evidence_budget_kib (64)"),
             "{e}"
         );
         let dir = tempfile::tempdir().expect("tempdir");

@@ -26,9 +26,12 @@
 //!   investigation covers a later window of the same incident), then the **oldest**, the new
 //!   frame last. Each dropped frame is replaced, under its own `seq`, by a small
 //!   [`LossFrame`](convops_shared::protocol::LossFrame) naming the investigation, the alarm and
-//!   the bytes lost, so the order holds and the control plane records and shows the gap. Loss
-//!   records themselves are never dropped. A frame already sent and later acknowledged removes
-//!   its record: nothing was lost after all.
+//!   the bytes lost, so the order holds and the control plane records and shows the gap. A
+//!   frame larger than the whole bound is replaced first. Loss records themselves are never
+//!   dropped; once they take a quarter of the bound they are merged into one summary under a
+//!   new `seq` (a record already delivered may then be counted twice, never not at all). A
+//!   frame already sent and later acknowledged removes its record, unless merged: nothing was
+//!   lost after all.
 //! - **Disk full.** sled can neither write nor even reopen on a full disk, and its log takes
 //!   several times the bytes it holds, so a bound in logical bytes does not protect a small
 //!   volume. Below a floor of free space (a tenth of the volume, 1 MiB to 1 GiB), a push stores a
@@ -456,25 +459,36 @@ impl Spool {
                 .as_ref()
                 .is_some_and(|a| latest.get(a.name.as_str()).is_some_and(|l| *l > seq))
         };
-        let mut order: Vec<(bool, u64)> = droppable
+        // A frame larger than the whole bound can never fit: it goes first, before it could push
+        // out anything else; then superseded frames; then the oldest.
+        let mut order: Vec<(u8, u64)> = droppable
             .0
             .iter()
-            .map(|(seq, p)| (!superseded(*seq, p), *seq))
+            .map(|(seq, p)| {
+                let rank = if p.len > self.max_bytes {
+                    0
+                } else if superseded(*seq, p) {
+                    1
+                } else {
+                    2
+                };
+                (rank, *seq)
+            })
             .collect();
         order.sort_unstable();
         drop(latest);
         let mut records = Vec::new();
-        for (kept_longer, seq) in order {
+        for (rank, seq) in order {
             if self.bytes.load(Ordering::SeqCst) <= self.max_bytes {
                 break;
             }
             let Some(probed) = droppable.0.remove(&seq) else {
                 continue;
             };
-            let reason = if kept_longer {
-                "it was the oldest evidence waiting"
-            } else {
-                "it was superseded by a later investigation of the same alarm, which is kept"
+            let reason = match rank {
+                0 => "it alone was larger than the bound",
+                1 => "it was superseded by a later investigation of the same alarm, which is kept",
+                _ => "it was the oldest evidence waiting",
             };
             let len = probed.len;
             let record = LossFrame {
@@ -549,9 +563,7 @@ impl Spool {
                 }
             }
         }
-        let Some(&first) = droppable.1.keys().next() else {
-            return Ok(());
-        };
+        let merged: Vec<u64> = droppable.1.keys().copied().collect();
         let record = LossFrame {
             frames: Some(frames),
             bytes: Some(bytes),
@@ -559,7 +571,7 @@ impl Spool {
             alarm_name: (alarms.len() == 1).then(|| alarms[0].clone()),
             alarms: alarms.clone(),
             ..loss_record(
-                first,
+                0,
                 if disk_full { LossReason::DiskFull } else { LossReason::SpoolFull },
                 format!(
                     "the agent could not keep the evidence of {frames} investigations ({bytes} bytes) while the control plane could not take it (its spool's bound is {} bytes, or its volume was nearly full); the alarms are listed{}",
@@ -568,17 +580,25 @@ impl Spool {
                 ),
             )
         };
-        let encoded = AgentFrame::Loss(record).encode().into_bytes();
+        // The summary takes a new seq: one of the merged records may already be on its way (or
+        // stored, its ack lost), and a summary under its seq would then be taken for it and
+        // dropped as a duplicate. A record delivered just before the merge is thus counted
+        // twice, never not at all.
+        self.append(droppable, None, &|seq| {
+            AgentFrame::Loss(LossFrame {
+                seq,
+                ..record.clone()
+            })
+            .encode()
+            .into_bytes()
+        })?;
         let mut batch = sled::Batch::default();
-        for seq in droppable.1.keys().skip(1) {
+        for seq in &merged {
             batch.remove(&seq.to_be_bytes());
+            droppable.1.remove(seq);
         }
-        batch.insert(&first.to_be_bytes(), encoded.as_slice());
         self.outbox.apply_batch(batch)?;
         self.bytes.fetch_sub(held, Ordering::SeqCst);
-        self.bytes.fetch_add(encoded.len() as u64, Ordering::SeqCst);
-        droppable.1.clear();
-        droppable.1.insert(first, encoded.len() as u64);
         Ok(())
     }
 
@@ -643,11 +663,14 @@ impl Spool {
     pub async fn bury(&self, seq: u64, reason: &str) -> Result<(), SpoolError> {
         {
             let mut droppable = self.lock_outbox();
-            droppable.0.remove(&seq);
-            droppable.1.remove(&seq);
             let Some(frame) = self.outbox.get(seq.to_be_bytes())? else {
                 return Ok(());
             };
+            // The evidence was refused after the spool had replaced it by a loss record: the
+            // record stays, to be sent after the next reconnect.
+            if frame.starts_with(br#"{"type":"loss""#) {
+                return Ok(());
+            }
             let entry = serde_json::json!({
                 "reason": reason,
                 "frame": String::from_utf8_lossy(&frame),
@@ -656,6 +679,8 @@ impl Spool {
                 .insert(seq.to_be_bytes(), entry.to_string().as_bytes())?;
             self.outbox.remove(seq.to_be_bytes())?;
             self.bytes.fetch_sub(frame.len() as u64, Ordering::SeqCst);
+            droppable.0.remove(&seq);
+            droppable.1.remove(&seq);
         }
         self.flush().await?;
         Ok(())
@@ -1200,13 +1225,19 @@ mod bound_tests {
         assert!(loss.detail.contains("oldest"), "{}", loss.detail);
         assert!(out[2..].iter().all(|(_, l)| l.is_none()), "{out:?}");
 
-        // A frame larger than the whole bound can never be sent: it is the one replaced, and
-        // the loss records before it stay (they are never dropped).
+        // A frame larger than the whole bound can never be sent: it is the one replaced, before
+        // it could push out anything else, and the loss records before it stay.
+        let evidence_before = outbox(&spool).iter().filter(|(_, l)| l.is_none()).count();
         let seq = spool
             .push(None, evidence("huge", 12_000))
             .await
             .expect("push");
         let out = outbox(&spool);
+        assert_eq!(
+            out.iter().filter(|(_, l)| l.is_none()).count(),
+            evidence_before,
+            "{out:?}"
+        );
         let loss = out
             .iter()
             .find(|(s, _)| *s == seq)
@@ -1224,6 +1255,49 @@ mod bound_tests {
         spool.ack_many(&seqs).await.expect("ack");
         assert_eq!(spool.pending_bytes(), 0);
         assert_eq!(spool.pending_count(), 0);
+    }
+
+    /// Loss records past a quarter of the bound are merged into one summary under a new seq
+    /// (one of them may already be on its way), counting every frame and naming every alarm.
+    #[tokio::test]
+    async fn loss_records_are_merged_into_a_summary_under_a_new_seq() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open_with(dir.path(), 8_000).expect("open");
+        let mut last = 0;
+        for i in 0..12 {
+            last = spool
+                .push(None, evidence(["a", "b", "c"][i % 3], 1_500))
+                .await
+                .expect("push");
+        }
+        let out = outbox(&spool);
+        let records: Vec<&LossFrame> = out.iter().filter_map(|(_, l)| l.as_ref()).collect();
+        let evidence_left = out.iter().filter(|(_, l)| l.is_none()).count() as u64;
+        let lost: u64 = records.iter().filter_map(|l| l.frames).sum();
+        assert_eq!(
+            lost + evidence_left,
+            12,
+            "every push is counted once: {out:?}"
+        );
+        let summary = records
+            .iter()
+            .find(|l| l.frames.unwrap_or(1) > 1)
+            .expect("a merged summary");
+        assert!(
+            summary.seq > 1 && summary.seq <= last,
+            "a new seq: {}",
+            summary.seq
+        );
+        assert!(
+            summary
+                .alarms
+                .iter()
+                .all(|a| ["a", "b", "c"].contains(&a.as_str()))
+                && !summary.alarms.is_empty(),
+            "{summary:?}"
+        );
+        assert!(spool.pending_bytes() <= 8_000);
+        assert_eq!(spool.pending_bytes(), stored_bytes(&spool));
     }
 
     /// A frame that was sent before it was replaced and is then acknowledged takes its loss

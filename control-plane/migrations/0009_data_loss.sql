@@ -1,4 +1,5 @@
--- Evidence an agent reports lost (its spool full or unreadable), one row per (agent, seq) like
+-- Evidence an agent reports lost (its spool over its bound, its volume nearly full, or its store
+-- unreadable at start), one row per (agent, seq) like
 -- evidence: a redelivered record is a duplicate, and a record for a seq whose evidence was stored
 -- is not kept (the evidence arrived after all).
 CREATE TABLE data_loss (

@@ -3,8 +3,9 @@
 //! The handshake is refused (401) unless it carries a valid agent token, which names the
 //! workspace; everything the session stores is scoped to that workspace. The first frame must be
 //! `Hello` with a protocol version this build speaks, otherwise the agent gets an `Error` frame and
-//! a clean close. After that, a malformed or oversized frame gets an `Error` frame and the session
-//! goes on; an evidence frame is acknowledged only once it is durably stored (exactly once per
+//! a clean close. After that, a malformed, invalid or oversized frame that names its `seq` gets an
+//! `Error` frame with it and the session goes on (the agent sets the frame aside); one that names
+//! none (not JSON, not inflatable) gets an `Error` frame and the session is closed; an evidence frame is acknowledged only once it is durably stored (exactly once per
 //! `(agent, seq)`). A session's failure never affects other sessions.
 
 use std::sync::Arc;
@@ -171,12 +172,11 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
             // Evidence in the compressed encoding announced in the welcome.
             Ok(Message::Binary(b)) => match inflate(&b) {
                 Ok(t) => (t.into(), b.len()),
+                // Nothing in it can be read, not even a `seq`: the peer is broken, and the
+                // session ends after the error (the agent reconnects; its spool keeps the frame).
                 Err(err) => {
-                    tracing::warn!(%workspace_id, %agent_id, error = ?err, "bad binary frame from agent");
-                    if !send(&mut ws, err).await {
-                        break;
-                    }
-                    continue;
+                    tracing::warn!(%workspace_id, %agent_id, error = ?err, "bad binary frame from agent; closing the session");
+                    return refuse(ws, error_code(&err), error_message(&err)).await;
                 }
             },
             Ok(Message::Close(frame)) => {
@@ -245,11 +245,15 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                 // a newer agent, a `null` where a number goes), a frame that names its `seq` is
                 // answered with it, so the agent sets it aside instead of resending it forever
                 // and holding up the frames behind it.
-                let seq = seq_of(&text);
+                // A frame that names no `seq` cannot be set aside: the peer is broken, and the
+                // session ends after the error frame.
+                let Some(seq) = seq_of(&text) else {
+                    return refuse(ws, e.code(), e.to_string()).await;
+                };
                 Some(ServerFrame::Error {
                     code: e.code(),
                     message: e.to_string(),
-                    seq,
+                    seq: Some(seq),
                 })
             }
         };
@@ -301,10 +305,14 @@ async fn handle_loss(
         }
     }
     let redactor = state.redactor(workspace_id);
-    for text in [Some(&mut loss.detail), loss.alarm_name.as_mut()]
-        .into_iter()
-        .flatten()
-        .chain(loss.alarms.iter_mut())
+    for text in [
+        Some(&mut loss.detail),
+        loss.alarm_name.as_mut(),
+        loss.investigation_id.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(loss.alarms.iter_mut())
     {
         if let std::borrow::Cow::Owned(masked) = redactor.redact(text) {
             *text = masked;
@@ -321,6 +329,20 @@ async fn handle_loss(
             tracing::error!(%workspace_id, %agent_id, seq, error = %format!("{e:#}"), "recording a loss");
             Some(ServerFrame::error(ErrorCode::Internal, "internal error"))
         }
+    }
+}
+
+fn error_code(frame: &ServerFrame) -> ErrorCode {
+    match frame {
+        ServerFrame::Error { code, .. } => *code,
+        _ => ErrorCode::Internal,
+    }
+}
+
+fn error_message(frame: &ServerFrame) -> String {
+    match frame {
+        ServerFrame::Error { message, .. } => message.clone(),
+        _ => String::new(),
     }
 }
 

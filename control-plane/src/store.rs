@@ -421,6 +421,15 @@ impl Store {
         if exists.is_some() {
             return Ok(Stored::Duplicate);
         }
+        // The agent may have replaced this frame by a loss record and sent that on a newer
+        // session while this one was still storing the frame: the evidence arrived, so nothing
+        // was lost.
+        sqlx::query("DELETE FROM data_loss WHERE workspace_id = ? AND agent_id = ? AND seq = ?")
+            .bind(workspace_id)
+            .bind(agent_id)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
         let candidate_id = new_id("inc");
         let new = make_incident(&candidate_id);
         let now = now_ms();
@@ -1136,7 +1145,7 @@ impl Store {
 pub struct DataLoss {
     pub agent_id: String,
     pub seq: i64,
-    /// `spool_full` or `spool_corrupt`.
+    /// `spool_full`, `disk_full` or `spool_corrupt`.
     pub reason: String,
     /// When the agent noticed (agent clock).
     pub lost_at: i64,
@@ -1228,9 +1237,10 @@ impl Store {
         Ok(inserted)
     }
 
-    /// The losses that concern an incident: those about one of its alarms (or a merged record
-    /// naming it) whose transition came up to a day before that alarm's, and those that name no
-    /// alarm, reported from a day before the incident opened to an hour after.
+    /// The losses that concern an incident: those about one of its alarms whose transition came
+    /// up to a day before that alarm's (for a merged record, which has no time per alarm, or one
+    /// without a time: reported from a day before the incident opened to an hour after), and
+    /// those that name no alarm, reported in that same span.
     pub async fn incident_losses(
         &self,
         workspace_id: &str,
@@ -1244,7 +1254,9 @@ impl Store {
                   WHERE a.workspace_id = ?1 AND a.incident_id = ?2 \
                   AND (a.alarm_name = l.alarm_name \
                        OR EXISTS (SELECT 1 FROM json_each(l.alarms) j WHERE j.value = a.alarm_name)) \
-                  AND l.alarm_at BETWEEN a.transitioned_at - ?3 AND a.transitioned_at) \
+                  AND (l.alarm_at BETWEEN a.transitioned_at - ?3 AND a.transitioned_at \
+                       OR ((l.alarm_at IS NULL OR l.alarms != '[]') \
+                           AND l.received_at BETWEEN i.opened_at - ?3 AND i.opened_at + ?4))) \
                OR (l.alarm_name IS NULL AND l.alarms = '[]' \
                    AND l.received_at BETWEEN i.opened_at - ?3 AND i.opened_at + ?4)) \
              ORDER BY l.received_at, l.agent_id, l.seq"

@@ -55,16 +55,8 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
     let mut a = session(&s, "agt-a").await;
     let mut b = session(&s, "agt-b").await;
 
-    a.send(Message::text("{not json")).await.expect("send");
-    expect_error(&mut a, ErrorCode::MalformedFrame).await;
-    a.send(Message::text(r#"{"type":"evidence","seq":"seven"}"#))
-        .await
-        .expect("send");
-    expect_error(&mut a, ErrorCode::MalformedFrame).await;
-    // Binary frames are evidence in the compressed encoding: junk, another dictionary and a
-    // frame that inflates beyond the limit are refused; the session goes on.
-    a.send(Message::binary(vec![0u8; 16])).await.expect("send");
-    expect_error(&mut a, ErrorCode::MalformedFrame).await;
+    // Frames that name no sequence number cannot be set aside: an error frame, then the
+    // session is closed (the agent reconnects; its spool still holds the frame).
     let mut other = flate2::Compress::new(flate2::Compression::best(), true);
     other
         .set_dictionary(b"not the ConvOps dictionary")
@@ -77,11 +69,44 @@ async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
             flate2::FlushCompress::Finish,
         )
         .expect("compress");
-    a.send(Message::binary(z)).await.expect("send");
-    expect_error(&mut a, ErrorCode::MalformedFrame).await;
     let bomb = convops_shared::wire::compress(&vec![b' '; MAX_FRAME_BYTES * 4]);
-    a.send(Message::binary(bomb)).await.expect("send");
-    expect_error(&mut a, ErrorCode::FrameTooLarge).await;
+    for (what, garbage, code) in [
+        (
+            "not JSON",
+            Message::text("{not json"),
+            ErrorCode::MalformedFrame,
+        ),
+        (
+            "a seq that is not a number",
+            Message::text(r#"{"type":"evidence","seq":"seven"}"#),
+            ErrorCode::MalformedFrame,
+        ),
+        // Binary frames are evidence in the compressed encoding: junk, another dictionary and
+        // a frame that inflates beyond the limit.
+        (
+            "binary junk",
+            Message::binary(vec![0u8; 16]),
+            ErrorCode::MalformedFrame,
+        ),
+        (
+            "another dictionary",
+            Message::binary(z),
+            ErrorCode::MalformedFrame,
+        ),
+        (
+            "a decompression bomb",
+            Message::binary(bomb),
+            ErrorCode::FrameTooLarge,
+        ),
+    ] {
+        let mut g = session(&s, "agt-garbage").await;
+        g.send(garbage).await.expect("send");
+        assert_eq!(expect_error(&mut g, code).await, None, "{what}");
+        assert!(
+            recv(&mut g).await.is_none(),
+            "{what}: the session is closed"
+        );
+    }
 
     // Invalid evidence names its sequence number so the agent can set it aside.
     a.send(Message::text(evidence(0))).await.expect("send");
@@ -354,6 +379,14 @@ async fn losses_are_stored_once_redacted_and_shown_on_the_incident() {
         .await
         .expect("send");
     assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 4 }));
+    // The agent replaced seq 5 by a loss record and sent it on a newer session while an older
+    // one was still storing the evidence: once the evidence is stored, the record goes.
+    a.send(loss(5, Some(("orders-api-5xx", earlier)), "raced"))
+        .await
+        .expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 5 }));
+    a.send(Message::text(evidence(5))).await.expect("send");
+    assert_eq!(recv(&mut a).await, Some(ServerFrame::Ack { seq: 5 }));
     // A loss with a seq of 0 is refused with its seq, like evidence.
     a.send(loss(0, None, "zero")).await.expect("send");
     assert_eq!(

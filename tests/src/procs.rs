@@ -132,7 +132,7 @@ impl Proc {
                 "{needle:?} not logged {n} times within {timeout:?}; log:\n{}",
                 tail(&self.log_text())
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }

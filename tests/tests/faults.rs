@@ -136,6 +136,7 @@ async fn connection_severed_mid_frame() -> anyhow::Result<()> {
         .wait_log("connected to control plane", 1, WAIT)
         .await?;
     let mut names = Vec::new();
+    let mut cp = cp;
     for round in 0..2 {
         // A heartbeat's or ping's TLS record is about 100 bytes; a compressed evidence frame's
         // is several hundred at least.
@@ -144,6 +145,9 @@ async fn connection_severed_mid_frame() -> anyhow::Result<()> {
         agent
             .wait_log("connected to control plane", round + 2, WAIT)
             .await?;
+        // The next cut is armed only once this round's frame is stored, so it cannot hit this
+        // round's resend.
+        cp.wait_log("evidence stored", round + 1, WAIT).await?;
     }
     assert_eq!(proxy.severed(), 2, "both evidence frames were cut");
     assert_once_each(&w, &names, &[&agent, &cp]).await
@@ -180,8 +184,8 @@ async fn control_plane_restarted_mid_batch() -> anyhow::Result<()> {
         .wait_log("connected to control plane", 1, WAIT)
         .await?;
     cp.kill();
-    let names = fire(&w, "batch", 0..5).await?;
-    agent.wait_log("evidence spooled", 5, WAIT).await?;
+    let names = fire(&w, "batch", 0..12).await?;
+    agent.wait_log("evidence spooled", 12, WAIT).await?;
     for _ in 0..1000 {
         w.slack.fail_next(503, None);
     }
@@ -244,7 +248,10 @@ async fn spool_full_while_the_control_plane_is_down() -> anyhow::Result<()> {
         &spool,
         w.dir.path().join("agent.log"),
         &w.cp.agent_url(),
-        &[("CONVOPS_AGENT__SPOOL__MAX_KIB", "16")],
+        &[
+            ("CONVOPS_AGENT__SPOOL__MAX_KIB", "16"),
+            ("CONVOPS_AGENT__INVESTIGATION__EVIDENCE_BUDGET_KIB", "8"),
+        ],
     )?;
     let names = fire(&w, "full", 0..10).await?;
     agent.wait_log("evidence spooled", 10, WAIT).await?;
@@ -260,24 +267,41 @@ async fn spool_full_while_the_control_plane_is_down() -> anyhow::Result<()> {
 
     let cp = w.cp.start().await?;
     let deadline = tokio::time::Instant::now() + WAIT;
-    let lost: Vec<String> = loop {
+    // Records may have been merged into a summary (frames > 1, names in `alarms`).
+    let (frames, lost) = loop {
         let losses = w.cp.api_get("/api/v1/data-loss").await?;
-        let lost: Vec<String> = losses["data_loss"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        let losses = losses["data_loss"].as_array().cloned().unwrap_or_default();
+        let frames: u64 = losses.iter().filter_map(|l| l["frames"].as_u64()).sum();
+        let mut lost: Vec<String> = losses
             .iter()
-            .filter_map(|l| l["alarm_name"].as_str().map(str::to_owned))
+            .flat_map(|l| {
+                let merged = l["alarms"].as_array().cloned().unwrap_or_default();
+                l["alarm_name"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .into_iter()
+                    .chain(
+                        merged
+                            .into_iter()
+                            .filter_map(|a| a.as_str().map(str::to_owned)),
+                    )
+            })
             .collect();
-        if lost.len() == dropped || tokio::time::Instant::now() > deadline {
-            break lost;
+        lost.sort();
+        lost.dedup();
+        if frames >= dropped as u64 || tokio::time::Instant::now() > deadline {
+            break (frames, lost);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(
+        frames, dropped as u64,
+        "each dropped frame is counted: {lost:?}"
+    );
+    assert_eq!(
         lost.len(),
         dropped,
-        "each dropped frame has its record: {lost:?}"
+        "each dropped frame's alarm is named: {lost:?}"
     );
     let delivered: Vec<String> = names
         .iter()
