@@ -103,25 +103,7 @@ pub struct Worker {
     pub whatsapp: Option<whatsapp::Sender>,
 }
 
-/// Backoff before attempt `attempts + 1`: 2 s doubling, at most 5 min, with up to 25% jitter.
-pub fn backoff(attempts: i64) -> Duration {
-    let base = 2u64.saturating_mul(1 << attempts.clamp(0, 8)).min(300);
-    let jitter = rand::random::<u64>() % (base * 250 + 1);
-    Duration::from_millis(base * 1000 + jitter)
-}
-
-/// `Retry-After`: delta-seconds or an HTTP date.
-pub fn retry_after(value: &str) -> Option<Duration> {
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
+use crate::retry::{backoff, Verdict};
 
 enum Outcome {
     /// Delivered; where it landed when the service says (Slack's `ts`).
@@ -279,18 +261,15 @@ impl Worker {
             error: format!("request failed: {}", e.without_url()),
         })?;
         let status = r.status();
-        let after = r
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(retry_after);
+        let after = crate::retry::retry_after(r.headers());
         Ok((status, after, r.text().await.unwrap_or_default()))
     }
 
     /// Sends a request: `Ok(body)` on 2xx; otherwise the outcome to record.
     async fn send(&self, req: reqwest::RequestBuilder, attempts: i64) -> Result<String, Outcome> {
         let (status, after, text) = self.exchange(req, attempts).await?;
-        if status.is_success() {
+        let verdict = crate::retry::classify(status);
+        if verdict == Verdict::Success {
             return Ok(text);
         }
         // The body is not shown: a destination's error page is not the tenant's to read. An API's
@@ -306,11 +285,9 @@ impl Worker {
         } else {
             format!("HTTP {status}")
         };
-        Err(if status.as_u16() == 429 || status.is_server_error() {
+        Err(if verdict == Verdict::Retry {
             Outcome::Retry {
-                after: after
-                    .unwrap_or_else(|| backoff(attempts))
-                    .min(Duration::from_secs(300)),
+                after: after.unwrap_or_else(|| backoff(attempts)),
                 error,
             }
         } else {
@@ -431,12 +408,10 @@ impl Worker {
             Some((code, line)) => (whatsapp::verdict(code), format!("WhatsApp {code}: {line}")),
             None => {
                 let snippet: String = text.chars().take(200).collect();
-                let v = if status.as_u16() == 429 {
-                    whatsapp::Verdict::RateLimited
-                } else if status.is_server_error() {
-                    whatsapp::Verdict::Transient
-                } else {
-                    whatsapp::Verdict::Final
+                let v = match crate::retry::classify(status) {
+                    Verdict::Retry if status.as_u16() == 429 => whatsapp::Verdict::RateLimited,
+                    Verdict::Retry => whatsapp::Verdict::Transient,
+                    Verdict::Success | Verdict::Final => whatsapp::Verdict::Final,
                 };
                 (v, format!("HTTP {status}: {snippet}"))
             }
@@ -445,7 +420,7 @@ impl Worker {
             whatsapp::Verdict::RateLimited | whatsapp::Verdict::Transient => Outcome::Retry {
                 after: after
                     .unwrap_or_else(|| backoff(d.attempts).max(whatsapp::PAIR_INTERVAL))
-                    .min(Duration::from_secs(300)),
+                    .min(crate::retry::MAX_RETRY_AFTER),
                 error,
             },
             whatsapp::Verdict::WindowClosed => {

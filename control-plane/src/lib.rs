@@ -6,7 +6,9 @@
 //! - [`http`]: router, TLS server loop, error type; [`ingest`]: the agent websocket.
 //! - [`store`]: SQLite via sqlx, migrations, tenant-scoped queries; [`auth`]: issued secrets.
 //! - [`diagnose`]: evidence → diagnosis.
-//! - [`deliver`]: the delivery outbox worker and message formats (Slack, WhatsApp, webhooks).
+//! - [`deliver`]: the delivery outbox worker and message formats (Slack, WhatsApp, webhooks);
+//!   [`retry`]: the one classifier of HTTP answers and `Retry-After` parser every outbound call
+//!   uses (deliveries and the LLM).
 //! - [`chat`]: commands from Slack and WhatsApp.
 //! - [`secrets`]: AES-256-GCM for secrets at rest; [`tls`]: rustls server config, local certs.
 
@@ -21,6 +23,7 @@ pub mod http;
 pub mod ingest;
 pub mod limits;
 pub mod llm;
+pub mod retry;
 pub mod secrets;
 pub mod store;
 pub mod tls;

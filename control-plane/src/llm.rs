@@ -175,12 +175,8 @@ impl Llm {
                 }
             })?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        // Delta-seconds or an HTTP date, capped: the same parser as every outbound call.
+        let retry_after = crate::retry::retry_after(resp.headers());
         let text = resp
             .text()
             .await

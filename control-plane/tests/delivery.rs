@@ -380,30 +380,6 @@ async fn webhooks_are_signed_over_timestamp_and_body() {
     assert_ne!(sig, deliver::sign(SECRET.as_bytes(), ts + 1, b"{\"a\":1}"));
 }
 
-#[test]
-fn retry_after_takes_seconds_or_an_http_date() {
-    assert_eq!(deliver::retry_after("7"), Some(Duration::from_secs(7)));
-    let in_a_minute = std::time::SystemTime::now() + Duration::from_secs(60);
-    let d = deliver::retry_after(&httpdate::fmt_http_date(in_a_minute)).expect("date");
-    assert!(
-        d > Duration::from_secs(55) && d <= Duration::from_secs(60),
-        "{d:?}"
-    );
-    assert_eq!(
-        deliver::retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-        Some(Duration::ZERO),
-        "a date in the past means now"
-    );
-    assert_eq!(deliver::retry_after("soon"), None);
-    // Backoff doubles from 2 s, with jitter, capped at 5 minutes.
-    assert!(
-        deliver::backoff(0) >= Duration::from_secs(2)
-            && deliver::backoff(0) < Duration::from_secs(3)
-    );
-    assert!(deliver::backoff(3) >= Duration::from_secs(16));
-    assert!(deliver::backoff(40) <= Duration::from_secs(375));
-}
-
 #[tokio::test]
 async fn a_storm_of_thirty_related_alarms_is_one_slack_thread_with_updates() {
     let (base, seen) = receiver("/api/chat.postMessage", |n, _, _| {

@@ -88,10 +88,10 @@ async fn assert_once_each(w: &World, names: &[String], logs: &[&Proc]) -> anyhow
     Ok(())
 }
 
-/// The control plane is down for over a minute while alarms fire (the agent's backoff reaches
-/// its 30 s cap); when it is back, every alarm arrives once.
+/// The control plane is down for two minutes while alarms fire (the agent's backoff reaches its
+/// 30 s cap); when it is back, every alarm arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn control_plane_down_for_over_a_minute_while_alarms_fire() -> anyhow::Result<()> {
+async fn control_plane_down_for_minutes_while_alarms_fire() -> anyhow::Result<()> {
     let w = world().await?;
     let mut cp = w.cp.start().await?;
     let spool = w.dir.path().join("spool");
@@ -104,7 +104,7 @@ async fn control_plane_down_for_over_a_minute_while_alarms_fire() -> anyhow::Res
     let down = tokio::time::Instant::now();
     names.extend(fire(&w, "down", 1..4).await?);
     agent.wait_log("evidence spooled", 4, WAIT).await?;
-    tokio::time::sleep_until(down + Duration::from_secs(70)).await;
+    tokio::time::sleep_until(down + Duration::from_secs(125)).await;
     let cp = w.cp.start().await?;
     assert_once_each(&w, &names, &[&agent, &cp]).await?;
     assert!(agent
