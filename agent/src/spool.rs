@@ -147,6 +147,20 @@ struct Probed {
     alarm: Option<ProbeAlarm>,
 }
 
+impl Probed {
+    /// The loss record that stands for this frame under `seq`.
+    fn lost(self, seq: u64, reason: LossReason, detail: String) -> LossFrame {
+        LossFrame {
+            frames: Some(1),
+            bytes: Some(self.len),
+            alarm_at: self.alarm.as_ref().and_then(|a| a.transitioned_at),
+            alarm_name: self.alarm.map(|a| a.name),
+            investigation_id: self.investigation_id,
+            ..loss_record(seq, reason, detail)
+        }
+    }
+}
+
 impl Droppable {
     /// Index `frame` under `seq` unless it is a loss record.
     fn add(&mut self, seq: u64, frame: &[u8]) {
@@ -491,21 +505,14 @@ impl Spool {
                 _ => "it was the oldest evidence waiting",
             };
             let len = probed.len;
-            let record = LossFrame {
-                frames: Some(1),
-                bytes: Some(len),
-                alarm_at: probed.alarm.as_ref().and_then(|a| a.transitioned_at),
-                alarm_name: probed.alarm.map(|a| a.name),
-                investigation_id: probed.investigation_id,
-                ..loss_record(
-                    seq,
-                    LossReason::SpoolFull,
-                    format!(
-                        "the agent's spool reached its bound of {} bytes while the control plane could not take its evidence; this investigation's evidence ({len} bytes) was dropped to make room: {reason}",
-                        self.max_bytes
-                    ),
-                )
-            };
+            let record = probed.lost(
+                seq,
+                LossReason::SpoolFull,
+                format!(
+                    "the agent's spool reached its bound of {} bytes while the control plane could not take its evidence; this investigation's evidence ({len} bytes) was dropped to make room: {reason}",
+                    self.max_bytes
+                ),
+            );
             let encoded = AgentFrame::Loss(record.clone()).encode().into_bytes();
             let new_len = encoded.len() as u64;
             self.outbox.insert(seq.to_be_bytes(), encoded)?;
@@ -747,18 +754,16 @@ fn loss_record(seq: u64, reason: LossReason, detail: String) -> LossFrame {
 /// The loss record stored instead of `frame` when the disk is nearly full.
 fn disk_full_record(seq: u64, frame: &[u8], why: &str) -> Vec<u8> {
     let probe: Probe = serde_json::from_slice(frame).unwrap_or_default();
-    AgentFrame::Loss(LossFrame {
-        frames: Some(1),
-        bytes: Some(frame.len() as u64),
-        alarm_at: probe.alarm.as_ref().and_then(|a| a.transitioned_at),
-        alarm_name: probe.alarm.map(|a| a.name),
+    let probed = Probed {
+        len: frame.len() as u64,
         investigation_id: probe.investigation_id,
-        ..loss_record(
-            seq,
-            LossReason::DiskFull,
-            format!("{why}; this investigation's evidence was not written"),
-        )
-    })
+        alarm: probe.alarm,
+    };
+    AgentFrame::Loss(probed.lost(
+        seq,
+        LossReason::DiskFull,
+        format!("{why}; this investigation's evidence was not written"),
+    ))
     .encode()
     .into_bytes()
 }

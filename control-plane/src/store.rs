@@ -410,15 +410,7 @@ impl Store {
         let seq = i64::try_from(seq)
             .map_err(|_| anyhow::anyhow!("sequence number {seq} out of range"))?;
         let mut tx = self.write_tx().await?;
-        let exists = sqlx::query(
-            "SELECT 1 FROM evidence WHERE workspace_id = ? AND agent_id = ? AND seq = ?",
-        )
-        .bind(workspace_id)
-        .bind(agent_id)
-        .bind(seq)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if exists.is_some() {
+        if evidence_stored(&mut tx, workspace_id, agent_id, seq).await? {
             return Ok(Stored::Duplicate);
         }
         // The agent may have replaced this frame by a loss record and sent that on a newer
@@ -1200,15 +1192,7 @@ impl Store {
             .map_err(|_| anyhow::anyhow!("sequence number {} out of range", loss.seq))?;
         let as_i64 = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
         let mut tx = self.write_tx().await?;
-        let arrived = sqlx::query(
-            "SELECT 1 FROM evidence WHERE workspace_id = ? AND agent_id = ? AND seq = ?",
-        )
-        .bind(workspace_id)
-        .bind(agent_id)
-        .bind(seq)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if arrived.is_some() {
+        if evidence_stored(&mut tx, workspace_id, agent_id, seq).await? {
             return Ok(false);
         }
         let inserted = sqlx::query(
@@ -1326,6 +1310,25 @@ async fn queue_reply(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Whether the evidence frame `seq` of `agent_id` is stored: frames are unique on
+/// `(workspace, agent, seq)`.
+async fn evidence_stored(
+    tx: &mut sqlx::SqliteConnection,
+    workspace_id: &str,
+    agent_id: &str,
+    seq: i64,
+) -> anyhow::Result<bool> {
+    Ok(
+        sqlx::query("SELECT 1 FROM evidence WHERE workspace_id = ? AND agent_id = ? AND seq = ?")
+            .bind(workspace_id)
+            .bind(agent_id)
+            .bind(seq)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some(),
+    )
 }
 
 async fn insert_evidence(
