@@ -267,7 +267,9 @@ impl Spool {
             aside.display()
         );
         spool.append(&mut Droppable::default(), None, &|seq| {
-            loss_frame(seq, LossReason::SpoolCorrupt, None, detail.clone())
+            AgentFrame::Loss(loss_record(seq, LossReason::SpoolCorrupt, detail.clone()))
+                .encode()
+                .into_bytes()
         })?;
         spool.db.flush()?;
         spool.recovered_from = Some(aside);
@@ -764,16 +766,6 @@ fn disk_full_record(seq: u64, frame: &[u8], why: &str) -> Vec<u8> {
         LossReason::DiskFull,
         format!("{why}; this investigation's evidence was not written"),
     ))
-    .encode()
-    .into_bytes()
-}
-
-/// A loss record, encoded for the outbox.
-fn loss_frame(seq: u64, reason: LossReason, frames: Option<u64>, detail: String) -> Vec<u8> {
-    AgentFrame::Loss(LossFrame {
-        frames,
-        ..loss_record(seq, reason, detail)
-    })
     .encode()
     .into_bytes()
 }

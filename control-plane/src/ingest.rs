@@ -174,9 +174,9 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                 Ok(t) => (t.into(), b.len()),
                 // Nothing in it can be read, not even a `seq`: the peer is broken, and the
                 // session ends after the error (the agent reconnects; its spool keeps the frame).
-                Err(err) => {
-                    tracing::warn!(%workspace_id, %agent_id, error = ?err, "bad binary frame from agent; closing the session");
-                    return refuse(ws, error_code(&err), error_message(&err)).await;
+                Err((code, message)) => {
+                    tracing::warn!(%workspace_id, %agent_id, %message, "bad binary frame from agent; closing the session");
+                    return refuse(ws, code, message).await;
                 }
             },
             Ok(Message::Close(frame)) => {
@@ -332,31 +332,18 @@ async fn handle_loss(
     }
 }
 
-fn error_code(frame: &ServerFrame) -> ErrorCode {
-    match frame {
-        ServerFrame::Error { code, .. } => *code,
-        _ => ErrorCode::Internal,
-    }
-}
-
-fn error_message(frame: &ServerFrame) -> String {
-    match frame {
-        ServerFrame::Error { message, .. } => message.clone(),
-        _ => String::new(),
-    }
-}
-
-/// The text of a binary frame, or the error frame that refuses it.
-fn inflate(data: &[u8]) -> Result<String, ServerFrame> {
+/// The text of a binary frame, or the error code and message that refuse it.
+fn inflate(data: &[u8]) -> Result<String, (ErrorCode, String)> {
     use convops_shared::wire::{decompress, WireError};
     match decompress(data, MAX_FRAME_BYTES) {
         Ok(t) => String::from_utf8(t).map_err(|_| {
-            ServerFrame::error(ErrorCode::MalformedFrame, "inflated frame is not UTF-8")
+            (
+                ErrorCode::MalformedFrame,
+                "inflated frame is not UTF-8".to_owned(),
+            )
         }),
-        Err(e @ WireError::TooLarge { .. }) => {
-            Err(ServerFrame::error(ErrorCode::FrameTooLarge, e.to_string()))
-        }
-        Err(e) => Err(ServerFrame::error(ErrorCode::MalformedFrame, e.to_string())),
+        Err(e @ WireError::TooLarge { .. }) => Err((ErrorCode::FrameTooLarge, e.to_string())),
+        Err(e) => Err((ErrorCode::MalformedFrame, e.to_string())),
     }
 }
 
