@@ -368,12 +368,21 @@ impl Clients {
             let _ = METER.try_with(|m| m.calls.fetch_add(1, Ordering::Relaxed));
             tracing::debug!(action = action.iam_name(), attempt, "aws call");
             let err = match send().await {
-                Ok(v) => return Ok(v),
+                Ok(v) => {
+                    crate::telemetry::metrics().aws_call(action, None);
+                    return Ok(v);
+                }
                 Err(e) => e,
             };
             let code = err.code().map(str::to_owned);
             let raw = err.raw_response();
             let status = raw.map(|r| r.status().as_u16());
+            let kind = if status == Some(429) {
+                FailureKind::Throttled
+            } else {
+                classify(code.as_deref())
+            };
+            crate::telemetry::metrics().aws_call(action, Some(&kind));
             let header = raw
                 .and_then(|r| r.headers().get("retry-after"))
                 .map(str::to_owned);
@@ -394,11 +403,6 @@ impl Clients {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let kind = if status == Some(429) {
-                FailureKind::Throttled
-            } else {
-                classify(code.as_deref())
-            };
             let message = match (&code, err.message()) {
                 (Some(c), Some(m)) => format!("{c}: {m}"),
                 (Some(c), None) => c.clone(),

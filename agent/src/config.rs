@@ -40,6 +40,14 @@ struct RawConfig {
     ecs: RawEcs,
     #[serde(default)]
     logs: RawLogs,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -139,6 +147,8 @@ pub struct Settings {
     /// ECS clusters whose services are investigated (names or ARNs).
     pub ecs_clusters: Vec<String>,
     pub logs: LogSettings,
+    /// Where the health and metrics endpoints listen (`metrics.listen`).
+    pub metrics_listen: std::net::SocketAddr,
 }
 
 /// How the agent reads logs.
@@ -188,6 +198,29 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
 
 /// Like [`load`], with the environment provider injected (tests pass a fixed map).
 pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError> {
+    validate(raw_config(file, env)?)
+}
+
+/// Only `metrics.listen`, from the file and the environment (for `convops-agent health`, which
+/// must work whatever else the configuration lacks).
+pub fn load_metrics_listen(file: Option<&Path>) -> Result<std::net::SocketAddr, ConfigError> {
+    let raw = raw_config(file, Env::prefixed(ENV_PREFIX).split("__"))?;
+    validate_metrics(raw.metrics)
+}
+
+fn validate_metrics(metrics: RawMetrics) -> Result<std::net::SocketAddr, ConfigError> {
+    let listen = metrics
+        .listen
+        .unwrap_or_else(|| crate::telemetry::DEFAULT_LISTEN.to_owned());
+    listen.parse().map_err(|e| {
+        ConfigError::key(
+            "metrics.listen",
+            format!("{listen:?} is not an address and port (e.g. 127.0.0.1:9464): {e}"),
+        )
+    })
+}
+
+fn raw_config(file: Option<&Path>, env: Env) -> Result<RawConfig, ConfigError> {
     let mut figment = Figment::new();
     if let Some(path) = file {
         if !path.is_file() {
@@ -198,11 +231,10 @@ pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError>
         }
         figment = figment.merge(Toml::file_exact(path));
     }
-    let raw: RawConfig = figment
+    figment
         .merge(env)
         .extract()
-        .map_err(|e| ConfigError(convops_shared::config_error::one_line(e)))?;
-    validate(raw)
+        .map_err(|e| ConfigError(convops_shared::config_error::one_line(e)))
 }
 
 /// Only the `[redaction]` section of a config file, validated (for `convops-agent redact`).
@@ -242,7 +274,9 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         redaction,
         ecs,
         logs,
+        metrics,
     } = raw;
+    let metrics_listen = validate_metrics(metrics)?;
     let RawControlPlane {
         url,
         token,
@@ -407,6 +441,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
             error_pattern,
             groups,
         },
+        metrics_listen,
     })
 }
 

@@ -232,12 +232,28 @@ pub async fn gather(
     trigger: Trigger,
     limits: &Limits,
 ) -> EvidenceFrame {
+    use tracing::Instrument;
+    let investigation_id = format!("inv-{:016x}", rand::random::<u64>());
+    // Every event of the investigation carries its id (a field of JSON log lines).
+    let span = tracing::info_span!("investigation", %investigation_id, alarm = %alarm.name);
     let budget = crate::aws::Budget::new(limits.raw_byte_budget);
-    crate::aws::budgeted(
+    let metrics = crate::telemetry::metrics();
+    metrics.watcher_turned();
+    let frame = crate::aws::budgeted(
         budget,
-        gather_within_budget(clients, alarm, trigger, limits),
+        gather_within_budget(clients, alarm, trigger, limits, investigation_id),
     )
-    .await
+    .instrument(span)
+    .await;
+    metrics.watcher_turned();
+    let complete = frame.sources.iter().all(|s| s.status == SourceStatus::Ok);
+    metrics
+        .investigations
+        .get_or_create(&crate::telemetry::OutcomeLabels {
+            outcome: if complete { "complete" } else { "partial" },
+        })
+        .inc();
+    frame
 }
 
 async fn gather_within_budget(
@@ -245,9 +261,9 @@ async fn gather_within_budget(
     alarm: &AlarmInfo,
     trigger: Trigger,
     limits: &Limits,
+    investigation_id: String,
 ) -> EvidenceFrame {
     let started_at = now_ms();
-    let investigation_id = format!("inv-{:016x}", rand::random::<u64>());
     let lookback = limits.lookback.as_millis() as i64;
     let window_start = alarm.transitioned_at.min(started_at) - lookback;
     let mut sources = Vec::new();

@@ -20,6 +20,7 @@ pub mod ecs_metadata;
 pub mod investigate;
 pub mod reduce;
 pub mod spool;
+pub mod telemetry;
 pub mod tls;
 pub mod uplink;
 
@@ -83,6 +84,23 @@ pub async fn run(mut settings: Settings, cancel: CancellationToken) -> anyhow::R
         redactor,
         replies: reply_tx,
     };
+    let health = telemetry::Health::new(
+        watcher.spool.clone(),
+        watcher.settings.poll_interval,
+        watcher.settings.deadline,
+    );
+    let listener = telemetry::bind(watcher.settings.metrics_listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, "health and metrics listening");
+    // The local port is not critical: if it fails, the agent goes on and ECS's health check
+    // (which reads it) replaces the task.
+    let telemetry_cancel = cancel.clone();
+    tokio::spawn(async move {
+        if let Err(e) =
+            telemetry::serve(listener, telemetry::router(health), telemetry_cancel).await
+        {
+            tracing::error!(error = %format!("{e:#}"), "health and metrics endpoint stopped");
+        }
+    });
     let mut uplink_task = tokio::spawn(uplink.run(cancel.clone()));
     let mut watch_task = tokio::spawn(watcher.run(cmd_rx, cancel.clone()));
     // A critical task that ends ends the agent (and the other task with it).
@@ -143,7 +161,10 @@ impl Watcher {
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
-                _ = tick.tick() => self.poll().await?,
+                _ = tick.tick() => {
+                    crate::telemetry::metrics().watcher_turned();
+                    self.poll().await?
+                }
                 Some(cmd) = commands.recv() => self.command(cmd).await?,
             }
         }
@@ -154,8 +175,12 @@ impl Watcher {
     async fn poll(&self) -> anyhow::Result<()> {
         let alarms =
             match alarms::describe_all(&self.clients, &self.settings.alarm_name_prefix).await {
-                Ok(a) => a,
+                Ok(a) => {
+                    crate::telemetry::metrics().alarm_poll(true);
+                    a
+                }
                 Err(e) => {
+                    crate::telemetry::metrics().alarm_poll(false);
                     tracing::warn!(error = %e, "cannot list alarms; retrying next poll");
                     return Ok(());
                 }

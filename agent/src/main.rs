@@ -13,6 +13,10 @@ use tokio_util::sync::CancellationToken;
 /// variables named CONVOPS_AGENT__<SECTION>__<KEY> (for example
 /// CONVOPS_AGENT__CONTROL_PLANE__TOKEN). AWS credentials and region come from the standard AWS
 /// chain (task role, AWS_* variables, profile); AWS_ENDPOINT_URL points it at an emulator.
+///
+/// Logs go to standard error: CONVOPS_LOG sets the filter (e.g. info,convops_agent=debug) and
+/// CONVOPS_LOG_FORMAT=json writes one JSON object per line. Health and Prometheus metrics are
+/// served on metrics.listen (default 127.0.0.1:9464): /healthz, /readyz, /metrics.
 #[derive(Debug, Parser)]
 #[command(name = "convops-agent", version)]
 struct Cli {
@@ -37,19 +41,10 @@ enum Cmd {
     /// (timestamps, levels, pids, components) is found from the first 2,000 lines; lines are
     /// written in chunks of 10,000, each with its template as of the end of its chunk.
     Templates,
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("CONVOPS_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Colour only on a terminal: log files and journald get plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    /// Ask the running agent's health endpoint (GET /healthz on metrics.listen, by default
+    /// 127.0.0.1:9464) whether it is live: exit 0 if so, 1 otherwise. For container health
+    /// checks, in images without curl.
+    Health,
 }
 
 /// `redact`: stream stdin to stdout. User rules come from the config file when one is given; a
@@ -133,6 +128,29 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if matches!(cli.command, Some(Cmd::Health)) {
+        let addr = match convops_agent::config::load_metrics_listen(cli.config.as_deref()) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("convops-agent: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        return match convops_shared::telemetry::probe_health(addr) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("convops-agent: not healthy: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let log_format = match convops_shared::telemetry::LogFormat::from_env() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("convops-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let settings = match convops_agent::config::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -141,7 +159,7 @@ async fn main() -> ExitCode {
         }
     };
     match cli.command.unwrap_or(Cmd::Run) {
-        Cmd::Redact | Cmd::Templates => {
+        Cmd::Redact | Cmd::Templates | Cmd::Health => {
             unreachable!("handled before loading the full configuration")
         }
         Cmd::CheckConfig => {
@@ -149,7 +167,10 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::Run => {
-            init_tracing();
+            convops_shared::telemetry::init_logging(
+                log_format,
+                "info,aws_config=warn,aws_smithy_runtime=warn",
+            );
             let cancel = CancellationToken::new();
             let signal_cancel = cancel.clone();
             tokio::spawn(async move {

@@ -637,6 +637,19 @@ impl Spool {
         self.outbox.len()
     }
 
+    /// When the oldest waiting frame was made (epoch ms: an evidence frame's `finished_at`, a
+    /// loss record's `at`); `None` when the outbox is empty or the frame carries neither.
+    pub fn oldest_pending_at_ms(&self) -> Option<i64> {
+        #[derive(Deserialize)]
+        struct Made {
+            finished_at: Option<i64>,
+            at: Option<i64>,
+        }
+        let (_, v) = self.outbox.first().ok()??;
+        let made: Made = serde_json::from_slice(&v).ok()?;
+        made.finished_at.or(made.at)
+    }
+
     /// The control plane stored `seq`: forget it.
     pub async fn ack(&self, seq: u64) -> Result<(), SpoolError> {
         self.ack_many(&[seq]).await

@@ -191,10 +191,12 @@ impl<C: Connect> Uplink<C> {
     }
 
     async fn session(&self, cancel: &CancellationToken) -> SessionEnd {
-        match self.session_inner(cancel).await {
+        let end = match self.session_inner(cancel).await {
             Ok(end) => end,
             Err(e) => SessionEnd::Disconnected(e),
-        }
+        };
+        crate::telemetry::metrics().uplink_connected.set(0);
+        end
     }
 
     async fn session_inner(&self, cancel: &CancellationToken) -> anyhow::Result<SessionEnd> {
@@ -226,6 +228,9 @@ impl<C: Connect> Uplink<C> {
                 }) => {
                     let compress = encodings.iter().any(|e| e == wire::ENCODING);
                     tracing::info!(%agent_id, %workspace_id, pending = self.spool.pending_count(), compress, "connected to control plane");
+                    let m = crate::telemetry::metrics();
+                    m.uplink_connected.set(1);
+                    m.uplink_sessions.inc();
                     (heartbeat_secs.max(1), compress)
                 }
                 Ok(ServerFrame::Error {
@@ -270,6 +275,7 @@ impl<C: Connect> Uplink<C> {
                     };
                     let wire_bytes = message.len();
                     send(&mut tx, message, dead_after, "evidence").await?;
+                    crate::telemetry::metrics().frames_sent.inc();
                     tracing::debug!(seq, wire_bytes, "evidence sent");
                     last_sent = seq;
                     in_flight += 1;
@@ -353,6 +359,7 @@ impl<C: Connect> Uplink<C> {
     async fn handle(&self, text: &str, acked: &mut Vec<u64>) -> anyhow::Result<Handled> {
         match ServerFrame::decode(text) {
             Ok(ServerFrame::Ack { seq }) => {
+                crate::telemetry::metrics().frames_acked.inc();
                 acked.push(seq);
                 Ok(Handled::Done)
             }
@@ -367,6 +374,7 @@ impl<C: Connect> Uplink<C> {
             }) => {
                 tracing::error!(seq, %message, "control plane rejected evidence; kept in the spool's dead tree");
                 self.spool.bury(seq, &message).await?;
+                crate::telemetry::metrics().frames_rejected.inc();
                 Ok(Handled::Done)
             }
             Ok(ServerFrame::Error { code, message, .. }) => {

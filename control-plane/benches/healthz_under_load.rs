@@ -110,6 +110,7 @@ fn main() {
             delivery_timeout: Duration::from_secs(2),
             delivery_max_attempts: 1,
             allow_private_destinations: false,
+            metrics_listen: None,
             limits: convops_control_plane::limits::Limits {
                 // The bench's own health checks come from one address, as the attackers' do.
                 requests_per_sec: 10_000.0,

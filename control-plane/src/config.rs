@@ -42,6 +42,36 @@ struct RawConfig {
     whatsapp: Option<RawWhatsApp>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    metrics: RawMetrics,
+}
+
+/// `[metrics]`: the plain-HTTP port for `/metrics`, `/healthz` and `/readyz`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<String>,
+}
+
+fn validate_metrics(metrics: RawMetrics) -> Result<Option<SocketAddr>, ConfigError> {
+    let listen = metrics
+        .listen
+        .unwrap_or_else(|| crate::telemetry::DEFAULT_LISTEN.to_owned());
+    if listen.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    listen.parse().map(Some).map_err(|e| {
+        key_err(
+            "metrics.listen",
+            format!("{listen:?} is not an address and port (e.g. 127.0.0.1:9465) or \"off\": {e}"),
+        )
+    })
+}
+
+/// Only `metrics.listen`, from the file and the environment (for `convops-control-plane
+/// health`, which must not need the rest of the configuration to be valid).
+pub fn load_metrics_listen(file: Option<&Path>) -> Result<Option<SocketAddr>, ConfigError> {
+    validate_metrics(raw_config(file, Env::prefixed(ENV_PREFIX).split("__"))?.metrics)
 }
 
 /// `[limits]`: connections and request rates (see `crate::limits`); every key optional.
@@ -226,6 +256,8 @@ pub struct Settings {
     pub allow_private_destinations: bool,
     /// Connection and request limits (`[limits]`).
     pub limits: crate::limits::Limits,
+    /// The plain-HTTP port for `/metrics`, `/healthz`, `/readyz` (`metrics.listen`); `None`: off.
+    pub metrics_listen: Option<SocketAddr>,
     /// Slack's Web API (`chat.postMessage` for bot-token routes).
     pub slack_api_url: url::Url,
     /// The Slack app's signing secret (`[slack] signing_secret_file`); `None`: slash commands off.
@@ -274,6 +306,10 @@ pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
 }
 
 pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError> {
+    validate(raw_config(file, env)?)
+}
+
+fn raw_config(file: Option<&Path>, env: Env) -> Result<RawConfig, ConfigError> {
     let mut figment = Figment::new();
     if let Some(path) = file {
         if !path.is_file() {
@@ -284,11 +320,10 @@ pub fn load_from(file: Option<&Path>, env: Env) -> Result<Settings, ConfigError>
         }
         figment = figment.merge(Toml::file_exact(path));
     }
-    let raw: RawConfig = figment
+    figment
         .merge(env)
         .extract()
-        .map_err(|e| ConfigError(convops_shared::config_error::one_line(e)))?;
-    validate(raw)
+        .map_err(|e| ConfigError(convops_shared::config_error::one_line(e)))
 }
 
 fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
@@ -304,6 +339,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         slack,
         whatsapp,
         limits,
+        metrics,
     } = raw;
     let listen_text = listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen: SocketAddr = listen_text.parse().map_err(|e| {
@@ -387,6 +423,7 @@ fn validate(raw: RawConfig) -> Result<Settings, ConfigError> {
         delivery_max_attempts: max_attempts.unwrap_or(DEFAULT_DELIVERY_MAX_ATTEMPTS).max(1),
         allow_private_destinations: allow_private_destinations.unwrap_or(false),
         limits: validate_limits(limits)?,
+        metrics_listen: validate_metrics(metrics)?,
         slack_api_url,
         slack_signing_secret,
         heartbeat_secs: heartbeat_secs.unwrap_or(DEFAULT_HEARTBEAT_SECS).max(1),

@@ -149,6 +149,7 @@ impl Worker {
 
     async fn attempt(&self, d: PendingDelivery) {
         let aad = crate::secrets::route_target_aad(&d.workspace_id, &d.route.kind);
+        let started = std::time::Instant::now();
         let outcome = match self.sealer.open(&d.route.target_enc, &aad) {
             Err(e) => Outcome::Final(format!("route target cannot be decrypted: {e}")),
             Ok(target) => match d.route.kind.as_str() {
@@ -186,6 +187,16 @@ impl Worker {
             },
         };
         let attempts = d.attempts + 1;
+        crate::telemetry::metrics().delivery(
+            &d.route.kind,
+            match &outcome {
+                Outcome::Defer(_) => "deferred",
+                Outcome::Done(_) => "delivered",
+                Outcome::Retry { .. } if attempts < i64::from(self.max_attempts) => "retry",
+                Outcome::Retry { .. } | Outcome::Final(_) => "failed",
+            },
+            started.elapsed(),
+        );
         let incident = d.incident_id.as_deref().unwrap_or("-");
         let result = match outcome {
             Outcome::Defer(wait) => {

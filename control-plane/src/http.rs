@@ -1,6 +1,6 @@
 //! HTTP surface: the router (`app`), the TLS server loop (`serve`), and one error type.
 //!
-//! Routes: `GET /healthz`; `GET /api/v1/incidents`, `GET /api/v1/incidents/{id}` (with its
+//! Routes: `GET /healthz`, `GET /readyz`; `GET /api/v1/incidents`, `GET /api/v1/incidents/{id}` (with its
 //! delivery log) and `GET /api/v1/incidents/{id}/evidence` (the frames as the agent sent them),
 //! and `GET /api/v1/audit` (the workspace's action log, newest first), with a workspace API key
 //! (`Authorization: Bearer cvo_key_…`); `GET /v1/agent/connect` (websocket, agent token);
@@ -162,6 +162,7 @@ impl IntoResponse for AppError {
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/api/v1/incidents", get(list_incidents))
         .route("/api/v1/incidents/{id}", get(get_incident))
         .route("/api/v1/incidents/{id}/evidence", get(get_evidence))
@@ -207,6 +208,11 @@ async fn hsts(mut resp: Response) -> Response {
 async fn healthz(State(state): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, AppError> {
     state.store.ping().await?;
     Ok(Json(json!({"status": "ok"})))
+}
+
+/// Readiness for a load balancer (the listener stops accepting on shutdown by itself).
+async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    crate::telemetry::readiness(crate::telemetry::ready(&state.store, false).await)
 }
 
 async fn api_workspace(state: &AppState, headers: &HeaderMap) -> Result<String, AppError> {

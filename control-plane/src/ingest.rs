@@ -143,6 +143,7 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
     }
     tracing::info!(%workspace_id, %agent_id, %agent_version, "agent connected");
     let mut registration = state.agents.register(&workspace_id, &agent_id);
+    let _counted = crate::telemetry::metrics().agent_session();
     let mut seen_written = std::time::Instant::now();
     // An agent sends a heartbeat every `heartbeat_secs`: three missed, and the session is over.
     let silence = Duration::from_secs(u64::from(state.heartbeat_secs.max(10)) * 3);
@@ -248,6 +249,7 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                 // A frame that names no `seq` cannot be set aside: the peer is broken, and the
                 // session ends after the error frame.
                 let Some(seq) = seq_of(&text) else {
+                    crate::telemetry::metrics().agent_frame("refused");
                     return refuse(ws, e.code(), e.to_string()).await;
                 };
                 Some(ServerFrame::Error {
@@ -258,6 +260,11 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
             }
         };
         if let Some(reply) = reply {
+            crate::telemetry::metrics().agent_frame(match &reply {
+                ServerFrame::Ack { .. } => "acked",
+                ServerFrame::Error { seq: Some(_), .. } => "refused",
+                _ => "failed",
+            });
             if !send(&mut ws, reply).await {
                 break;
             }
@@ -567,6 +574,12 @@ async fn handle_evidence(
             joined,
         }) => {
             tracing::info!(%workspace_id, %agent_id, seq, %incident_id, opened, joined, "evidence stored");
+            let m = crate::telemetry::metrics();
+            if opened {
+                m.incidents_opened.inc();
+            } else if joined {
+                m.alarms_joined.inc();
+            }
             if opened || joined {
                 state.wake_delivery.notify_one();
             }

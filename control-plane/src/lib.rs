@@ -26,6 +26,7 @@ pub mod llm;
 pub mod retry;
 pub mod secrets;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 
 use std::sync::Arc;
@@ -107,6 +108,17 @@ pub async fn run(
             .clone()
             .map(deliver::whatsapp::Sender::new),
     };
+    if let Some(addr) = settings.metrics_listen {
+        let metrics_listener = telemetry::bind(addr).await?;
+        tracing::info!(addr = %metrics_listener.local_addr()?, "metrics, health and readiness listening");
+        let router = telemetry::router(state.store.clone(), cancel.clone());
+        let metrics_cancel = cancel.clone();
+        tokio::spawn(async move {
+            if let Err(e) = telemetry::serve(metrics_listener, router, metrics_cancel).await {
+                tracing::error!(error = %format!("{e:#}"), "metrics endpoint stopped");
+            }
+        });
+    }
     tracing::info!(listen = %listener.local_addr()?, data_dir = %settings.data_dir.display(), "control plane serving");
     let mut worker_task = tokio::spawn(worker.run(cancel.clone()));
     let server = http::serve(
@@ -117,15 +129,19 @@ pub async fn run(
         Duration::from_secs(10),
         settings.limits.clone(),
     );
-    let result = tokio::select! {
-        r = server => r,
-        r = &mut worker_task => match r {
+    let (result, worker_ended) = tokio::select! {
+        r = server => (r, false),
+        r = &mut worker_task => (match r {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e.context("delivery worker stopped")),
             Err(e) => Err(anyhow::anyhow!("delivery worker panicked: {e}")),
-        },
+        }, true),
     };
     cancel.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(5), worker_task).await;
+    // A finished `JoinHandle` must not be polled again (it panics): only a worker still running
+    // is waited for.
+    if !worker_ended {
+        let _ = tokio::time::timeout(Duration::from_secs(5), worker_task).await;
+    }
     result
 }

@@ -13,6 +13,11 @@ use tokio_util::sync::CancellationToken;
 ///
 /// Configuration comes from the TOML file given with --config, overlaid with environment
 /// variables named CONVOPS_CP__<SECTION>__<KEY> (for example CONVOPS_CP__TLS__CERT_FILE).
+///
+/// Logs go to standard error: CONVOPS_LOG sets the filter and CONVOPS_LOG_FORMAT=json writes one
+/// JSON object per line. Prometheus metrics, /healthz and /readyz are served in plain HTTP on
+/// metrics.listen (default 127.0.0.1:9465; "off" disables it); /healthz and /readyz also on the
+/// main TLS listener.
 #[derive(Debug, Parser)]
 #[command(name = "convops-control-plane", version)]
 struct Cli {
@@ -32,6 +37,10 @@ struct Cli {
 enum Cmd {
     /// Serve the API and the agent endpoint (the default).
     Serve,
+    /// Ask the running control plane's health endpoint (GET /healthz on metrics.listen, by
+    /// default 127.0.0.1:9465) whether it is live: exit 0 if so, 1 otherwise. For container
+    /// health checks, in images without curl.
+    Health,
     /// Write a local CA (ca.pem) and a server certificate signed by it (cert.pem, key.pem).
     Cert {
         /// Directory to write the files into (must not already hold them).
@@ -145,18 +154,6 @@ enum RouteCmd {
     },
 }
 
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("CONVOPS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Colour only on a terminal: log files and journald get plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -175,6 +172,32 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if matches!(cli.command, Some(Cmd::Health)) {
+        return match config::load_metrics_listen(cli.config.as_deref()) {
+            Err(e) => {
+                eprintln!("convops-control-plane: {e}");
+                ExitCode::from(2)
+            }
+            Ok(None) => {
+                eprintln!("convops-control-plane: metrics.listen is off: there is no local health endpoint to ask");
+                ExitCode::from(2)
+            }
+            Ok(Some(addr)) => match convops_shared::telemetry::probe_health(addr) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("convops-control-plane: not healthy: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+        };
+    }
+    let log_format = match convops_shared::telemetry::LogFormat::from_env() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("convops-control-plane: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let settings = match config::load(cli.config.as_deref()) {
         Ok(mut s) => {
             s.new_secrets_key |= cli.new_secrets_key;
@@ -186,8 +209,8 @@ async fn main() -> ExitCode {
         }
     };
     let result = match cli.command.unwrap_or(Cmd::Serve) {
-        Cmd::Serve => serve(settings).await,
-        Cmd::Cert { .. } => Ok(()),
+        Cmd::Serve => serve(settings, log_format).await,
+        Cmd::Cert { .. } | Cmd::Health => Ok(()),
         Cmd::Workspace { command } => admin_workspace(settings, command).await,
         Cmd::AgentToken { command } => admin_token(settings, command).await,
         Cmd::Route { command } => admin_route(settings, command).await,
@@ -201,8 +224,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(settings: config::Settings) -> anyhow::Result<()> {
-    init_tracing();
+async fn serve(
+    settings: config::Settings,
+    log_format: convops_shared::telemetry::LogFormat,
+) -> anyhow::Result<()> {
+    convops_shared::telemetry::init_logging(log_format, "info");
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding listen address {}", settings.listen))?;

@@ -24,6 +24,7 @@ pub mod redact;
 pub mod secret;
 pub mod signatures;
 pub mod stats;
+pub mod telemetry;
 pub mod templates;
 pub mod vendor_tokens;
 pub mod wire;

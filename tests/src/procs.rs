@@ -161,6 +161,8 @@ pub const WHATSAPP_ONCALL: &str = "4915123456789";
 pub struct ControlPlaneSetup {
     pub dir: PathBuf,
     pub port: u16,
+    /// The plain-HTTP port of `/metrics`, `/healthz` and `/readyz` (`metrics.listen`).
+    pub metrics_port: u16,
     pub workspace_id: String,
     pub api_key: String,
     pub agent_token: String,
@@ -176,6 +178,7 @@ impl ControlPlaneSetup {
         let setup = ControlPlaneSetup {
             dir: dir.to_path_buf(),
             port,
+            metrics_port: crate::free_port()?,
             workspace_id: String::new(),
             api_key: String::new(),
             agent_token: String::new(),
@@ -248,6 +251,10 @@ impl ControlPlaneSetup {
     fn command(&self, exe: &Path) -> Command {
         let mut cmd = Command::new(exe);
         cmd.env("CONVOPS_CP__LISTEN", format!("127.0.0.1:{}", self.port))
+            .env(
+                "CONVOPS_CP__METRICS__LISTEN",
+                format!("127.0.0.1:{}", self.metrics_port),
+            )
             .env("CONVOPS_CP__DATA_DIR", self.dir.join("data"))
             .env("CONVOPS_CP__TLS__CERT_FILE", self.dir.join("tls/cert.pem"))
             .env("CONVOPS_CP__TLS__KEY_FILE", self.dir.join("tls/key.pem"))
@@ -469,6 +476,9 @@ fn agent_command(
         .env("CONVOPS_AGENT__CONTROL_PLANE__CA_FILE", cp.ca_file())
         .env("CONVOPS_AGENT__SPOOL__DIR", spool_dir)
         .env("CONVOPS_AGENT__ALARMS__POLL_INTERVAL_SECS", "1")
+        // Tests run agents side by side: each health and metrics port is the kernel's choice
+        // unless a test names one.
+        .env("CONVOPS_AGENT__METRICS__LISTEN", "127.0.0.1:0")
         .env("CONVOPS_LOG", "debug,aws_smithy_runtime=info,aws_config=info,hyper=info,rustls=info,tungstenite=info,tokio_tungstenite=info,sled=info,h2=info")
         .env("AWS_ACCESS_KEY_ID", TEST_AWS_ACCESS_KEY_ID)
         .env("AWS_SECRET_ACCESS_KEY", TEST_AWS_SECRET_ACCESS_KEY)

@@ -55,6 +55,7 @@ pub fn settings_at(root: &std::path::Path, listen: std::net::SocketAddr) -> Sett
         delivery_max_attempts: 2,
         // The test receivers listen on loopback.
         allow_private_destinations: true,
+        metrics_listen: None,
         limits: convops_control_plane::limits::Limits::default(),
         slack_api_url: url::Url::parse("http://127.0.0.1:9/api").expect("url"),
         heartbeat_secs: 30,
