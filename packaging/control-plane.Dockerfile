@@ -62,7 +62,7 @@ ENV CONVOPS_CP__LISTEN=0.0.0.0:8443 \
 EXPOSE 8443
 # distroless "nonroot" (UID/GID 65532), numeric so that runAsNonRoot checks can see it.
 USER 65532:65532
-# GET /healthz over TLS on the container's loopback (200 when the database answers).
+# GET /healthz on metrics.listen (plain HTTP, 127.0.0.1:9465; 200 when the database answers).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["/usr/local/bin/convops-control-plane", "health"]
 ENTRYPOINT ["/usr/local/bin/convops-control-plane"]

@@ -91,8 +91,23 @@ struct RawControlPlane {
 struct RawAws {
     region: Option<String>,
     role_arn: Option<String>,
+    #[serde(default, deserialize_with = "digits")]
     external_id: Option<String>,
     session_name: Option<String>,
+}
+
+/// A string that the environment may have parsed as a number (an external id of digits).
+fn digits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Text(s) => s,
+        Id::Number(n) => n.to_string(),
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]

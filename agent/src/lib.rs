@@ -14,6 +14,7 @@
 
 pub mod alarms;
 pub mod aws;
+pub mod check;
 pub mod collect;
 pub mod config;
 pub mod ecs_metadata;
@@ -89,18 +90,15 @@ pub async fn run(mut settings: Settings, cancel: CancellationToken) -> anyhow::R
         watcher.settings.poll_interval,
         watcher.settings.deadline,
     );
-    let listener = telemetry::bind(watcher.settings.metrics_listen).await?;
-    tracing::info!(addr = %listener.local_addr()?, "health and metrics listening");
-    // The local port is not critical: if it fails, the agent goes on and ECS's health check
-    // (which reads it) replaces the task.
-    let telemetry_cancel = cancel.clone();
-    tokio::spawn(async move {
-        if let Err(e) =
-            telemetry::serve(listener, telemetry::router(health), telemetry_cancel).await
-        {
-            tracing::error!(error = %format!("{e:#}"), "health and metrics endpoint stopped");
-        }
-    });
+    let addr = convops_shared::telemetry::serve_local(
+        "metrics.listen",
+        watcher.settings.metrics_listen,
+        telemetry::router(health),
+        cancel.clone(),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    tracing::info!(%addr, "health and metrics listening");
     let mut uplink_task = tokio::spawn(uplink.run(cancel.clone()));
     let mut watch_task = tokio::spawn(watcher.run(cmd_rx, cancel.clone()));
     // A critical task that ends ends the agent (and the other task with it).

@@ -33,6 +33,11 @@ enum Cmd {
     Run,
     /// Check the configuration and exit.
     CheckConfig,
+    /// Check that this install can work, and print a table: the configuration, the control
+    /// plane (TLS, token, protocol), each AWS read action the agent needs (called once with
+    /// harmless arguments: allowed or denied), and that a write is refused (EC2 StopInstances
+    /// with DryRun, which acts on nothing). Exits 1 when any check fails, naming the fix.
+    Check,
     /// Redact lines from stdin to stdout, one output line per input line, in order: shows what
     /// would leave this account. Applies the built-in rules plus any in the --config file.
     Redact,
@@ -161,6 +166,15 @@ async fn main() -> ExitCode {
     match cli.command.unwrap_or(Cmd::Run) {
         Cmd::Redact | Cmd::Templates | Cmd::Health => {
             unreachable!("handled before loading the full configuration")
+        }
+        Cmd::Check => {
+            let rows = convops_agent::check::run(&settings, cli.config.as_deref()).await;
+            print!("{}", convops_agent::check::render(&rows));
+            if rows.iter().all(|r| r.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Cmd::CheckConfig => {
             eprintln!("convops-agent: configuration is valid");

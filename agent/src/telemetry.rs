@@ -12,22 +12,21 @@
 //! The port is plain HTTP on loopback by default: it serves no evidence and no secret, and an
 //! ECS health check runs inside the task (`convops-agent health`).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
+use convops_shared::telemetry::status_answer;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio_util::sync::CancellationToken;
 
 use crate::aws::{Action, FailureKind};
 use crate::spool::Spool;
@@ -259,7 +258,10 @@ impl Health {
     pub fn new(spool: Spool, poll_interval: Duration, deadline: Duration) -> Health {
         Health {
             spool,
-            stale_after: poll_interval * 3 + deadline + Duration::from_secs(30),
+            stale_after: poll_interval
+                .saturating_mul(3)
+                .saturating_add(deadline)
+                .saturating_add(Duration::from_secs(30)),
         }
     }
 
@@ -325,49 +327,38 @@ async fn render(State(h): State<Arc<Health>>) -> impl IntoResponse {
 }
 
 async fn healthz(State(h): State<Arc<Health>>) -> impl IntoResponse {
-    match h.live() {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "stalled", "reasons": [e]})),
-        ),
-    }
+    status_answer(h.live().map_err(|e| vec![e]), "ok", "stalled")
 }
 
 async fn readyz(State(h): State<Arc<Health>>) -> impl IntoResponse {
-    match h.ready() {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))),
-        Err(why) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "not ready", "reasons": why})),
-        ),
-    }
-}
-
-/// Bind `addr` (a clear error naming the key when it cannot be bound).
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        anyhow::anyhow!(
-            "metrics.listen: cannot listen on {addr}: {e} (set metrics.listen to a free address)"
-        )
-    })
-}
-
-/// Serve `router` on `listener` until `cancel`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    cancel: CancellationToken,
-) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await?;
-    Ok(())
+    status_answer(h.ready(), "ready", "not ready")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn liveness_fails_once_the_watcher_stops_turning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path()).expect("spool");
+        metrics().watcher_turned();
+        let live = Health::new(
+            spool.clone(),
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+        );
+        assert!(live.live().is_ok());
+        let stalled = Health {
+            spool,
+            stale_after: Duration::ZERO,
+        };
+        std::thread::sleep(Duration::from_millis(5));
+        let e = stalled.live().expect_err("stale");
+        assert!(e.contains("has not turned"), "{e}");
+        // Absurd settings saturate instead of overflowing.
+        let _ = Health::new(stalled.spool, Duration::MAX, Duration::MAX);
+    }
 
     #[test]
     fn aws_calls_are_counted_by_action_and_outcome() {

@@ -187,6 +187,7 @@ impl Worker {
             },
         };
         let attempts = d.attempts + 1;
+        // Paced deliveries made no request: counted, not timed.
         crate::telemetry::metrics().delivery(
             &d.route.kind,
             match &outcome {
@@ -195,7 +196,7 @@ impl Worker {
                 Outcome::Retry { .. } if attempts < i64::from(self.max_attempts) => "retry",
                 Outcome::Retry { .. } | Outcome::Final(_) => "failed",
             },
-            started.elapsed(),
+            (!matches!(outcome, Outcome::Defer(_))).then(|| started.elapsed()),
         );
         let incident = d.incident_id.as_deref().unwrap_or("-");
         let result = match outcome {

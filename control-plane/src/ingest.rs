@@ -262,8 +262,11 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         if let Some(reply) = reply {
             crate::telemetry::metrics().agent_frame(match &reply {
                 ServerFrame::Ack { .. } => "acked",
-                ServerFrame::Error { seq: Some(_), .. } => "refused",
-                _ => "failed",
+                ServerFrame::Error {
+                    code: ErrorCode::Internal,
+                    ..
+                } => "failed",
+                _ => "refused",
             });
             if !send(&mut ws, reply).await {
                 break;

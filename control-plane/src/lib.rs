@@ -109,15 +109,15 @@ pub async fn run(
             .map(deliver::whatsapp::Sender::new),
     };
     if let Some(addr) = settings.metrics_listen {
-        let metrics_listener = telemetry::bind(addr).await?;
-        tracing::info!(addr = %metrics_listener.local_addr()?, "metrics, health and readiness listening");
-        let router = telemetry::router(state.store.clone(), cancel.clone());
-        let metrics_cancel = cancel.clone();
-        tokio::spawn(async move {
-            if let Err(e) = telemetry::serve(metrics_listener, router, metrics_cancel).await {
-                tracing::error!(error = %format!("{e:#}"), "metrics endpoint stopped");
-            }
-        });
+        let addr = convops_shared::telemetry::serve_local(
+            "metrics.listen",
+            addr,
+            telemetry::router(state.store.clone(), cancel.clone()),
+            cancel.clone(),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        tracing::info!(%addr, "metrics, health and readiness listening");
     }
     tracing::info!(listen = %listener.local_addr()?, data_dir = %settings.data_dir.display(), "control plane serving");
     let mut worker_task = tokio::spawn(worker.run(cancel.clone()));

@@ -1,14 +1,13 @@
 //! The control plane's metrics, health and readiness.
 //!
-//! `/healthz` (liveness: the process answers and its database does) and `/readyz` (readiness:
-//! the database answers and the process is not shutting down) are served on the main TLS
-//! listener for load balancers. The Prometheus exposition, `/metrics`, is served with both on
+//! `/healthz` and `/readyz` (readiness: the database answers and the process is not shutting
+//! down) are served on the main TLS listener for load balancers; on the metrics port `/healthz`
+//! is liveness only (the process answers), for container health checks. The Prometheus exposition, `/metrics`, is served with both on
 //! a separate plain-HTTP port, `metrics.listen` (default `127.0.0.1:9465`, `off` to disable):
 //! the series are operational, not a tenant's, and are kept off the public listener.
 //!
 //! Labels are bounded sets only (outcome, route kind): never a workspace or incident id.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use convops_shared::telemetry::status_answer;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -134,19 +134,21 @@ impl Metrics {
             .inc();
     }
 
-    /// Count one delivery attempt of route kind `kind` that took `took`.
-    pub fn delivery(&self, kind: &str, outcome: &'static str, took: Duration) {
+    /// Count one delivery attempt of route kind `kind`, and time it when a request was made.
+    pub fn delivery(&self, kind: &str, outcome: &'static str, took: Option<Duration>) {
         self.deliveries
             .get_or_create(&DeliveryLabels {
                 kind: kind.to_owned(),
                 outcome,
             })
             .inc();
-        self.delivery_duration
-            .get_or_create(&KindLabels {
-                kind: kind.to_owned(),
-            })
-            .observe(took.as_secs_f64());
+        if let Some(took) = took {
+            self.delivery_duration
+                .get_or_create(&KindLabels {
+                    kind: kind.to_owned(),
+                })
+                .observe(took.as_secs_f64());
+        }
     }
 
     /// Count an open agent session until the guard is dropped.
@@ -202,16 +204,10 @@ async fn render() -> impl IntoResponse {
     )
 }
 
-async fn healthz(State(p): State<Arc<Probe>>) -> impl IntoResponse {
-    match p.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ok"}))),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(
-                serde_json::json!({"status": "unhealthy", "reasons": [format!("database: {e:#}")]}),
-            ),
-        ),
-    }
+/// Liveness: the process answers. The database is readiness's business: restarting a healthy
+/// process because its database is slow or away would only add a cold start to the outage.
+async fn healthz() -> impl IntoResponse {
+    status_answer(Ok(()), "ok", "unhealthy")
 }
 
 async fn readyz(State(p): State<Arc<Probe>>) -> impl IntoResponse {
@@ -220,32 +216,5 @@ async fn readyz(State(p): State<Arc<Probe>>) -> impl IntoResponse {
 
 /// The `/readyz` answer for a readiness result.
 pub fn readiness(r: Result<(), String>) -> (StatusCode, Json<serde_json::Value>) {
-    match r {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"status": "ready"}))),
-        Err(why) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "not ready", "reasons": [why]})),
-        ),
-    }
-}
-
-/// Serve the metrics port on `listener` until `cancel`.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    cancel: CancellationToken,
-) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await?;
-    Ok(())
-}
-
-/// Bind the metrics port (an error naming the key when it cannot be bound).
-pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-        anyhow::anyhow!(
-            "metrics.listen: cannot listen on {addr}: {e} (set metrics.listen to a free address, or \"off\")"
-        )
-    })
+    status_answer(r.map_err(|why| vec![why]), "ready", "not ready")
 }

@@ -69,11 +69,11 @@ pub fn init_logging(format: LogFormat, default_filter: &str) {
     }
 }
 
-/// The content type of [`encode`]'s output (the Prometheus text format 0.0.4 that every
-/// Prometheus-compatible scraper reads).
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// The content type of [`encode`]'s output: OpenMetrics text 1.0 (`# EOF`-terminated, counters
+/// typed as such), which Prometheus and its compatible scrapers read.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// The registry in the Prometheus text exposition format.
+/// The registry in the OpenMetrics text exposition format.
 pub fn encode(registry: &Registry) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail; an encoder error would be a bug in a metric's labels.
@@ -83,9 +83,53 @@ pub fn encode(registry: &Registry) -> String {
     out
 }
 
+/// Bind `addr` and serve `router` on it in plain HTTP until `cancel`, in a task of its own; the
+/// bound address (the port may have been 0) is returned, or an error naming `key`. A server
+/// that fails later is logged, not fatal: the health check that reads the port reports it.
+pub async fn serve_local(
+    key: &str,
+    addr: std::net::SocketAddr,
+    router: axum::Router,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<std::net::SocketAddr, String> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        format!("{key}: cannot listen on {addr}: {e} (set {key} to a free address)")
+    })?;
+    let bound = listener.local_addr().map_err(|e| format!("{key}: {e}"))?;
+    tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { cancel.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "health and metrics port stopped");
+        }
+    });
+    Ok(bound)
+}
+
+/// The JSON answer of a health or readiness endpoint: 200 with `{"status": ok_status}`, or 503
+/// with `{"status": bad_status, "reasons": [...]}`.
+pub fn status_answer(
+    result: Result<(), Vec<String>>,
+    ok_status: &str,
+    bad_status: &str,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    match result {
+        Ok(()) => (
+            axum::http::StatusCode::OK,
+            axum::Json(serde_json::json!({ "status": ok_status })),
+        ),
+        Err(reasons) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": bad_status, "reasons": reasons })),
+        ),
+    }
+}
+
 /// `health` subcommands: GET `/healthz` from the local port `addr` (an unspecified address is
-/// asked on loopback) and succeed only on HTTP 200. Plain blocking HTTP/1.0 with 5 s timeouts:
-/// container images have no curl, and the check must not need a runtime.
+/// asked on loopback) and succeed only on HTTP 200. Plain blocking HTTP/1.0, each step bounded
+/// at 1 s (the health checks that run it allow 5 s in all): container images have no curl, and
+/// the check must not need a runtime.
 pub fn probe_health(addr: std::net::SocketAddr) -> Result<(), String> {
     use std::io::{Read, Write};
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
@@ -99,7 +143,7 @@ pub fn probe_health(addr: std::net::SocketAddr) -> Result<(), String> {
         _ => addr,
     };
     let url = format!("http://{target}/healthz");
-    let timeout = std::time::Duration::from_secs(5);
+    let timeout = std::time::Duration::from_secs(1);
     let mut conn =
         TcpStream::connect_timeout(&target, timeout).map_err(|e| format!("{url}: {e}"))?;
     let _ = conn.set_read_timeout(Some(timeout));

@@ -100,6 +100,11 @@ impl Proc {
         None
     }
 
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child
             .as_mut()
@@ -161,8 +166,10 @@ pub const WHATSAPP_ONCALL: &str = "4915123456789";
 pub struct ControlPlaneSetup {
     pub dir: PathBuf,
     pub port: u16,
-    /// The plain-HTTP port of `/metrics`, `/healthz` and `/readyz` (`metrics.listen`).
-    pub metrics_port: u16,
+    /// The plain-HTTP port of `/metrics`, `/healthz` and `/readyz` (`metrics.listen`); off
+    /// unless a test sets one (every reserved port is a chance of a clash when tests run side
+    /// by side).
+    pub metrics_port: Option<u16>,
     pub workspace_id: String,
     pub api_key: String,
     pub agent_token: String,
@@ -178,7 +185,7 @@ impl ControlPlaneSetup {
         let setup = ControlPlaneSetup {
             dir: dir.to_path_buf(),
             port,
-            metrics_port: crate::free_port()?,
+            metrics_port: None,
             workspace_id: String::new(),
             api_key: String::new(),
             agent_token: String::new(),
@@ -253,7 +260,10 @@ impl ControlPlaneSetup {
         cmd.env("CONVOPS_CP__LISTEN", format!("127.0.0.1:{}", self.port))
             .env(
                 "CONVOPS_CP__METRICS__LISTEN",
-                format!("127.0.0.1:{}", self.metrics_port),
+                match self.metrics_port {
+                    Some(port) => format!("127.0.0.1:{port}"),
+                    None => "off".to_owned(),
+                },
             )
             .env("CONVOPS_CP__DATA_DIR", self.dir.join("data"))
             .env("CONVOPS_CP__TLS__CERT_FILE", self.dir.join("tls/cert.pem"))
@@ -411,7 +421,7 @@ pub fn start_agent(
     spool_dir: &Path,
     log: PathBuf,
 ) -> anyhow::Result<Proc> {
-    Proc::spawn(agent_command(cp, aws, spool_dir)?, log)
+    Proc::spawn(agent_command(cp, aws, spool_dir, "run")?, log)
 }
 
 /// Start an agent watching the ECS clusters `clusters`, as a customer would configure it.
@@ -435,7 +445,7 @@ pub fn start_agent_through(
     clusters: &[String],
     url: &str,
 ) -> anyhow::Result<Proc> {
-    let mut cmd = agent_command(cp, aws, spool_dir)?;
+    let mut cmd = agent_command(cp, aws, spool_dir, "run")?;
     cmd.env("CONVOPS_AGENT__CONTROL_PLANE__URL", url);
     if !clusters.is_empty() {
         cmd.env(
@@ -456,7 +466,7 @@ pub fn start_agent_with(
     url: &str,
     env: &[(&str, &str)],
 ) -> anyhow::Result<Proc> {
-    let mut cmd = agent_command(cp, aws, spool_dir)?;
+    let mut cmd = agent_command(cp, aws, spool_dir, "run")?;
     cmd.env("CONVOPS_AGENT__CONTROL_PLANE__URL", url);
     for (k, v) in env {
         cmd.env(k, v);
@@ -464,13 +474,15 @@ pub fn start_agent_with(
     Proc::spawn(cmd, log)
 }
 
-fn agent_command(
+/// `convops-agent SUBCOMMAND` set up like the test agents (control plane, AWS endpoints, spool).
+pub fn agent_command(
     cp: &ControlPlaneSetup,
     aws: &AwsEndpoints,
     spool_dir: &Path,
+    subcommand: &str,
 ) -> anyhow::Result<Command> {
     let mut cmd = Command::new(bin("convops-agent")?);
-    cmd.arg("run")
+    cmd.arg(subcommand)
         .env("CONVOPS_AGENT__CONTROL_PLANE__URL", cp.agent_url())
         .env("CONVOPS_AGENT__CONTROL_PLANE__TOKEN", &cp.agent_token)
         .env("CONVOPS_AGENT__CONTROL_PLANE__CA_FILE", cp.ca_file())

@@ -24,7 +24,9 @@ fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_move_health_tells_the_truth_and_json_logs_name_the_investigation(
 ) -> anyhow::Result<()> {
-    let w = world().await?;
+    let mut w = world().await?;
+    let cp_metrics_port = convops_tests::free_port()?;
+    w.cp.metrics_port = Some(cp_metrics_port);
     let mut cp = w.cp.start().await?;
     let agent_port = convops_tests::free_port()?;
     let agent_listen = format!("127.0.0.1:{agent_port}");
@@ -42,7 +44,7 @@ async fn metrics_move_health_tells_the_truth_and_json_logs_name_the_investigatio
         ],
     )?;
     let agent_base = format!("http://{agent_listen}");
-    let cp_metrics = format!("http://127.0.0.1:{}", w.cp.metrics_port);
+    let cp_metrics = format!("http://127.0.0.1:{cp_metrics_port}");
 
     // Connected and polling: ready.
     let deadline = Instant::now() + WAIT;
@@ -164,7 +166,7 @@ async fn metrics_move_health_tells_the_truth_and_json_logs_name_the_investigatio
         .arg("health")
         .env(
             "CONVOPS_CP__METRICS__LISTEN",
-            format!("127.0.0.1:{}", w.cp.metrics_port),
+            format!("127.0.0.1:{cp_metrics_port}"),
         )
         .output()?;
     assert!(cp_health.status.success(), "{cp_health:?}");

@@ -25,6 +25,7 @@ pub async fn changes(
         .map_err(|e| CallError {
             action: Action::CloudTrailLookupEvents,
             kind: crate::aws::FailureKind::Other,
+            code: None,
             message: e.to_string(),
         })?;
     let mut out = Vec::new();
