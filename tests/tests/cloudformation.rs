@@ -2,7 +2,10 @@
 //! exactly the agent's list of AWS operations (`convops_agent::aws::Action`, the one source of
 //! truth) and explicitly deny everything else; the task is sized and locked down as the
 //! security page promises; and the agent template, deployed into moto's CloudFormation, creates
-//! the role that an agent then assumes to complete an investigation.
+//! the role that an agent then assumes to complete an investigation. moto evaluates neither the
+//! role's policies nor its trust policy: that the policies say what they must is shown by the
+//! static tests here, and that the agent works within them by `check`'s and the scenario tests'
+//! use of the same 13 actions.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
