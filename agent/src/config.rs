@@ -91,23 +91,9 @@ struct RawControlPlane {
 struct RawAws {
     region: Option<String>,
     role_arn: Option<String>,
-    #[serde(default, deserialize_with = "digits")]
+    #[serde(default, deserialize_with = "convops_shared::config_error::digits")]
     external_id: Option<String>,
     session_name: Option<String>,
-}
-
-/// A string that the environment may have parsed as a number (an external id of digits).
-fn digits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Text(String),
-        Number(u64),
-    }
-    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
-        Id::Text(s) => s,
-        Id::Number(n) => n.to_string(),
-    }))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -644,6 +630,22 @@ mod tests {
             !format!("{s:?}").contains("ext-7f3a"),
             "the external id is not printed"
         );
+    }
+
+    /// An external id of digits, as the environment delivers it (a number), loads as text.
+    #[test]
+    fn an_external_id_of_digits_loads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = write(
+            &dir,
+            "[control_plane]\nurl = \"wss://x/\"\ntoken = \"t\"\n[aws]\nrole_arn = \"arn:aws:iam::123456789012:role/ro\"\nexternal_id = 4815162342\n",
+        );
+        let s = load_from(Some(&p), env_none()).expect("valid");
+        let id = s
+            .assume_role
+            .and_then(|r| r.external_id)
+            .expect("external id");
+        assert_eq!(id.expose(), "4815162342");
     }
 
     #[test]

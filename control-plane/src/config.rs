@@ -165,7 +165,7 @@ fn validate_limits(raw: RawLimits) -> Result<crate::limits::Limits, ConfigError>
 #[serde(deny_unknown_fields)]
 struct RawWhatsApp {
     /// Digits, written as a string or a number (as environment variables always parse).
-    #[serde(default, deserialize_with = "digits")]
+    #[serde(default, deserialize_with = "convops_shared::config_error::digits")]
     phone_number_id: Option<String>,
     access_token_file: Option<PathBuf>,
     app_secret_file: Option<PathBuf>,
@@ -223,20 +223,6 @@ struct RawDelivery {
 #[serde(deny_unknown_fields)]
 struct RawAgents {
     heartbeat_secs: Option<u32>,
-}
-
-/// An id of digits given as a string or as a number.
-fn digits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Text(String),
-        Number(u64),
-    }
-    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
-        Id::Text(s) => s,
-        Id::Number(n) => n.to_string(),
-    }))
 }
 
 #[derive(Debug, Clone)]

@@ -22,3 +22,20 @@ pub fn one_line(e: figment::Error) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// For `#[serde(deserialize_with = …)]`: an optional id of digits, given as a string or as the
+/// number an environment variable is parsed into (`CONVOPS_…=123456` arrives as an integer).
+pub fn digits<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(
+        <Option<Id> as serde::Deserialize>::deserialize(d)?.map(|id| match id {
+            Id::Text(s) => s,
+            Id::Number(n) => n.to_string(),
+        }),
+    )
+}
