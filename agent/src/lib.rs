@@ -159,10 +159,8 @@ impl Watcher {
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(()),
-                _ = tick.tick() => {
-                    crate::telemetry::metrics().watcher_turned();
-                    self.poll().await?
-                }
+                // Each poll marks the watcher as turning (`alarm_poll`, whatever its outcome).
+                _ = tick.tick() => self.poll().await?,
                 Some(cmd) = commands.recv() => self.command(cmd).await?,
             }
         }

@@ -141,13 +141,7 @@ async fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        return match convops_shared::telemetry::probe_health(addr) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("convops-agent: not healthy: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return convops_shared::telemetry::health_exit("convops-agent", addr);
     }
     let log_format = match convops_shared::telemetry::LogFormat::from_env() {
         Ok(f) => f,

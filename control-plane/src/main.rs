@@ -182,13 +182,7 @@ async fn main() -> ExitCode {
                 eprintln!("convops-control-plane: metrics.listen is off: there is no local health endpoint to ask");
                 ExitCode::from(2)
             }
-            Ok(Some(addr)) => match convops_shared::telemetry::probe_health(addr) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("convops-control-plane: not healthy: {e}");
-                    ExitCode::FAILURE
-                }
-            },
+            Ok(Some(addr)) => convops_shared::telemetry::health_exit("convops-control-plane", addr),
         };
     }
     let log_format = match convops_shared::telemetry::LogFormat::from_env() {

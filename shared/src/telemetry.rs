@@ -167,6 +167,18 @@ pub fn probe_health(addr: std::net::SocketAddr) -> Result<(), String> {
     }
 }
 
+/// The `health` subcommands' whole answer: 0 when `/healthz` on `addr` answers 200, else 1 with
+/// the reason on standard error after `program: `.
+pub fn health_exit(program: &str, addr: std::net::SocketAddr) -> std::process::ExitCode {
+    match probe_health(addr) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: not healthy: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A metric's value in a text exposition, for tests: the sample named `name` whose labels
 /// include every `label="value"` pair in `labels` (summed when several match).
 pub fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {

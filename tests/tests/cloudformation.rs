@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use convops_agent::aws::Action;
 use convops_tests::procs;
 use convops_tests::world::{fire_alarm, world};
@@ -365,15 +366,10 @@ async fn the_deployed_template_creates_the_role_an_agent_investigates_with() -> 
         &[("CONVOPS_AGENT__AWS__ROLE_ARN", &role_arn)],
     )?;
     fire_alarm(&w, "cfn-5xx", "app/cfn/1", "Threshold Crossed: cfn-5xx").await?;
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while w.slack.messages().is_empty() {
-        anyhow::ensure!(
-            Instant::now() < deadline && agent.is_running(),
-            "no diagnosis delivered:\n{}",
-            agent.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    w.slack
+        .wait_for(1, Duration::from_secs(90))
+        .await
+        .with_context(|| agent.log_text())?;
     let incidents = w.cp.incidents().await?;
     assert_eq!(incidents.len(), 1, "{incidents:?}");
     assert_eq!(incidents[0]["alarm_name"].as_str(), Some("cfn-5xx"));

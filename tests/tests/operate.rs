@@ -6,6 +6,8 @@
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+
 use convops_shared::telemetry::sample;
 use convops_tests::procs::{self, bin};
 use convops_tests::world::{fire_alarm, world};
@@ -62,15 +64,10 @@ async fn metrics_move_health_tells_the_truth_and_json_logs_name_the_investigatio
     }
 
     fire_alarm(&w, "ops-5xx", "app/ops/1", "Threshold Crossed: ops-5xx").await?;
-    let deadline = Instant::now() + WAIT;
-    while w.slack.messages().is_empty() {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "no Slack message within {WAIT:?}:\n{}",
-            agent.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    w.slack
+        .wait_for(1, WAIT)
+        .await
+        .with_context(|| agent.log_text())?;
     w.cp.wait_deliveries_settled(WAIT).await?;
 
     // The agent's counters moved.
