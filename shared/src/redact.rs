@@ -229,11 +229,51 @@ fn has_v(re: &Regex) -> bool {
     re.capture_names().any(|n| n == Some("v"))
 }
 
+/// Whether a built-in `pattern` names a group `v`, read from its text without compiling it (a
+/// test checks this agrees with the compiled regex for every rule).
+fn names_v(pattern: &str) -> bool {
+    pattern.contains("(?P<v>") || pattern.contains("(?<v>")
+}
+
+/// A rule's regular expression, compiled the first time a line opens the rule's gate.
+///
+/// Most of the table (the vendor token formats) is gated on literals that most logs never
+/// contain; compiled up front, the rules' automata were about 14 MiB of an idle agent's heap
+/// (heaptrack, docs/benchmarks.md). Compiled on first use, a process pays for the rules its
+/// data actually opens. Clones of a redactor ([`Redactor::rekeyed`]) share what is compiled.
+#[derive(Clone)]
+struct LazyRegex(std::sync::Arc<(String, std::sync::OnceLock<Regex>)>);
+
+impl LazyRegex {
+    fn new(pattern: String) -> LazyRegex {
+        LazyRegex(std::sync::Arc::new((pattern, std::sync::OnceLock::new())))
+    }
+
+    fn compiled(re: Regex) -> LazyRegex {
+        let cell = std::sync::OnceLock::new();
+        let pattern = re.as_str().to_owned();
+        let _ = cell.set(re);
+        LazyRegex(std::sync::Arc::new((pattern, cell)))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0 .0
+    }
+
+    fn get(&self) -> &Regex {
+        // The built-in patterns are constants that a test compiles; a failure is a bug.
+        self.0 .1.get_or_init(|| {
+            Regex::new(&self.0 .0)
+                .unwrap_or_else(|e| panic!("built-in redaction rule /{}/: {e}", self.0 .0))
+        })
+    }
+}
+
 /// One detection rule: a regex whose group `v` (or the whole match) is the sensitive value.
 #[derive(Clone)]
 struct Rule {
     kind: &'static str,
-    re: Regex,
+    re: LazyRegex,
     gate: Gate,
     /// Whether `re` has a `v` group (else the whole match is the value, found without captures).
     has_v: bool,
@@ -1103,13 +1143,10 @@ impl Redactor {
                 } else {
                     pat.to_owned()
                 };
-                // The built-in patterns are constants tested below; a failure is a bug.
-                let re = Regex::new(&pat)
-                    .unwrap_or_else(|e| panic!("built-in redaction rule {kind}: {e}"));
                 Rule {
                     kind,
-                    has_v: has_v(&re),
-                    re,
+                    has_v: names_v(&pat),
+                    re: LazyRegex::new(pat),
                     gate,
                     check,
                     key_value,
@@ -1163,7 +1200,7 @@ impl Redactor {
             0,
             Rule {
                 kind,
-                re,
+                re: LazyRegex::compiled(re),
                 gate: Gate::Always,
                 has_v: user_has_v,
                 check: None,
@@ -1212,16 +1249,19 @@ impl Redactor {
         for rule in open.iter().map(|&i| &self.rules[i]) {
             let candidates: Vec<(usize, usize)> = if rule.key_value {
                 rule.re
+                    .get()
                     .find_iter(line)
                     .flat_map(|m| kv_values(line, m.end()))
                     .collect()
             } else if !rule.has_v {
                 rule.re
+                    .get()
                     .find_iter(line)
                     .map(|m| (m.start(), m.end()))
                     .collect()
             } else {
                 rule.re
+                    .get()
                     .captures_iter(line)
                     .filter_map(|caps| {
                         caps.name("v")
@@ -1367,6 +1407,26 @@ mod tests {
             }
             assert_eq!(i, want, "{s:?}");
         }
+    }
+
+    #[test]
+    fn every_built_in_rule_compiles_and_its_v_group_is_read_from_the_text() {
+        let r = Redactor::default();
+        assert!(r.rules.len() > 200, "{} rules", r.rules.len());
+        for rule in &r.rules {
+            assert!(
+                rule.re.0 .1.get().is_none(),
+                "{} compiled before any line opened it",
+                rule.kind
+            );
+            let compiled = rule.re.get();
+            assert_eq!(rule.has_v, has_v(compiled), "{}", rule.kind);
+        }
+        // A clone made before compiling shares what is compiled later.
+        let fresh = Redactor::default();
+        let rekeyed = fresh.rekeyed(b"other");
+        let _ = fresh.redact("password=hunter2hunter2");
+        assert!(rekeyed.rules.iter().any(|r| r.re.0 .1.get().is_some()));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! CloudWatch adapter, a Slack receiver and the real control plane and agent (from
 //! `$CONVOPS_BIN_DIR`, e.g. the static release build `packaging/release` makes), then samples the
 //! agent's resident set (`VmRSS` in /proc) while it idles connected, and while it investigates
-//! `--alarms` alarms fired at once; `VmHWM` gives the peak. Prints a table, or JSON with `--json`.
+//! `--alarms` alarms fired at once; `VmHWM` gives the peak, and `RssAnon` / `RssFile` split the
+//! resident set into the heap and stacks and the mapped program. Prints a table, or JSON with
+//! `--json`.
 //! The result goes in docs/benchmarks.md with the command that produced it.
 
 use std::process::ExitCode;
@@ -27,8 +29,16 @@ struct Cli {
     json: bool,
 }
 
-/// `VmRSS` and `VmHWM` of `pid`, in KiB.
-fn memory(pid: u32) -> Option<(u64, u64)> {
+/// One reading of `/proc/PID/status`, in KiB.
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    rss: u64,
+    hwm: u64,
+    anon: u64,
+    file: u64,
+}
+
+fn memory(pid: u32) -> Option<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         status
@@ -37,7 +47,12 @@ fn memory(pid: u32) -> Option<(u64, u64)> {
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|v| v.parse::<u64>().ok())
     };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    Some(Memory {
+        rss: field("VmRSS:")?,
+        hwm: field("VmHWM:")?,
+        anon: field("RssAnon:")?,
+        file: field("RssFile:")?,
+    })
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -45,14 +60,20 @@ struct Samples {
     count: usize,
     median_kib: u64,
     max_kib: u64,
+    /// `RssAnon` and `RssFile` of the sample whose `VmRSS` is the median.
+    median_anon_kib: u64,
+    median_file_kib: u64,
 }
 
-fn summarise(mut v: Vec<u64>) -> Samples {
-    v.sort_unstable();
+fn summarise(mut v: Vec<Memory>) -> Samples {
+    v.sort_unstable_by_key(|m| m.rss);
+    let median = v.get(v.len() / 2);
     Samples {
         count: v.len(),
-        median_kib: v.get(v.len() / 2).copied().unwrap_or(0),
-        max_kib: v.last().copied().unwrap_or(0),
+        median_kib: median.map_or(0, |m| m.rss),
+        max_kib: v.last().map_or(0, |m| m.rss),
+        median_anon_kib: median.map_or(0, |m| m.anon),
+        median_file_kib: median.map_or(0, |m| m.file),
     }
 }
 
@@ -104,8 +125,8 @@ async fn measure(cli: &Cli) -> anyhow::Result<Report> {
         let mut v = Vec::new();
         let end = Instant::now() + Duration::from_secs(secs);
         while Instant::now() < end {
-            if let Some((rss, _)) = memory(pid) {
-                v.push(rss);
+            if let Some(m) = memory(pid) {
+                v.push(m);
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -127,13 +148,13 @@ async fn measure(cli: &Cli) -> anyhow::Result<Report> {
             w.slack.messages().len(),
             cli.alarms
         );
-        if let Some((rss, _)) = memory(pid) {
-            busy.push(rss);
+        if let Some(m) = memory(pid) {
+            busy.push(m);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let investigate_secs = started.elapsed().as_secs_f64();
-    let peak = memory(pid).map(|(_, hwm)| hwm).unwrap_or(0);
+    let peak = memory(pid).map_or(0, |m| m.hwm);
     let after = sample_for(cli.idle_secs.min(10)).await;
     agent.kill();
     cp.kill();
@@ -159,17 +180,21 @@ async fn main() -> ExitCode {
         Ok(r) => {
             let mib = |k: u64| k as f64 / 1024.0;
             println!("agent: {}", r.agent);
-            println!("| phase | samples | median RSS (MiB) | max RSS (MiB) |");
-            println!("|---|---|---|---|");
+            println!(
+                "| phase | samples | median RSS (MiB) | of it anonymous / file (MiB) | max RSS (MiB) |"
+            );
+            println!("|---|---|---|---|---|");
             for (phase, s) in [
                 ("idle, connected", &r.idle),
                 ("investigating", &r.investigating),
                 ("idle again", &r.after),
             ] {
                 println!(
-                    "| {phase} | {} | {:.1} | {:.1} |",
+                    "| {phase} | {} | {:.1} | {:.1} / {:.1} | {:.1} |",
                     s.count,
                     mib(s.median_kib),
+                    mib(s.median_anon_kib),
+                    mib(s.median_file_kib),
                     mib(s.max_kib)
                 );
             }
