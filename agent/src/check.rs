@@ -131,6 +131,7 @@ async fn control_plane(settings: &Settings) -> Row {
             protocol_version: PROTOCOL_VERSION,
             agent_id: format!("check-{:08x}", rand::random::<u32>()),
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            probe: true,
         };
         tx.send(Message::text(hello.encode())).await?;
         let answer = loop {

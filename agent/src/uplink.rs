@@ -207,6 +207,7 @@ impl<C: Connect> Uplink<C> {
             protocol_version: PROTOCOL_VERSION,
             agent_id: agent_id.clone(),
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            probe: false,
         };
         send(
             &mut tx,

@@ -195,6 +195,7 @@ fn main() {
                     protocol_version: convops_shared::protocol::PROTOCOL_VERSION,
                     agent_id: "flood".into(),
                     agent_version: "bench".into(),
+                    probe: false,
                 }
                 .encode(),
             ))

@@ -79,11 +79,12 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         Ok(None) => return,
         Err(_) => return refuse(ws, ErrorCode::ExpectedHello, "no hello within 10s".into()).await,
     };
-    let (agent_id, agent_version) = match AgentFrame::decode(&text) {
+    let (agent_id, agent_version, probe) = match AgentFrame::decode(&text) {
         Ok(AgentFrame::Hello {
             protocol_version,
             agent_id,
             agent_version,
+            probe,
         }) => {
             if protocol_version != PROTOCOL_VERSION {
                 return refuse(
@@ -112,7 +113,7 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
                 )
                 .await;
             }
-            (agent_id, agent_version)
+            (agent_id, agent_version, probe)
         }
         Ok(_) => {
             return refuse(
@@ -124,6 +125,21 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         }
         Err(e) => return refuse(ws, e.code(), format!("hello: {e}")).await,
     };
+    let welcome = ServerFrame::Welcome {
+        protocol_version: PROTOCOL_VERSION,
+        workspace_id: workspace_id.clone(),
+        heartbeat_secs: state.heartbeat_secs,
+        encodings: vec![convops_shared::wire::ENCODING.to_owned()],
+    };
+    if probe {
+        // `convops-agent check`: the token, TLS and protocol are proven by the welcome; the
+        // probe is neither recorded nor registered, so no command is ever routed to it.
+        tracing::info!(%workspace_id, %agent_id, %agent_version, "agent installation check answered");
+        if send(&mut ws, welcome).await {
+            let _ = ws.send(Message::Close(None)).await;
+        }
+        return;
+    }
     if let Err(e) = state
         .store
         .agent_seen(&workspace_id, &agent_id, &agent_version)
@@ -132,12 +148,6 @@ pub async fn session(mut ws: WebSocket, state: Arc<AppState>, workspace_id: Stri
         tracing::error!(error = %format!("{e:#}"), "recording agent");
         return refuse(ws, ErrorCode::Internal, "internal error".into()).await;
     }
-    let welcome = ServerFrame::Welcome {
-        protocol_version: PROTOCOL_VERSION,
-        workspace_id: workspace_id.clone(),
-        heartbeat_secs: state.heartbeat_secs,
-        encodings: vec![convops_shared::wire::ENCODING.to_owned()],
-    };
     if !send(&mut ws, welcome).await {
         return;
     }

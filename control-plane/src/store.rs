@@ -391,6 +391,16 @@ impl Store {
         Ok(())
     }
 
+    /// The agents a workspace has seen, by id.
+    pub async fn agent_ids(&self, workspace_id: &str) -> anyhow::Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT agent_id FROM agents WHERE workspace_id = ? ORDER BY agent_id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Store an evidence frame exactly once, opening its incident and queueing its deliveries in
     /// the same transaction. `make_incident` runs only for a frame seen for the first time, and
     /// `make_body` once per route of a newly opened incident.

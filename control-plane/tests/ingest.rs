@@ -49,6 +49,37 @@ async fn wrong_version_or_missing_hello_is_refused_cleanly() {
 }
 
 #[tokio::test]
+async fn an_installation_check_is_welcomed_then_closed_and_never_recorded() {
+    let s = server().await;
+    wait_up(&s).await;
+    let mut ws = connect(&s, Some(&s.token)).await.expect("connect");
+    let probe = AgentFrame::Hello {
+        protocol_version: convops_shared::protocol::PROTOCOL_VERSION,
+        agent_id: "check-0001".into(),
+        agent_version: "test".into(),
+        probe: true,
+    };
+    ws.send(Message::text(probe.encode())).await.expect("send");
+    assert!(matches!(
+        recv(&mut ws).await,
+        Some(ServerFrame::Welcome { .. })
+    ));
+    assert!(
+        recv(&mut ws).await.is_none(),
+        "the control plane closes a check after its welcome"
+    );
+    // A real agent in the same workspace is recorded; the check is not.
+    let _agent = session(&s, "agt-real").await;
+    let store = Store::open_sqlite(&s._dir.path().join("data/convops.db"))
+        .await
+        .expect("open");
+    assert_eq!(
+        store.agent_ids(&s.workspace_id).await.expect("agents"),
+        ["agt-real"]
+    );
+}
+
+#[tokio::test]
 async fn bad_frames_get_errors_and_other_agents_keep_being_served() {
     let s = server().await;
     wait_up(&s).await;
@@ -270,6 +301,7 @@ async fn handshake_fields_and_strings_are_bounded_and_heartbeats_do_not_write_ea
                 protocol_version: PROTOCOL_VERSION,
                 agent_id: "agt-long".into(),
                 agent_version: version,
+                probe: false,
             }
             .encode(),
         ))

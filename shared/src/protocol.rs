@@ -76,6 +76,11 @@ pub enum AgentFrame {
         /// Stable identity of this agent installation (kept in its spool across restarts).
         agent_id: String,
         agent_version: String,
+        /// An installation check (`convops-agent check`), not an agent: the control plane
+        /// answers the welcome and closes, and neither records nor registers it, so no command
+        /// is routed to it. Sent only when true, so an agent's hello is unchanged.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        probe: bool,
     },
     Evidence(Box<EvidenceFrame>),
     Heartbeat {

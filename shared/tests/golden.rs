@@ -151,6 +151,7 @@ fn cases() -> Vec<(&'static str, String)> {
                 protocol_version: 1,
                 agent_id: "agt-3f9a0c".into(),
                 agent_version: "0.1.0".into(),
+                probe: false,
             }
             .encode(),
         ),

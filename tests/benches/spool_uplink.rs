@@ -245,6 +245,7 @@ async fn uplink(dir: &std::path::Path) {
         protocol_version: PROTOCOL_VERSION,
         agent_id: "bench".into(),
         agent_version: "bench".into(),
+        probe: false,
     };
     tx.send(Message::text(hello.encode())).await.expect("hello");
     rx.next().await.expect("welcome").expect("welcome");

@@ -167,6 +167,7 @@ pub fn hello(version: u32, agent: &str) -> Message {
             protocol_version: version,
             agent_id: agent.into(),
             agent_version: "test".into(),
+            probe: false,
         }
         .encode(),
     )
