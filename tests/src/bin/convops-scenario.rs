@@ -37,6 +37,35 @@ enum Cmd {
         #[command(flatten)]
         args: RunArgs,
     },
+    /// Diagnose evidence saved by `--save-evidence` again, without AWS, agent or control plane,
+    /// and print each frame's message: to see what an engine change does to stored incidents.
+    /// (Only the diagnosis runs: no storm grouping, LLM write-up or delivery.)
+    Diagnose {
+        /// Files written by `--save-evidence` (a JSON array of stored frames each).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// The message the diagnosis engine writes for each evidence frame saved in `file`.
+fn diagnose_saved(file: &Path) -> anyhow::Result<Vec<String>> {
+    use convops_shared::protocol::AgentFrame;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let frames: Vec<serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a JSON array of frames: {e}", file.display()))?;
+    frames
+        .iter()
+        .enumerate()
+        .map(|(i, v)| match AgentFrame::decode(&v.to_string()) {
+            Ok(AgentFrame::Evidence(f)) => {
+                let d = convops_control_plane::diagnose::diagnose(&f);
+                Ok(convops_control_plane::diagnose::render_text(&d, "-"))
+            }
+            Ok(_) => anyhow::bail!("{}: frame {i} is not evidence", file.display()),
+            Err(e) => anyhow::bail!("{}: frame {i}: {e}", file.display()),
+        })
+        .collect()
 }
 
 /// Options of `run` and `run-all`.
@@ -225,6 +254,14 @@ async fn main() -> ExitCode {
                 } else {
                     ExitCode::SUCCESS
                 })
+            }
+            Cmd::Diagnose { files } => {
+                for f in &files {
+                    for message in diagnose_saved(f)? {
+                        println!("=== {}\n{message}", f.display());
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
             }
             Cmd::RunAll { dir, args } => {
                 let json = args.json;
