@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 pub const SLACK_COMMANDS_PATH: &str = "/api/v1/slack/commands";
 pub const SLACK_INTERACTIVITY_PATH: &str = "/api/v1/slack/interactivity";
@@ -189,7 +189,7 @@ pub async fn run(
     cmd: Command,
 ) -> anyhow::Result<(String, bool)> {
     let store = &state.store;
-    let link = |id: &str| crate::ingest::incident_url(&state.public_url, id);
+    let link = |id: &str| crate::state::incident_url(&state.public_url, id);
     let u = |s: &str| untrusted(caller, s);
     Ok(match cmd {
         Command::Help => (USAGE.to_owned(), false),
@@ -377,9 +377,8 @@ fn from_command(form: &Form) -> Result<SlackRequest, String> {
     })
 }
 
-/// Button ids in the diagnosis message, and the command each runs on the button's incident id.
-pub const ACK_ACTION: &str = "convops_ack";
-pub const RESOLVE_ACTION: &str = "convops_resolve";
+/// Button ids in the diagnosis message (the Slack message format owns them).
+pub use crate::deliver::slack::{ACK_ACTION, RESOLVE_ACTION};
 
 /// A button click (`block_actions`): JSON in the form field `payload`.
 fn from_interaction(form: &Form) -> Result<SlackRequest, String> {

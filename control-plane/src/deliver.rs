@@ -30,13 +30,8 @@ use tokio_util::sync::CancellationToken;
 use crate::secrets::Sealer;
 use crate::store::{now_ms, PendingDelivery, Store};
 
-/// Route kinds.
-pub const SLACK_WEBHOOK: &str = "slack_webhook";
-pub const SLACK_BOT: &str = "slack_bot";
-pub const WEBHOOK: &str = "webhook";
-pub const WHATSAPP: &str = "whatsapp";
-/// A Slack slash command's `response_url` (the target), for the diagnosis a command asked for.
-pub const SLACK_RESPONSE: &str = "slack_response";
+/// Route kinds, as the store keeps them.
+pub use crate::store::{SLACK_BOT, SLACK_RESPONSE, SLACK_WEBHOOK, WEBHOOK, WHATSAPP};
 
 /// The sealed target of a `slack_bot` route.
 #[derive(Debug, Serialize, Deserialize)]

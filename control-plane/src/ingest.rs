@@ -21,8 +21,8 @@ use crate::deliver::{
     slack, whatsapp, SLACK_BOT, SLACK_RESPONSE, SLACK_WEBHOOK, WEBHOOK, WHATSAPP,
 };
 use crate::diagnose;
-use crate::http::AppState;
 use crate::limits::{INGEST_BURST, INGEST_PER_SEC, LLM_CALLS_PER_HOUR};
+use crate::state::AppState;
 use crate::store::{BodyFor, NewIncident, Received, Route, Stored};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -700,10 +700,4 @@ pub fn update_body(
     }
 }
 
-/// Where the incident can be read: its API resource (the web UI is not built yet).
-pub fn incident_url(public_url: &url::Url, incident_id: &str) -> String {
-    format!(
-        "{}/api/v1/incidents/{incident_id}",
-        public_url.as_str().trim_end_matches('/')
-    )
-}
+pub use crate::state::incident_url;

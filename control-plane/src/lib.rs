@@ -2,7 +2,8 @@
 //! incidents, writes a diagnosis and delivers it to chat.
 //!
 //! Modules, in data-flow order:
-//! - [`config`]: figment loading and validation.
+//! - [`config`]: figment loading and validation; [`state`]: what handlers and tasks share (no
+//!   module reaches it through the HTTP layer).
 //! - [`http`]: router, TLS server loop, error type; [`ingest`]: the agent websocket.
 //! - [`store`]: SQLite via sqlx, migrations, tenant-scoped queries; [`auth`]: issued secrets.
 //! - [`diagnose`]: evidence → diagnosis.
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod llm;
 pub mod retry;
 pub mod secrets;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
@@ -68,7 +70,7 @@ pub async fn run(
         .use_rustls_tls()
         .build()
         .context("building the HTTP client")?;
-    let state = Arc::new(http::AppState {
+    let state = Arc::new(state::AppState {
         store: store.clone(),
         // A process-private key: the rules are only ever used rekeyed per workspace.
         redaction_rules: convops_shared::redact::Redactor::new(&rand::random::<[u8; 32]>()),

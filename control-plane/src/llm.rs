@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use convops_shared::secret::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::diagnose::Diagnosis;
@@ -38,12 +38,7 @@ pub struct LlmSettings {
     pub max_tokens: u32,
 }
 
-/// A kept write-up.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WriteUp {
-    pub text: String,
-    pub model: String,
-}
+pub use crate::diagnose::WriteUp;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum LlmError {

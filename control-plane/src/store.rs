@@ -28,6 +28,14 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}-{:016x}", rand::random::<u64>())
 }
 
+/// Route kinds (`routes.kind`).
+pub const SLACK_WEBHOOK: &str = "slack_webhook";
+pub const SLACK_BOT: &str = "slack_bot";
+pub const WEBHOOK: &str = "webhook";
+pub const WHATSAPP: &str = "whatsapp";
+/// A Slack slash command's `response_url` (the target), for the diagnosis a command asked for.
+pub const SLACK_RESPONSE: &str = "slack_response";
+
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
@@ -966,14 +974,7 @@ impl Store {
             return Ok(Err(r.get::<String, _>(0)));
         }
         let now = now_ms();
-        let id = insert_route(
-            &mut tx,
-            workspace_id,
-            crate::deliver::WHATSAPP,
-            target_enc,
-            None,
-        )
-        .await?;
+        let id = insert_route(&mut tx, workspace_id, WHATSAPP, target_enc, None).await?;
         sqlx::query(
             "INSERT INTO whatsapp_contacts (phone_hash, workspace_id, route_id, created_at) VALUES (?, ?, ?, ?)",
         )
@@ -989,7 +990,7 @@ impl Store {
             now,
             actor,
             "route.add",
-            serde_json::json!({ "id": id, "kind": crate::deliver::WHATSAPP }),
+            serde_json::json!({ "id": id, "kind": WHATSAPP }),
         )
         .await?;
         tx.commit().await?;

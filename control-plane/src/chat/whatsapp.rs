@@ -24,7 +24,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 
 use crate::deliver::whatsapp::{self as wa, Target};
-use crate::http::AppState;
+use crate::state::AppState;
 
 pub const WHATSAPP_WEBHOOK_PATH: &str = "/api/v1/whatsapp/webhook";
 /// Meta batches updates; a batch is far below this.

@@ -21,6 +21,11 @@ pub const MAX_TEXT_CHARS: usize = 12_000;
 use super::truncate;
 pub use super::TRUNCATED;
 
+/// Button ids in the diagnosis message, and the command each runs on the button's incident id
+/// (`crate::chat` answers them).
+pub const ACK_ACTION: &str = "convops_ack";
+pub const RESOLVE_ACTION: &str = "convops_resolve";
+
 /// Escape the three characters Slack's mrkdwn treats as control characters.
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -161,9 +166,9 @@ pub fn message(
     if let Some(id) = incident_id {
         b.blocks.push(json!({"type": "actions", "elements": [
             {"type": "button", "text": {"type": "plain_text", "text": "Acknowledge"},
-             "action_id": crate::chat::ACK_ACTION, "value": id},
+             "action_id": ACK_ACTION, "value": id},
             {"type": "button", "text": {"type": "plain_text", "text": "Resolve"},
-             "action_id": crate::chat::RESOLVE_ACTION, "value": id, "style": "primary"},
+             "action_id": RESOLVE_ACTION, "value": id, "style": "primary"},
         ]}));
     }
     let mut context = vec![
@@ -251,10 +256,7 @@ mod tests {
             .find(|b| b["type"] == "actions")
             .expect("buttons")
             .to_string();
-        assert!(
-            actions.contains(crate::chat::ACK_ACTION)
-                && actions.contains(crate::chat::RESOLVE_ACTION)
-        );
+        assert!(actions.contains(ACK_ACTION) && actions.contains(RESOLVE_ACTION));
         assert!(actions.contains("\"value\":\"inc_1\""), "{actions}");
         let last = m["blocks"]
             .as_array()

@@ -104,7 +104,7 @@ pub struct Diagnosis {
     pub hypotheses: Vec<Hypothesis>,
     /// The LLM write-up, when configured and it kept the hypotheses and citations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub write_up: Option<crate::llm::WriteUp>,
+    pub write_up: Option<WriteUp>,
     /// Why a configured write-up was not used (timeout, rate limit, rejected text, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_up_skipped: Option<String>,
@@ -208,6 +208,14 @@ fn ranked(facts: &signals::Facts<'_>) -> Vec<Hypothesis> {
 const MAX_CHANGES_STATED: usize = 6;
 const MAX_LOG_GROUPS_STATED: usize = 3;
 const MAX_SERVICES_STATED: usize = 4;
+
+/// A kept LLM write-up of a diagnosis (`crate::llm` writes it; the diagnosis only carries it, so
+/// this module depends on nothing of the LLM's).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WriteUp {
+    pub text: String,
+    pub model: String,
+}
 
 pub fn diagnose(frame: &EvidenceFrame) -> Diagnosis {
     let a = &frame.alarm;
