@@ -770,6 +770,15 @@ pub static SIGNATURES: &[Signature] = &[
         "botocore.exceptions.NoCredentialsError: Unable to locate credentials",
     ),
     cause(
+        // RDS IAM database authentication refused the token (the role's `rds-db:connect` policy,
+        // an expired token, the user's grant): PostgreSQL logs the PAM failure.
+        "rds.iam_db_auth_pam_failed",
+        Family::AccessDenied,
+        r"PAM authentication failed for user",
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Troubleshooting.html",
+        r#"FATAL:  PAM authentication failed for user "claims_app""#,
+    ),
+    cause(
         "postgres.password_auth_failed",
         Family::AccessDenied,
         r"password authentication failed for user",
@@ -965,6 +974,16 @@ pub static SIGNATURES: &[Signature] = &[
         "ElastiCache:FailoverComplete : cache-1",
     ),
     cause(
+        // The postmaster reports a backend killed with SIGKILL; on Linux (and RDS/Aurora) that
+        // is the kernel's OOM killer choosing a PostgreSQL process, after which every other
+        // session is reset and the server goes through crash recovery.
+        "postgres.backend_killed_signal_9",
+        Family::OutOfMemory,
+        r"\(PID [0-9]+\) was terminated by signal 9\b",
+        "https://www.postgresql.org/docs/current/kernel-resources.html#LINUX-MEMORY-OVERCOMMIT",
+        "LOG:  server process (PID 28711) was terminated by signal 9: Killed",
+    ),
+    cause(
         "postgres.shutting_down",
         Family::InstanceLost,
         r"the database system is shutting down",
@@ -1052,6 +1071,15 @@ pub static SIGNATURES: &[Signature] = &[
         r"Clock: inserting leap second",
         "https://github.com/torvalds/linux/commit/6b43ae8a619d17c4935c3320d2ef9e92bdeed05d",
         "Jun 30 23:59:59 app-1 kernel: Clock: inserting leap second 23:59:60 UTC",
+    ),
+    // HotSpot stops compiling once its code cache is full: from then on new and deoptimised
+    // methods run interpreted, many times slower, and the process's CPU climbs to its limit.
+    cause(
+        "jvm.codecache_full",
+        Family::CpuStarved,
+        r"CodeCache is full\. Compiler has been disabled",
+        "https://docs.oracle.com/javase/8/embedded/develop-apps-platforms/codecache.htm",
+        "OpenJDK 64-Bit Server VM warning: CodeCache is full. Compiler has been disabled.",
     ),
     cause(
         "linux.rcu_stall",
@@ -1944,6 +1972,32 @@ fn ascii_boundaries(pattern: &str) -> String {
     out
 }
 
+/// A text that contains failure words but is documented as routine: a line matching one of
+/// these is not classified at all, whatever rows of [`SIGNATURES`] it also matches.
+#[derive(Debug)]
+pub struct NotAFailure {
+    pub id: &'static str,
+    pub pattern: &'static str,
+    /// Where the text is documented as routine.
+    pub source: &'static str,
+    pub example: &'static str,
+}
+
+pub static NOT_FAILURES: &[NotAFailure] = &[NotAFailure {
+    // MySQL resolves each client's address to a name for its host cache and warns when the
+    // reverse lookup fails; the connection goes on (`skip_name_resolve` turns the lookups off).
+    // It is about a client's PTR record, not a name this service failed to resolve.
+    id: "mysql.client_reverse_dns_warning",
+    pattern: r"IP address '[^']*' could not be resolved",
+    source: "https://dev.mysql.com/doc/refman/8.0/en/host-cache.html",
+    example: "2026-11-29T21:42:01.123456Z 912 [Warning] [MY-010055] [Server] IP address '10.0.4.17' could not be resolved: Name or service not known",
+}];
+
+static NOT_FAILURE_SET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(NOT_FAILURES.iter().map(|n| ascii_boundaries(n.pattern)))
+        .unwrap_or_else(|e| panic!("routine-text table does not compile: {e}"))
+});
+
 pub static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let set = RegexSetBuilder::new(SIGNATURES.iter().map(|s| ascii_boundaries(s.pattern)))
         .size_limit(SIZE_LIMIT)
@@ -1966,7 +2020,7 @@ pub static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
 pub fn classify(line: &str) -> Option<(&'static Signature, (usize, usize))> {
     let compiled = &*COMPILED;
     let matches = compiled.set.matches(line);
-    if !matches.matched_any() {
+    if !matches.matched_any() || NOT_FAILURE_SET.is_match(line) {
         return None;
     }
     let pick = matches
@@ -1984,7 +2038,7 @@ pub fn classify(line: &str) -> Option<(&'static Signature, (usize, usize))> {
 /// Whether any row matches `line` (one pass of the set, without finding which): the cheap test
 /// for a reader that only keeps or drops lines.
 pub fn is_match(line: &str) -> bool {
-    COMPILED.set.is_match(line)
+    COMPILED.set.is_match(line) && !NOT_FAILURE_SET.is_match(line)
 }
 
 /// Every row that matches `line`, in table order (for explanations and debugging).
@@ -2081,6 +2135,21 @@ mod tests {
                 s.id
             );
         }
+    }
+
+    #[test]
+    fn routine_texts_are_not_failures_though_rows_match_them() {
+        for n in NOT_FAILURES {
+            assert!(
+                !matching(n.example).is_empty(),
+                "{}: no row matches the example, so the entry is not needed",
+                n.id
+            );
+            assert!(classify(n.example).is_none(), "{}", n.id);
+            assert!(!is_match(n.example), "{}", n.id);
+        }
+        // The same words in a real failure are still one.
+        assert!(classify("socket.gaierror: [Errno -2] Name or service not known").is_some());
     }
 
     #[test]

@@ -87,7 +87,9 @@ fn series_fact(f: &Facts<'_>, s: &Series<'_>) -> String {
     );
     if let Some(p) = sm.peak {
         if sm.current.is_some_and(|c| (p - c).abs() > f64::EPSILON) {
-            out.push_str(&format!(" (peak {})", num(p)));
+            // The summary's extreme after the change: the lowest point of a fall.
+            let word = if s.direction < 0 { "lowest" } else { "peak" };
+            out.push_str(&format!(" ({word} {})", num(p)));
         }
     }
     if let Some(o) = s.onset() {
@@ -457,6 +459,9 @@ pub fn memory_exhaustion(f: &Facts<'_>) -> Option<Hypothesis> {
 
 /// Errors a rollout introduces show up within this long of it.
 const NEW_ERROR_WINDOW: i64 = 20 * 60_000;
+/// New errors that began more than this long before the alarm's metric moved are not what
+/// moved it.
+const NEW_ERROR_BEFORE_ONSET: i64 = 15 * 60_000;
 
 pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
     let mut best: Option<Draft> = None;
@@ -507,7 +512,9 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
                 .collect(),
         };
         // Errors a release causes: not capacity or quota, not a dependency that names its own
-        // fault (a certificate, DNS, a service's internal error), and starting within minutes.
+        // fault (a certificate, DNS, a service's internal error), not a resource that says it
+        // is exhausted (a full disk, the OOM killer, a saturated database: their own categories
+        // even when a release drove them), and starting within minutes.
         let errors: Vec<&ErrorLines<'_>> = deployed_errors
             .into_iter()
             .filter(|e| {
@@ -520,17 +527,40 @@ pub fn deploy_regression(f: &Facts<'_>) -> Option<Hypothesis> {
                         | Family::InstanceLost
                         | Family::Dns
                         | Family::CertExpired
+                        | Family::StorageFull
+                        | Family::OutOfMemory
+                        | Family::DbSaturated
                 );
                 !(not_a_release || dependency_named)
             })
             .collect();
+        // Errors new since the rollout that also began near the onset: errors that started long
+        // before the alarm's metric moved did not move it (another component's failure), and
+        // errors that started long after the rollout were not started by it.
         let new: Vec<&ErrorLines<'_>> = errors
             .iter()
             .copied()
             .filter(|e| {
-                e.t.first_seen >= c.at - 60_000 && e.t.first_seen <= c.at + NEW_ERROR_WINDOW
+                e.t.first_seen >= c.at - 60_000
+                    && e.t.first_seen <= c.at + NEW_ERROR_WINDOW
+                    && e.t.first_seen >= f.onset - NEW_ERROR_BEFORE_ONSET
             })
             .collect();
+        // A named cause of another kind (a full disk, the OOM killer, a denied call...) that
+        // began with the new errors in the same logs explains them better than the release.
+        let explained = |e: &ErrorLines<'_>| {
+            e.role != Some(Role::Cause)
+                && f.errors.iter().any(|o| {
+                    o.role == Some(Role::Cause)
+                        && !matches!(o.family, Family::CodeError | Family::BadConfig)
+                        && (o.t.first_seen - e.t.first_seen).abs() <= 5 * 60_000
+                        && (o.logs.id == e.logs.id
+                            || svc.is_some_and(|s| {
+                                errors_of_service(f, s).any(|x| x.logs.id == o.logs.id)
+                            }))
+                })
+        };
+        let new: Vec<&ErrorLines<'_>> = new.into_iter().filter(|e| !explained(e)).collect();
         // The same kind of failure was already there before the rollout, as often as after: it
         // did not start it (background retries of one kind do not veto a new failure of it).
         let count =
@@ -755,8 +785,19 @@ pub fn db_overload(f: &Facts<'_>) -> Option<Hypothesis> {
     let load_onset = support
         .iter()
         .filter_map(|s| s.onset())
+        .chain(sat.iter().map(|e| e.t.first_seen))
         .min()
         .unwrap_or(f.onset);
+    // The traffic the service serves rose sharply first: the database is saturated by that
+    // load, and the surge is the cause to act on (`traffic_surge`, the categories of
+    // scenarios/FORMAT.md); the saturation stays the runner-up with its evidence.
+    if let Some(s) = surge(f).filter(|s| sharp_surge_before(s, load_onset)) {
+        d.score -= 0.15;
+        d.cite(
+            &s.m.id,
+            format!("the load it serves rose first: {}", series_fact(f, s)),
+        );
+    }
     if let Some((c, _)) = trigger(
         f,
         &[ChangeKind::Scale, ChangeKind::Deploy, ChangeKind::DbConfig],
@@ -819,11 +860,17 @@ pub fn db_storage_full(f: &Facts<'_>) -> Option<Hypothesis> {
         .series
         .iter()
         .filter(|s| match s.kind {
+            // Judged by the lowest point, not the last one: space added after the onset (the
+            // usual first response) does not undo that it ran out.
+            // A volume that fills steadily for hours widens its own baseline spread, so it may
+            // never read as "moved"; falling to a seventh of its baseline, or draining, is the
+            // signal then (as for burst and credit balances).
             MetricKind::DbFreeStorage => {
-                s.down()
-                    && (s.ratio.is_some_and(|r| r < 0.15)
-                        || s.m.summary.current.is_some_and(|c| c < 2e9)
-                        || drained(s))
+                let base = s.m.summary.baseline.unwrap_or(0.0);
+                let fell_far = s.direction < 0 && base > 0.0 && s.low() / base < 0.15;
+                (s.down() && (s.ratio.is_some_and(|r| r < 0.15) || s.low() < 2e9))
+                    || fell_far
+                    || drained(s)
             }
             MetricKind::HostDisk => {
                 s.m.metric_name.contains("used_percent") && s.up() && s.level() >= 90.0
@@ -1272,13 +1319,13 @@ pub fn throttling(f: &Facts<'_>) -> Option<Hypothesis> {
 
 /// How much the evidence shows a fault of the service or its dependencies, as opposed to load:
 /// error lines of fault families, tasks killed or unplaceable, a cluster out of room.
-fn faults(f: &Facts<'_>) -> u64 {
+fn faults(f: &Facts<'_>, excused: &dyn Fn(&ErrorLines<'_>) -> bool) -> u64 {
     // Lines that name a cause and began with the failure; background errors that were there
-    // long before do not make a surge a fault.
+    // long before do not make a surge a fault, nor do the `excused` ones.
     let logs: u64 = f
         .errors
         .iter()
-        .filter(|e| e.role == Some(Role::Cause) && timing(f, e) > 0.5)
+        .filter(|e| e.role == Some(Role::Cause) && timing(f, e) > 0.5 && !excused(e))
         .filter(|e| {
             matches!(
                 e.family,
@@ -1335,8 +1382,19 @@ fn surge<'f, 'a>(f: &'f Facts<'a>) -> Option<&'f Series<'a>> {
                     .iter()
                     .filter(|(k, v)| a.get(*k) == Some(*v))
                     .count();
-            (same, (s.ratio.unwrap_or(0.0) * 100.0) as i64)
+            // A load metric (requests arriving) before a success count that rose with it: the
+            // catalogue marks success counts `Down` (trouble is their fall).
+            let load = s.trouble != convops_shared::catalogue::Trouble::Down;
+            (same, load, (s.ratio.unwrap_or(0.0) * 100.0) as i64)
         })
+}
+
+/// A surge of at least this ratio overloads what serves it.
+const SHARP_SURGE: f64 = 3.0;
+
+/// `s` is a sharp surge that began no later than two minutes after `t`.
+fn sharp_surge_before(s: &Series<'_>, t: i64) -> bool {
+    s.ratio.is_some_and(|r| r >= SHARP_SURGE) && s.onset().is_some_and(|o| o <= t + 2 * 60_000)
 }
 
 pub fn traffic_surge(f: &Facts<'_>) -> Option<Hypothesis> {
@@ -1344,10 +1402,27 @@ pub fn traffic_surge(f: &Facts<'_>) -> Option<Hypothesis> {
     let ratio = s.ratio.unwrap_or(1.0);
     let mut d = Draft::new(Category::TrafficSurge);
     d.score = 0.55 + 0.2 * ((ratio - 1.5) / 1.5).clamp(0.0, 1.0);
-    if faults(f) > 0 {
+    // Lines of overload (a saturated database or pool, throttles, no capacity, timeouts and
+    // refusals) that began after a sharp surge are what the surge does, not a fault beside it.
+    let follows_load = |e: &ErrorLines<'_>| {
+        matches!(
+            e.family,
+            Family::DbSaturated
+                | Family::Throttled
+                | Family::Capacity
+                | Family::Connectivity
+                | Family::CpuStarved
+        ) && sharp_surge_before(s, e.t.first_seen)
+    };
+    if faults(f, &follows_load) > 0 {
         d.score -= 0.3;
     }
-    let conn = f.count_of(Family::Connectivity) as f64 / f.error_total().max(1) as f64;
+    let conn = f
+        .errors_of(Family::Connectivity)
+        .filter(|e| !follows_load(e))
+        .map(|e| e.t.count)
+        .sum::<u64>() as f64
+        / f.error_total().max(1) as f64;
     if conn > 0.3 {
         d.score -= 0.15;
     }
@@ -1495,13 +1570,20 @@ pub fn instance_failure(f: &Facts<'_>) -> Option<Hypothesis> {
             ),
         };
         let key = r.resource_id.as_deref().unwrap_or(&r.name);
-        let status = f.series.iter().find(|s| {
-            s.kind == MetricKind::StatusCheck
-                && s.up()
-                && s.m.dimensions.values().any(|v| v == key)
-                && s.onset()
-                    .is_some_and(|o| o >= f.onset - 30 * 60_000 && o <= f.onset + 5 * 60_000)
-        });
+        // The component check that failed (`StatusCheckFailed_Instance`: the instance's own
+        // OS or configuration; `_System`: the AWS host) says more than the aggregate
+        // `StatusCheckFailed` (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-system-instance-status-check.html).
+        let status = f
+            .series
+            .iter()
+            .filter(|s| {
+                s.kind == MetricKind::StatusCheck
+                    && s.up()
+                    && s.m.dimensions.values().any(|v| v == key)
+                    && s.onset()
+                        .is_some_and(|o| o >= f.onset - 30 * 60_000 && o <= f.onset + 5 * 60_000)
+            })
+            .max_by_key(|s| s.m.metric_name.starts_with("StatusCheckFailed_"));
         let lifecycle = f.changes.iter().find(|(c, k)| {
             *k == ChangeKind::Lifecycle && c.resources.iter().any(|x| x == key || *x == r.name)
         });

@@ -265,9 +265,17 @@ static KEY_HOST: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 /// nginx's error-log fields that name this side of the connection (the virtual host, the
-/// request's Host header, the client), whose names are not peers the line talks to.
+/// request's Host header, the client) or the page the client came from (`referrer`), whose
+/// names are not peers the line talks to.
 static LOCAL_FIELD: LazyLock<Regex> =
-    LazyLock::new(|| re(r#"\b(?:server|host|client): "?[^,"\s]+"?"#));
+    LazyLock::new(|| re(r#"\b(?:server|host|client|referrer): "?[^,"\s]+"?"#));
+/// The referer and user agent of an access-log line in the NCSA combined format (nginx's and
+/// Apache's `combined`: `"$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`,
+/// https://nginx.org/en/docs/http/ngx_http_log_module.html#log_format): the page the client came
+/// from and its browser, never a peer the server calls.
+static CLIENT_FIELDS: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#""[A-Z]{3,10} \S+ HTTP/[0-9.]+" [0-9]{3} (?:[0-9]+|-) ("[^"]*"(?: "[^"]*")?)"#)
+});
 static DNS_NAME: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"\b((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:com|net|org|io|example|internal|local|cloud|dev|app|co|de|uk|fr|jp))\b",
@@ -289,18 +297,42 @@ pub fn hosts_in(line: &str) -> Vec<String> {
             out.push(h);
         }
     };
+    // The spans that name this side of a connection or its client, in order and disjoint.
+    let mut local: Vec<(usize, usize)> = LOCAL_FIELD
+        .find_iter(line)
+        .map(|m| (m.start(), m.end()))
+        .chain(
+            CLIENT_FIELDS
+                .captures_iter(line)
+                .filter_map(|c| c.get(1))
+                .map(|m| (m.start(), m.end())),
+        )
+        .collect();
+    local.sort_unstable();
+    local.dedup_by(|b, a| {
+        // Merge overlapping spans into the earlier one.
+        if b.0 < a.1 {
+            a.1 = a.1.max(b.1);
+            true
+        } else {
+            false
+        }
+    });
     for c in URL_HOST
         .captures_iter(line)
         .chain(KEY_HOST.captures_iter(line))
     {
         if let Some(m) = c.get(1) {
+            let i = local.partition_point(|&(_, e)| e < m.end());
+            if local
+                .get(i)
+                .is_some_and(|&(s, e)| m.start() >= s && m.end() <= e)
+            {
+                continue;
+            }
             push(m.as_str());
         }
     }
-    let local: Vec<(usize, usize)> = LOCAL_FIELD
-        .find_iter(line)
-        .map(|m| (m.start(), m.end()))
-        .collect();
     for m in DNS_NAME.find_iter(line) {
         // `java.net.SocketTimeoutException` is a class name, not the host `java.net`.
         if line[m.end()..].starts_with('.') {
@@ -990,6 +1022,28 @@ mod tests {
                 r#"2024/01/01 [error] 7#7: *1 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.0.0.1, server: shop.example, request: "GET / HTTP/1.1", upstream: "http://php-fpm.internal:9000/index.php", host: "shop.example""#
             ),
             ["php-fpm.internal"]
+        );
+        assert_eq!(
+            hosts_in(
+                r#"2024/01/01 [error] 7#7: *1 upstream timed out (110: Connection timed out) while reading response header from upstream, client: 10.0.0.1, server: shop.example, request: "GET / HTTP/1.1", upstream: "fastcgi://unix:/run/php/fpm.sock:", host: "shop.example", referrer: "https://news.ycombinator.com/""#
+            ),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn an_access_logs_referer_and_user_agent_are_not_peers() {
+        // nginx `combined`: the referer is the page the client came from.
+        assert!(hosts_in(
+            r#"203.0.113.9 - - [29/Nov/2026:22:08:01 +0000] "GET /blog/post/ HTTP/1.1" 504 167 "https://news.ycombinator.com/" "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0 (+https://bot.example.org/info)" rt=60.001"#
+        )
+        .is_empty());
+        // The request's own absolute URL (a forward proxy's log) is still a peer.
+        assert_eq!(
+            hosts_in(
+                r#"10.0.0.1 - - [x] "GET http://api.vendor.example/v1 HTTP/1.1" 502 0 "-" "curl/8""#
+            ),
+            ["api.vendor.example"]
         );
     }
 
