@@ -292,16 +292,35 @@ static CONTAINER_INSIGHTS_CLUSTER: &[MetricSpec] = &[
     m("NetworkTxBytes", "Average", "Bytes/Second", T::Either, S::Network),
     m("StorageReadBytes", "Average", "Bytes", T::Up, S::Iops),
     m("StorageWriteBytes", "Average", "Bytes", T::Up, S::Iops),
+    // Added after an audit against the AWS metric pages (statistic "convention": the page
+    // names none, so the file's convention for gauges, balances and counts is used):
+    // [CI] https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-ECS.html
+    // [CI] "The total percentage of file system capacity being used on a single EC2 instance in the
+    // cluster." Percent. (stat: convention)
+    m("instance_filesystem_utilization", "Maximum", "Percent", T::Up, S::Storage),
+    // [CI] "The total percentage of memory being used on a single EC2 Instance in the cluster."
+    // Percent. (stat: convention)
+    m("instance_memory_utilization", "Maximum", "Percent", T::Up, S::Memory),
+    // [CI] "The total percentage of CPU units being used on a single EC2 instance in the cluster."
+    // Percent. (stat: convention)
+    m("instance_cpu_utilization", "Average", "Percent", T::Up, S::Cpu),
+    // [CI] "The percentage of CPU currently being reserved on a single EC2 instance in the
+    // cluster." Percent. (stat: convention)
+    m("instance_cpu_reserved_capacity", "Maximum", "Percent", T::Up, S::Capacity),
+    // [CI] "The percentage of Memory currently being reserved on a single EC2 Instance in the
+    // cluster." Percent. (stat: convention)
+    m("instance_memory_reserved_capacity", "Maximum", "Percent", T::Up, S::Capacity),
 ];
 
 // ---------------------------------------------------------------------------------------------
 // Amazon RDS and Aurora
 // ---------------------------------------------------------------------------------------------
 
-/// AWS/RDS, per DB instance (DBInstanceIdentifier). Covers RDS engines and Aurora instances; the
-/// Aurora-only metrics (FreeLocalStorage, AuroraReplicaLag, Deadlocks, CommitLatency, DMLLatency,
-/// BufferCacheHitRatio) are interleaved by importance, and a metric an engine does not publish
-/// simply comes back empty.
+/// AWS/RDS, per DB instance (DBInstanceIdentifier). Covers RDS engines and Aurora instances;
+/// engine- or class-specific metrics (FreeLocalStorage on NVMe classes, AuroraReplicaLag,
+/// Deadlocks, CommitLatency, DMLLatency, BufferCacheHitRatio, the Aurora MySQL and PostgreSQL rows
+/// added at the end) are interleaved by importance, and a metric an engine does not publish simply
+/// comes back empty.
 #[rustfmt::skip]
 static RDS_INSTANCE: &[MetricSpec] = &[
     m("CPUUtilization", "Average", "Percent", T::Up, S::Cpu),
@@ -337,6 +356,116 @@ static RDS_INSTANCE: &[MetricSpec] = &[
     m("OldestReplicationSlotLag", "Maximum", "Bytes", T::Up, S::Replication),
     m("NetworkReceiveThroughput", "Average", "Bytes/Second", T::Either, S::Network),
     m("NetworkTransmitThroughput", "Average", "Bytes/Second", T::Either, S::Network),
+    // Added after an audit against the AWS metric pages (statistic "convention": the page
+    // names none, so the file's convention for gauges, balances and counts is used):
+    // [AUR] https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html
+    // [OOM] https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraMySQLOOM.html
+    // [RDS] https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-metrics.html
+    // [AUR] EngineUptime "The amount of time that the instance has been running." (Seconds). A drop
+    // means the engine restarted (crash, reboot, failover). (stat: convention)
+    m("EngineUptime", "Minimum", "Seconds", T::Down, S::Health),
+    // [AUR] "Indicates the memory health state. A value of 0 equals NORMAL. A value of 10 equals
+    // RESERVED" (unit "Gauge"; Aurora MySQL 3.06.1+). [OOM] adds "5 means moderate memory
+    // pressure". (stat: convention)
+    m("AuroraMemoryHealthState", "Maximum", "None", T::Up, S::Memory),
+    // [AUR] "The incremental number of connections closed as part of OOM avoidance." Count. Clients
+    // see their connections dropped. (stat: convention)
+    m("AuroraMemoryNumKillConnTotal", "Sum", "Count", T::Up, S::Memory),
+    // [AUR] "The incremental number of queries ended as part of OOM avoidance." Count. (stat:
+    // convention)
+    m("AuroraMemoryNumKillQueryTotal", "Sum", "Count", T::Up, S::Memory),
+    // [AUR] "The incremental number of queries declined as part of out-of-memory (OOM) avoidance."
+    // Count. (stat: convention)
+    m("AuroraMemoryNumDeclinedSqlTotal", "Sum", "Count", T::Up, S::Memory),
+    // [RDS] "The amount of available storage space on the log volume." Bytes (dedicated log
+    // volume). When it runs out the instance goes storage-full. (stat: convention)
+    m("FreeStorageSpaceLogVolume", "Minimum", "Bytes", T::Down, S::Storage),
+    // [RDS] "The percentage of available local storage space." Percent (NVMe instance-store
+    // classes). (stat: convention)
+    m("FreeLocalStoragePercent", "Minimum", "Percent", T::Down, S::Storage),
+    // [AUR] "The amount of available Ephemeral NVMe storage." Bytes (Aurora PostgreSQL Optimized
+    // Reads). (stat: convention)
+    m("FreeEphemeralStorage", "Minimum", "Bytes", T::Down, S::Storage),
+    // [RDS]/[AUR] "The disk space used by replication slot files." Bytes (PostgreSQL). A stuck slot
+    // fills the disk. (stat: convention)
+    m("ReplicationSlotDiskUsage", "Maximum", "Bytes", T::Up, S::Storage),
+    // [RDS] "The lagging size of the Amazon RDS commits a transaction on the source database and
+    // the time when RDS applies the transaction on the replica database." Bytes (PostgreSQL).
+    // (stat: convention)
+    m("OldestLogicalReplicationSlotLag", "Maximum", "Bytes", T::Up, S::Replication),
+    // [RDS] "The amount of disk space occupied by binary logs." Bytes (MySQL, MariaDB). Binlog
+    // growth eats FreeStorageSpace. (stat: convention)
+    m("BinLogDiskUsage", "Maximum", "Bytes", T::Up, S::Storage),
+    // [AUR] "The undo logs that record committed transactions with delete-marked records. These
+    // records are scheduled to be processed by the InnoDB purge operation." Count (Aurora MySQL).
+    // Points to long-running transactions or purge lag. (stat: convention; the brief's example used
+    // Average, which is also fine)
+    m("RollbackSegmentHistoryListLength", "Maximum", "Count", T::Up, S::Other),
+    // [AUR] "The age of the oldest active running transaction." Seconds (Aurora MySQL 3.08+).
+    // (stat: convention)
+    m("TransactionAgeMaximum", "Maximum", "Seconds", T::Up, S::Other),
+    // [AUR] "The average number of transactions in the database that are blocked per second." Count
+    // per second (Aurora MySQL). Lock contention. (stat: convention)
+    m("BlockedTransactions", "Average", "Count/Second", T::Up, S::Other),
+    // [AUR] "The total time spent acquiring row locks for InnoDB tables." Milliseconds (Aurora
+    // MySQL). The page does not say whether this is per period or cumulative. (stat: convention)
+    m("RowLockTime", "Average", "Milliseconds", T::Up, S::Latency),
+    // [AUR] "The average number of current transactions executing ... per second. By default,
+    // Aurora doesn't enable this metric" (needs innodb_monitor_enable='all'). Count per second.
+    // (stat: convention)
+    m("ActiveTransactions", "Average", "Count/Second", T::Up, S::Other),
+    // [AUR] "The maximum amount of lag between the primary instance and any of the Aurora DB
+    // instance in the DB cluster." Milliseconds. Instance-level, on the primary. (stat: convention)
+    m("AuroraReplicaLagMaximum", "Maximum", "Milliseconds", T::Up, S::Replication),
+    // [AUR] "The amount of time that a binary log replica DB cluster running on Aurora MySQL lags
+    // behind the binary log replication source." Seconds; -1 means the lag cannot be determined.
+    // (stat: convention)
+    m("AuroraBinlogReplicaLag", "Maximum", "Seconds", T::Up, S::Replication),
+    // [AUR] "The average amount of time for select operations." Milliseconds (Aurora MySQL).
+    // AURORA_CLUSTER has this row but RDS_INSTANCE does not. (stat: convention)
+    m("SelectLatency", "Average", "Milliseconds", T::Up, S::Latency),
+    // [AUR] "The average number of failed login attempts per second." Count per second (Aurora
+    // MySQL). Bad credentials after a rotation. (stat: convention)
+    m("LoginFailures", "Average", "Count/Second", T::Up, S::ClientErrors),
+    // [RDS]/[AUR] "The number of attempts to connect to an instance, whether successful or not."
+    // Count (MySQL, Aurora MySQL). Connection storms. (stat: convention)
+    m("ConnectionAttempts", "Sum", "Count", T::Up, S::Connections),
+    // [AUR] "The number of client connections that have not been closed properly." Count (Aurora
+    // MySQL). (stat: convention)
+    m("AbortedClients", "Sum", "Count", T::Up, S::Connections),
+    // [AUR] "The average number of queries executed per second." Count per second (Aurora MySQL).
+    // The load signal. (stat: convention)
+    m("Queries", "Average", "Count/Second", T::Up, S::Traffic),
+    // [AUR] "The average number of commit operations per second." Count per second (Aurora MySQL
+    // and PostgreSQL). The load signal for Aurora PostgreSQL, which has no Queries metric. (stat:
+    // convention)
+    m("CommitThroughput", "Average", "Count/Second", T::Up, S::Traffic),
+    // [RDS] "The amount of time since the most recent checkpoint." Seconds (PostgreSQL). (stat:
+    // convention)
+    m("CheckpointLag", "Maximum", "Seconds", T::Up, S::Other),
+    // [RDS] "The size of transaction logs generated per second." Bytes per second (PostgreSQL). A
+    // WAL surge explains TransactionLogsDiskUsage growth. (stat: convention)
+    m("TransactionLogsGeneration", "Average", "Bytes/Second", T::Up, S::Iops),
+    // [RDS] "The number of outstanding I/Os (read/write requests) waiting to access the log volume
+    // disk." Count. (stat: convention)
+    m("DiskQueueDepthLogVolume", "Average", "Count", T::Up, S::DiskLatency),
+    // [RDS] "The average amount of time taken per disk I/O operation for the log volume." Seconds.
+    // (stat: convention)
+    m("WriteLatencyLogVolume", "Average", "Seconds", T::Up, S::DiskLatency),
+    // [RDS]/[AUR] "The number of surplus credits that have been spent by an unlimited instance when
+    // its CPUCreditBalance value is zero." Credits (vCPU-minutes), written as Count like the file's
+    // EC2 rows. (stat: same as EC2_INSTANCE)
+    m("CPUSurplusCreditBalance", "Maximum", "Count", T::Up, S::CpuCredits),
+    // [RDS] "The amount of available data space on the tempdb and the volume where tempdb is
+    // located." Bytes (SQL Server). (stat: convention)
+    m("TempDbAvailableDataSpace", "Minimum", "Bytes", T::Down, S::Storage),
+    // [RDS] "The amount of available log space on the tempdb ... prevent transaction log full
+    // conditions." Bytes (SQL Server). (stat: convention)
+    m("TempDbAvailableLogSpace", "Minimum", "Bytes", T::Down, S::Storage),
+    // [RDS] "The number of failed Microsoft SQL Server Agent jobs during the last minute." The page
+    // gives the unit as "Count per minute", which is not a CloudWatch unit, so Count. (stat:
+    // convention)
+    m("FailedSQLServerAgentJobsCount", "Sum", "Count", T::Up, S::Errors),
 ];
 
 /// AWS/RDS, per Aurora cluster (DBClusterIdentifier) and per cluster role
@@ -363,6 +492,38 @@ static AURORA_CLUSTER: &[MetricSpec] = &[
     // Aurora Serverless v2.
     m("ACUUtilization", "Maximum", "Percent", T::Up, S::Capacity),
     m("ServerlessDatabaseCapacity", "Average", "Count", T::Either, S::Capacity),
+    // Added after an audit against the AWS metric pages (statistic "convention": the page
+    // names none, so the file's convention for gauges, balances and counts is used):
+    // [AUR] https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.AuroraMonitoring.Metrics.html
+    // [AUR] cluster-level: "The remaining available space for the cluster volume ... If it reaches
+    // zero, the cluster reports an out-of-space error." Bytes (Aurora MySQL). (stat: convention)
+    m("AuroraVolumeBytesLeftTotal", "Minimum", "Bytes", T::Down, S::Storage),
+    // [AUR] cluster-level: "For an Aurora Global Database, the average time elapsed replicating
+    // updates between the primary cluster's replication server and the secondary cluster's
+    // replication server." Milliseconds (secondary Region only). (stat: convention)
+    m("AuroraGlobalDBReplicationLag", "Maximum", "Milliseconds", T::Up, S::Replication),
+    // [AUR] cluster-level: "the recovery point objective (RPO) lag time ... how far the secondary
+    // cluster is behind the primary cluster for user transactions." Milliseconds. (stat:
+    // convention)
+    m("AuroraGlobalDBRPOLag", "Maximum", "Milliseconds", T::Up, S::Replication),
+    // [AUR] "we recommend using the version of this metric associated with the WRITER role."
+    // Seconds. (stat: convention)
+    m("AuroraBinlogReplicaLag", "Maximum", "Seconds", T::Up, S::Replication),
+    // [AUR] instance metric aggregated by role (see section 1). (stat: convention)
+    m("RollbackSegmentHistoryListLength", "Maximum", "Count", T::Up, S::Other),
+    // [AUR] "The age of the oldest unvacuumed transaction ID ... If this value reaches
+    // 2,146,483,648 ... the database is forced into read-only mode". Count (Aurora PostgreSQL).
+    // (stat: same as RDS_INSTANCE)
+    m("MaximumUsedTransactionIDs", "Maximum", "Count", T::Up, S::Other),
+    // [AUR] "The average number of transactions in the database that are blocked per second."
+    // (stat: convention)
+    m("BlockedTransactions", "Average", "Count/Second", T::Up, S::Other),
+    // [AUR] "The number of outstanding read/write requests waiting to access the disk." Count.
+    // (stat: same as RDS_INSTANCE)
+    m("DiskQueueDepth", "Average", "Count", T::Up, S::DiskLatency),
+    // [AUR] "The average number of commit operations per second." Load for both engines. (stat:
+    // convention)
+    m("CommitThroughput", "Average", "Count/Second", T::Up, S::Traffic),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -392,6 +553,34 @@ static ALB: &[MetricSpec] = &[
     m("NewConnectionCount", "Sum", "Count", T::Either, S::Connections),
     m("ConsumedLCUs", "Sum", "Count", T::Up, S::Capacity),
     m("ProcessedBytes", "Sum", "Bytes", T::Either, S::Network),
+    // Added after an audit against the AWS metric pages (statistic "convention": the page
+    // names none, so the file's convention for gauges, balances and counts is used):
+    // [ALB] https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+    // [ALB] "The number of HTTP 500 error codes that originate from the load balancer ... The only
+    // meaningful statistic is Sum." The file has 502, 503 and 504 but not 500.
+    m("HTTPCode_ELB_500_Count", "Sum", "Count", T::Up, S::Errors),
+    // [ALB] "The percentage of available load balancer capacity in use ... If this value remains
+    // high, set or increase your LCU reservation ... The most useful statistic is Max." Range
+    // 0–100.
+    m("CapacityUtilization", "Maximum", "Percent", T::Up, S::Capacity),
+    // [ALB] "user authentications that could not be completed because an authenticate action was
+    // misconfigured, the load balancer couldn't establish a connection with the IdP ... only
+    // meaningful statistic is Sum."
+    m("ELBAuthError", "Sum", "Count", T::Up, S::Errors),
+    // [ALB] "could not be completed because the IdP denied access to the user ... only meaningful
+    // statistic is Sum."
+    m("ELBAuthFailure", "Sum", "Count", T::Up, S::ClientErrors),
+    // [ALB] "The time elapsed, in milliseconds, to query the IdP for the ID token and user info ...
+    // All statistics are meaningful."
+    m("ELBAuthLatency", "Average", "Milliseconds", T::Up, S::Latency),
+    // [ALB] Target 2XX is published with dimension `LoadBalancer` alone ("The most useful statistic
+    // is Sum"). It is a success count: a fall means requests stopped succeeding, as in
+    // ALB_TARGET_GROUP.
+    m("HTTPCode_Target_2XX_Count", "Sum", "Count", T::Down, S::Traffic),
+    // [ALB] "The number of HTTP requests denied with an HTTP 403 response ... blocked by
+    // resource-level DDoS protection ... only meaningful statistic is Sum." Explains 403s the
+    // client sees.
+    m("LowReputationRequestsDenied", "Sum", "Count", T::Up, S::ClientErrors),
 ];
 
 /// AWS/ApplicationELB, per target group (LoadBalancer, TargetGroup).
@@ -410,6 +599,34 @@ static ALB_TARGET_GROUP: &[MetricSpec] = &[
     m("HTTPCode_Target_2XX_Count", "Sum", "Count", T::Down, S::Traffic),
     // Targets flagged by automatic target weights (anomaly mitigation).
     m("AnomalousHostCount", "Maximum", "Count", T::Up, S::Health),
+    // Added after an audit against the AWS metric pages (statistic "convention": the page
+    // names none, so the file's convention for gauges, balances and counts is used):
+    // [ALB] https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html
+    // [ALB] target group health: "The number of requests that are routed using the routing failover
+    // action (fail open) ... most useful statistic is Sum." Traffic is going to unhealthy targets.
+    m("UnhealthyRoutingRequestCount", "Sum", "Count", T::Up, S::Health),
+    // [ALB] "The number of zones that do not meet the routing healthy state requirements, and
+    // therefore the load balancer distributes traffic to all targets in the zone, including the
+    // unhealthy targets ... most useful statistic is Min."
+    m("UnhealthyStateRouting", "Minimum", "Count", T::Up, S::Health),
+    // [ALB] "The number of zones that do not meet the DNS healthy state requirements and therefore
+    // were marked unhealthy in DNS ... most useful statistic is Min."
+    m("UnhealthyStateDNS", "Minimum", "Count", T::Up, S::Health),
+    // [ALB] "The number of zones that meet the routing healthy state requirements ... most useful
+    // statistic is Max."
+    m("HealthyStateRouting", "Maximum", "Count", T::Down, S::Health),
+    // [ALB] "The number of targets under mitigation ... most useful statistics are Average,
+    // Minimum, and Maximum." This is the companion of AnomalousHostCount.
+    m("MitigatedHostCount", "Maximum", "Count", T::Up, S::Health),
+    // [ALB] "The number of targets that are considered disabled due to zonal shift ... most useful
+    // statistic is Sum." Serving capacity is reduced.
+    m("ActiveZonalShiftHostCount", "Sum", "Count", T::Up, S::Capacity),
+    // [ALB] Lambda targets: "failed because of an issue with the Lambda function ... only
+    // meaningful statistic is Sum." Dimensions TargetGroup, LoadBalancer.
+    m("LambdaUserError", "Sum", "Count", T::Up, S::Errors),
+    // [ALB] "failed because of an issue internal to the load balancer or AWS Lambda ... only
+    // meaningful statistic is Sum."
+    m("LambdaInternalError", "Sum", "Count", T::Up, S::Errors),
 ];
 
 /// AWS/NetworkELB, per load balancer (LoadBalancer).
@@ -481,6 +698,15 @@ static LAMBDA_FUNCTION: &[MetricSpec] = &[
     m("AsyncEventsReceived", "Sum", "Count", T::Up, S::Traffic),
     // Kafka event sources (Amazon MSK, self-managed Apache Kafka).
     m("OffsetLag", "Maximum", "Count", T::Up, S::Backlog),
+    // Added after an audit against the AWS metric pages (statistic "convention": the page
+    // names none, so the file's convention for gauges, balances and counts is used):
+    // [LAM] https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html
+    // [LAM] performance metrics: "The cumulative amount of time that the runtime spends running
+    // code for extensions after the function code has completed." The page says to "view these
+    // metrics with the `Average` or `Max` statistic". The page states milliseconds only for
+    // `Duration` ("the amount of time in milliseconds"), so Milliseconds here is inferred from
+    // that.
+    m("PostRuntimeExtensionsDuration", "Average", "Milliseconds", T::Up, S::Latency),
 ];
 
 /// AWS/Lambda, per version or alias (FunctionName, Resource), where provisioned concurrency is
@@ -493,7 +719,7 @@ static LAMBDA_FUNCTION_RESOURCE: &[MetricSpec] = &[
     m("Invocations", "Sum", "Count", T::Up, S::Traffic),
     m("ConcurrentExecutions", "Maximum", "Count", T::Up, S::Concurrency),
     m("ProvisionedConcurrencySpilloverInvocations", "Sum", "Count", T::Up, S::Capacity),
-    m("ProvisionedConcurrencyUtilization", "Maximum", "Percent", T::Up, S::Capacity),
+    m("ProvisionedConcurrencyUtilization", "Maximum", "None", T::Up, S::Capacity),
     m("ProvisionedConcurrentExecutions", "Maximum", "Count", T::Up, S::Concurrency),
     m("ProvisionedConcurrencyInvocations", "Sum", "Count", T::Up, S::Traffic),
     m("IteratorAge", "Maximum", "Milliseconds", T::Up, S::Latency),
@@ -566,6 +792,14 @@ static DYNAMODB_GSI: &[MetricSpec] = &[
     m("ProvisionedWriteCapacityUnits", "Average", "Count", T::Either, S::Capacity),
     m("OnlineIndexThrottleEvents", "Sum", "Count", T::Up, S::Throttles),
     m("OnlineIndexPercentageProgress", "Average", "Count", T::Either, S::Other),
+    // Added after an audit against the AWS metric pages (statistic "convention": the page
+    // names none, so the file's convention for gauges, balances and counts is used):
+    // [DDB] https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html
+    // DYNAMODB_GSI — [DDB] "The number of write capacity units consumed when adding a new global
+    // secondary index ... monitor this statistic while the index is being built to determine
+    // whether the write capacity of the index is underprovisioned." Count; Sum is a valid
+    // statistic.
+    m("OnlineIndexConsumedWriteCapacity", "Sum", "Count", T::Up, S::ConsumedCapacity),
 ];
 
 /// AWS/DynamoDB for the whole account and Region (no dimensions).
@@ -738,6 +972,63 @@ static ELASTICACHE_NODE: &[MetricSpec] = &[
     m("CPUCreditBalance", "Minimum", "Count", T::Down, S::CpuCredits),
     m("NetworkBytesIn", "Sum", "Bytes", T::Either, S::Network),
     m("NetworkBytesOut", "Sum", "Bytes", T::Either, S::Network),
+    // Added after an audit against the AWS metric pages (statistic "convention": the page
+    // names none, so the file's convention for gauges, balances and counts is used):
+    // [ECH] https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/CacheMetrics.HostLevel.html
+    // [ECM] https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/CacheMetrics.Memcached.html
+    // [ECR] https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/CacheMetrics.Redis.html
+    // [ECH] "The number of packets dropped because the PPS of the traffic to local proxy services
+    // exceeded the maximum for the network interface. This impacts traffic to the DNS service, the
+    // Instance Metadata Service, and the Amazon Time Sync Service." Count.
+    m("NetworkLinkLocalAllowanceExceeded", "Sum", "Count", T::Up, S::Throttles),
+    // [ECR] "Indicates whether ElastiCache ... is actively managing traffic ... Any data points of
+    // 1 may indicate that the node is underscaled." Unit "Boolean". (stat: convention)
+    m("TrafficManagementActive", "Maximum", "None", T::Up, S::Throttles),
+    // [ECR] "Latency of successful read requests." Microseconds. Valid statistics include Average
+    // and any percentile from p0 to p100.
+    m("SuccessfulReadRequestLatency", "Average", "Microseconds", T::Up, S::Latency),
+    // [ECR] "Latency of successful write requests." Microseconds.
+    m("SuccessfulWriteRequestLatency", "Average", "Microseconds", T::Up, S::Latency),
+    // [ECR] "The total number of failed commands during the specified time period." Count; valid
+    // statistics Average, Sum, Min, Max.
+    m("ErrorCount", "Sum", "Count", T::Up, S::Errors),
+    // [ECR] "Percentage of the memory for the cluster that is in use, excluding memory used for
+    // overhead and COB." Percent. This is the eviction-relevant figure. (stat: convention)
+    m("DatabaseMemoryUsageCountedForEvictPercentage", "Maximum", "Percent", T::Up, S::Memory),
+    // [ECR] "Percentage of the total data capacity for the cluster that is in use." Percent. It
+    // includes SSD on data-tiered nodes. (stat: convention)
+    m("DatabaseCapacityUsagePercentage", "Maximum", "Percent", T::Up, S::Memory),
+    // [ECR] "returns 1 whenever a background save (forked or forkless) is in progress ... you can
+    // diagnose whether or not degraded performance was caused by a background save process." Unit
+    // "Boolean". (stat: convention)
+    m("SaveInProgress", "Maximum", "None", T::Up, S::Other),
+    // [ECR] "The total number of failed attempts to authenticate ... We suggest setting an alarm on
+    // this". Count. (stat: convention)
+    m("AuthenticationFailures", "Sum", "Count", T::Up, S::ClientErrors),
+    // [ECR] "The total number of throttled IAM-authenticated Valkey or Redis OSS AUTH or HELLO
+    // requests." Count. (stat: convention)
+    m("IamAuthenticationThrottling", "Sum", "Count", T::Up, S::Throttles),
+    // [ECR] "the lag between the secondary Region's primary node and the primary Region's primary
+    // node." Seconds (Global Datastore). (stat: convention)
+    m("GlobalDatastoreReplicationLag", "Maximum", "Seconds", T::Up, S::Replication),
+    // [ECR] "Indicates the efficiency in the allocation of memory ... The recommended value is to
+    // have fragmentation above 1.0." Unit "Number". Both too low and too high are bad. (stat:
+    // convention)
+    m("MemoryFragmentationRatio", "Average", "None", T::Either, S::Memory),
+    // [ECR] "The total number of read-only type commands." Count. The kind has no Traffic row
+    // today.
+    m("GetTypeCmds", "Sum", "Count", T::Up, S::Traffic),
+    // [ECR] "The total number of write types of commands." Count.
+    m("SetTypeCmds", "Sum", "Count", T::Up, S::Traffic),
+    // [ECM] Memcached: "The number of get requests the cache has received where the key requested
+    // was not found." Count. CacheMisses, CacheHits and CacheHitRate are Valkey/Redis-only.
+    m("GetMisses", "Sum", "Count", T::Up, S::Other),
+    // [ECM] Memcached: "The number of get requests the cache has received where the key requested
+    // was found." Count.
+    m("GetHits", "Sum", "Count", T::Either, S::Other),
+    // [ECM] Memcached: "The amount of memory not used by data." Bytes. AWS warns "You may
+    // experience evictions even though you still have some unused memory". (stat: convention)
+    m("UnusedMemory", "Minimum", "Bytes", T::Down, S::FreeMemory),
 ];
 
 // ---------------------------------------------------------------------------------------------
