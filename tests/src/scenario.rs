@@ -647,6 +647,10 @@ mod tests {
         let mut dirs = vec![
             (crate::corpus_dir(), 40),
             (crate::workspace_root().join("tests/scenarios-heldout"), 24),
+            (
+                crate::workspace_root().join("tests/scenarios-heldout-2"),
+                24,
+            ),
         ];
         dirs.extend(crate::shared_path("scenarios/public").map(|d| (d, 10)));
         for (dir, at_least) in dirs {
