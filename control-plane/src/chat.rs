@@ -22,8 +22,6 @@ use serde_json::json;
 
 use crate::state::AppState;
 
-pub const SLACK_COMMANDS_PATH: &str = "/api/v1/slack/commands";
-pub const SLACK_INTERACTIVITY_PATH: &str = "/api/v1/slack/interactivity";
 /// Slash command bodies are a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// How far a request's timestamp may be from now.

@@ -82,19 +82,19 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/incidents/{id}/evidence", get(get_evidence))
         .route(convops_shared::protocol::AGENT_WS_PATH, get(agent_connect))
         .route(
-            crate::chat::SLACK_COMMANDS_PATH,
+            crate::paths::SLACK_COMMANDS_PATH,
             axum::routing::post(crate::chat::slack_command).layer(
                 axum::extract::DefaultBodyLimit::max(crate::chat::MAX_BODY_BYTES),
             ),
         )
         .route(
-            crate::chat::SLACK_INTERACTIVITY_PATH,
+            crate::paths::SLACK_INTERACTIVITY_PATH,
             axum::routing::post(crate::chat::slack_interaction).layer(
                 axum::extract::DefaultBodyLimit::max(crate::chat::MAX_BODY_BYTES),
             ),
         )
         .route(
-            crate::chat::whatsapp::WHATSAPP_WEBHOOK_PATH,
+            crate::paths::WHATSAPP_WEBHOOK_PATH,
             get(crate::chat::whatsapp::verify)
                 .post(crate::chat::whatsapp::webhook)
                 .layer(axum::extract::DefaultBodyLimit::max(

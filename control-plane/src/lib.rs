@@ -24,6 +24,7 @@ pub mod http;
 pub mod ingest;
 pub mod limits;
 pub mod llm;
+pub mod paths;
 pub mod retry;
 pub mod secrets;
 pub mod state;

@@ -314,9 +314,9 @@ impl RateLimiter {
 
 /// Slack's and Meta's signed callbacks: many tenants behind a few sending addresses.
 fn is_webhook(path: &str) -> bool {
-    path == crate::chat::SLACK_COMMANDS_PATH
-        || path == crate::chat::SLACK_INTERACTIVITY_PATH
-        || path == crate::chat::whatsapp::WHATSAPP_WEBHOOK_PATH
+    path == crate::paths::SLACK_COMMANDS_PATH
+        || path == crate::paths::SLACK_INTERACTIVITY_PATH
+        || path == crate::paths::WHATSAPP_WEBHOOK_PATH
 }
 
 /// 429 with `Retry-After` in whole seconds (at least 1).

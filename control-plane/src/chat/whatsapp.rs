@@ -26,7 +26,6 @@ use serde::Deserialize;
 use crate::deliver::whatsapp::{self as wa, Target};
 use crate::state::AppState;
 
-pub const WHATSAPP_WEBHOOK_PATH: &str = "/api/v1/whatsapp/webhook";
 /// Meta batches updates; a batch is far below this.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
