@@ -1402,16 +1402,14 @@ pub fn traffic_surge(f: &Facts<'_>) -> Option<Hypothesis> {
     let ratio = s.ratio.unwrap_or(1.0);
     let mut d = Draft::new(Category::TrafficSurge);
     d.score = 0.55 + 0.2 * ((ratio - 1.5) / 1.5).clamp(0.0, 1.0);
-    // Lines of overload (a saturated database or pool, throttles, no capacity, timeouts and
-    // refusals) that began after a sharp surge are what the surge does, not a fault beside it.
+    // Lines of overload (a saturated database or pool, timeouts and refusals, CPU starvation)
+    // that began after a sharp surge are what the surge does, not a fault beside it. Throttling
+    // by an AWS quota and capacity that cannot be added keep their own categories (`throttling`,
+    // `capacity_shortfall`): the quota or the capacity is what to act on.
     let follows_load = |e: &ErrorLines<'_>| {
         matches!(
             e.family,
-            Family::DbSaturated
-                | Family::Throttled
-                | Family::Capacity
-                | Family::Connectivity
-                | Family::CpuStarved
+            Family::DbSaturated | Family::Connectivity | Family::CpuStarved
         ) && sharp_surge_before(s, e.t.first_seen)
     };
     if faults(f, &follows_load) > 0 {
