@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 
+use crate::deliver::slack::{ACK_ACTION, RESOLVE_ACTION};
 use crate::state::AppState;
 
 /// Slash command bodies are a few hundred bytes.
@@ -374,9 +375,6 @@ fn from_command(form: &Form) -> Result<SlackRequest, String> {
         response_url: field("response_url"),
     })
 }
-
-/// Button ids in the diagnosis message (the Slack message format owns them).
-pub use crate::deliver::slack::{ACK_ACTION, RESOLVE_ACTION};
 
 /// A button click (`block_actions`): JSON in the form field `payload`.
 fn from_interaction(form: &Form) -> Result<SlackRequest, String> {

@@ -22,7 +22,7 @@ use crate::deliver::{
 };
 use crate::diagnose;
 use crate::limits::{INGEST_BURST, INGEST_PER_SEC, LLM_CALLS_PER_HOUR};
-use crate::state::AppState;
+use crate::state::{incident_url, AppState};
 use crate::store::{BodyFor, NewIncident, Received, Route, Stored};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -699,5 +699,3 @@ pub fn update_body(
         }),
     }
 }
-
-pub use crate::state::incident_url;
